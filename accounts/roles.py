@@ -1,0 +1,114 @@
+"""Roles are groups with permissions. One place defines them; views and the API ask `has_role`."""
+
+from enum import StrEnum
+from functools import wraps
+
+from django.contrib.auth.models import Group, Permission
+from django.core.exceptions import PermissionDenied
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(StrEnum):
+    CUSTOMER = "customer"
+    ANALYST = "analyst"
+    MODEL_MANAGER = "model_manager"
+    INTEGRATOR = "integrator"
+
+    @property
+    def label(self):
+        return ROLE_LABELS[self]
+
+
+ROLE_LABELS = {
+    Role.CUSTOMER: _("Customer"),
+    Role.ANALYST: _("Analyst"),
+    Role.MODEL_MANAGER: _("Model manager"),
+    Role.INTEGRATOR: _("Integrator"),
+}
+
+# Roles whose members work in the admin.
+STAFF_ROLES = frozenset({Role.ANALYST, Role.MODEL_MANAGER})
+
+# "app_label.codename"; a permission whose app is not installed yet is skipped, and picked up by
+# the next migrate.
+ROLE_PERMISSIONS = {
+    Role.CUSTOMER: [],
+    Role.ANALYST: [
+        "transactions.view_card",
+        "transactions.view_merchant",
+        "transactions.view_transaction",
+        "transactions.change_transaction",
+        "transactions.view_fraudreport",
+        "transactions.change_fraudreport",
+        "accounts.view_auditentry",
+        "detection.view_modelversion",
+        "detection.view_listentry",
+        "detection.view_rule",
+    ],
+    Role.MODEL_MANAGER: [
+        "transactions.view_transaction",
+        "transactions.view_merchant",
+        "detection.view_modelversion",
+        "detection.add_modelversion",
+        "detection.change_modelversion",
+        "detection.view_listentry",
+        "detection.add_listentry",
+        "detection.change_listentry",
+        "detection.delete_listentry",
+        "detection.view_rule",
+        "detection.add_rule",
+        "detection.change_rule",
+        "detection.delete_rule",
+    ],
+    Role.INTEGRATOR: ["accounts.use_api"],
+}
+
+
+def role_group(role):
+    group, _created = Group.objects.get_or_create(name=Role(role).value)
+    return group
+
+
+def sync_role_permissions(**kwargs):
+    """Create every role's group and give it exactly the permissions listed above."""
+    for role, names in ROLE_PERMISSIONS.items():
+        group = role_group(role)
+        permissions = []
+        for name in names:
+            app_label, codename = name.split(".")
+            permission = Permission.objects.filter(
+                content_type__app_label=app_label, codename=codename
+            ).first()
+            if permission is not None:
+                permissions.append(permission)
+        group.permissions.set(permissions)
+
+
+def has_role(user, role):
+    if not user.is_authenticated or not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    return user.groups.filter(name=Role(role).value).exists()
+
+
+def user_roles(user):
+    if not user.is_authenticated:
+        return []
+    names = set(user.groups.values_list("name", flat=True))
+    return [role for role in Role if role.value in names]
+
+
+def role_required(*roles):
+    """View decorator: the signed-in user must hold one of `roles` (superusers always pass)."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            if not any(has_role(request.user, role) for role in roles):
+                raise PermissionDenied
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator

@@ -1,0 +1,102 @@
+"""Fixtures shared by every app's tests: users per role and a real browser."""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from accounts.tests import factories
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parent / "test-artifacts"
+
+
+@pytest.fixture
+def customer(db):
+    return factories.customer()
+
+
+@pytest.fixture
+def other_customer(db):
+    return factories.customer()
+
+
+@pytest.fixture
+def analyst(db):
+    return factories.analyst()
+
+
+@pytest.fixture
+def model_manager(db):
+    return factories.model_manager()
+
+
+@pytest.fixture
+def integrator(db):
+    return factories.integrator()
+
+
+@pytest.fixture
+def admin_user(db):
+    from accounts.models import User
+
+    return User.objects.create_superuser(email="root@example.com", password=factories.PASSWORD)
+
+
+@pytest.fixture(scope="session")
+def _playwright():
+    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"Browser tests are required on CI but {CHROMIUM} is missing.")
+        pytest.skip("Chromium is not installed (apt-get install chromium); browser tests skipped.")
+    # Playwright's sync API runs an event loop in this thread; the tests still use the ORM
+    # synchronously around it, which is safe here.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        yield playwright
+
+
+@pytest.fixture(scope="session")
+def browser(_playwright):
+    browser = _playwright.chromium.launch(
+        executable_path=CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium"),
+        headless=True,
+        args=[
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ],
+    )
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def page(browser, live_server, request):
+    """A fresh browser context on the live server; a screenshot is kept when the test fails."""
+    context = browser.new_context(base_url=live_server.url, locale="en-US")
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    errors = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.console_errors = errors
+    yield page
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+    context.close()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report

@@ -1,0 +1,62 @@
+"""The shapes that cross the boundary between `detection` and its callers.
+
+`transactions` (and the API) hand `decide()` a TransactionInput and get a Decision back; the
+online features read history through a HistorySource, whose implementation lives with the
+tables (`settings.DETECTION_HISTORY_SOURCE`), so `detection` never imports `transactions`.
+"""
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Protocol
+
+import pandas as pd
+
+APPROVE, REVIEW, BLOCK = "approve", "review", "block"
+DECISIONS = (APPROVE, REVIEW, BLOCK)
+
+
+@dataclass(frozen=True)
+class TransactionInput:
+    transaction_id: str
+    occurred_at: datetime
+    card_id: str
+    merchant_id: str
+    amount: Decimal
+    currency: str = ""
+    merchant_category: str = ""
+    channel: str = ""
+    country: str = ""
+    card_fingerprint: str = ""
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str  # stable, machine-readable, e.g. "amount_vs_card_history"
+    message: str  # a plain sentence in the active language
+    contribution: float = 0.0  # how much the score drops without this factor
+
+
+@dataclass(frozen=True)
+class Decision:
+    decision: str  # approve | review | block
+    risk_score: int  # 0-100
+    score: float | None = None  # the model's probability, None when no model decided
+    model_version: str = ""
+    decided_by: str = ""  # "allow_list" | "block_list" | "rule" | "model" | "fallback"
+    rule_hits: list[dict] = field(default_factory=list)
+    reasons: list[Reason] = field(default_factory=list)
+    features: dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self):
+        return asdict(self)
+
+
+class HistorySource(Protocol):
+    """Past transactions, for the online features. Both methods return a DataFrame in the
+    canonical columns (transaction_id, occurred_at, card_id, merchant_id, amount, currency,
+    merchant_category, channel, country, is_fraud, label_known_at) for start <= occurred_at < end."""
+
+    def card_history(self, card_id: str, start: datetime, end: datetime) -> pd.DataFrame: ...
+
+    def merchant_history(self, merchant_id: str, start: datetime, end: datetime) -> pd.DataFrame: ...

@@ -1,0 +1,204 @@
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Card(models.Model):
+    """A payment card. The full number and CVV are never stored: brand, 6+4 digits and a keyed
+    fingerprint are all we keep. Integrators may submit cards no customer has registered yet."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        FROZEN = "frozen", _("Frozen")
+
+    external_id = models.CharField(_("card id"), max_length=64, unique=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        null=True,
+        blank=True,
+        related_name="cards",
+        on_delete=models.SET_NULL,
+    )
+    brand = models.CharField(_("brand"), max_length=20, blank=True)
+    first6 = models.CharField(_("first 6 digits"), max_length=6, blank=True)
+    last4 = models.CharField(_("last 4 digits"), max_length=4, blank=True)
+    expiry_month = models.PositiveSmallIntegerField(_("expiry month"), null=True, blank=True)
+    expiry_year = models.PositiveSmallIntegerField(_("expiry year"), null=True, blank=True)
+    cardholder_name = models.CharField(_("name on card"), max_length=100, blank=True)
+    # HMAC-SHA256 of the whole number under CARD_FINGERPRINT_KEY: recognises the same card
+    # again without being able to recover the number.
+    fingerprint = models.CharField(_("fingerprint"), max_length=64, unique=True, null=True, blank=True)
+    credit_limit = models.DecimalField(
+        _("credit limit"), max_digits=12, decimal_places=2, default=Decimal("5000.00")
+    )
+    # Outstanding amount of approved transactions.
+    balance = models.DecimalField(_("balance"), max_digits=12, decimal_places=2, default=Decimal("0.00"))
+    # Amounts of transactions pending review, held against the available credit.
+    held = models.DecimalField(_("held"), max_digits=12, decimal_places=2, default=Decimal("0.00"))
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("card")
+        verbose_name_plural = _("cards")
+        ordering = ["external_id"]
+
+    def __str__(self):
+        return self.masked_number or self.external_id
+
+    @property
+    def masked_number(self):
+        if not (self.first6 and self.last4):
+            return ""
+        return f"{self.first6[:4]} {self.first6[4:]}•• •••• {self.last4}"
+
+    @property
+    def available_credit(self):
+        return self.credit_limit - self.balance - self.held
+
+
+class Merchant(models.Model):
+    external_id = models.CharField(_("merchant id"), max_length=64, unique=True)
+    name = models.CharField(_("name"), max_length=200, blank=True)
+    category = models.CharField(_("category (MCC)"), max_length=32, blank=True)
+    country = models.CharField(_("country"), max_length=2, blank=True)
+    latitude = models.FloatField(_("latitude"), null=True, blank=True)
+    longitude = models.FloatField(_("longitude"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("merchant")
+        verbose_name_plural = _("merchants")
+        ordering = ["name", "external_id"]
+
+    def __str__(self):
+        return self.name or self.external_id
+
+
+class Decision(models.TextChoices):
+    APPROVE = "approve", _("Approve")
+    REVIEW = "review", _("Review")
+    BLOCK = "block", _("Block")
+
+
+class Transaction(models.Model):
+    class Status(models.TextChoices):
+        APPROVED = "approved", _("Approved")
+        PENDING_REVIEW = "pending_review", _("Pending review")
+        DECLINED = "declined", _("Declined")
+        CONFIRMED_FRAUD = "confirmed_fraud", _("Confirmed fraud")
+        CONFIRMED_LEGITIMATE = "confirmed_legitimate", _("Confirmed legitimate")
+
+    class Channel(models.TextChoices):
+        IN_STORE = "in_store", _("In store")
+        ONLINE = "online", _("Online")
+        CONTACTLESS = "contactless", _("Contactless")
+        ATM = "atm", _("ATM")
+
+    external_id = models.CharField(_("transaction id"), max_length=64, unique=True)
+    card = models.ForeignKey(
+        Card, verbose_name=_("card"), related_name="transactions", on_delete=models.PROTECT
+    )
+    merchant = models.ForeignKey(
+        Merchant, verbose_name=_("merchant"), related_name="transactions", on_delete=models.PROTECT
+    )
+    amount = models.DecimalField(
+        _("amount"), max_digits=12, decimal_places=2, validators=[MinValueValidator(Decimal("0"))]
+    )
+    currency = models.CharField(_("currency"), max_length=3, blank=True, default="USD")
+    occurred_at = models.DateTimeField(_("occurred at"))
+    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices, blank=True)
+    country = models.CharField(_("country"), max_length=2, blank=True)
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("submitted by"),
+        null=True,
+        blank=True,
+        related_name="submitted_transactions",
+        on_delete=models.SET_NULL,
+    )
+
+    # What was decided, and why. Null for imported history that was never decided online.
+    decision = models.CharField(_("decision"), max_length=10, choices=Decision.choices, blank=True)
+    score = models.FloatField(_("model score"), null=True, blank=True)
+    risk_score = models.PositiveSmallIntegerField(_("risk score"), null=True, blank=True)
+    model_version = models.CharField(_("model version"), max_length=64, blank=True)
+    decided_by = models.CharField(_("decided by"), max_length=16, blank=True)
+    rule_hits = models.JSONField(_("rule and list hits"), default=list, blank=True)
+    reasons = models.JSONField(_("reasons"), default=list, blank=True)
+    features = models.JSONField(_("feature values"), default=dict, blank=True)
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+
+    status = models.CharField(_("status"), max_length=24, choices=Status.choices, default=Status.APPROVED)
+    # The label that training reads, from whatever source it came, and when it became known:
+    # features may use it only after that moment.
+    is_fraud = models.BooleanField(_("is fraud"), null=True, blank=True)
+    label_known_at = models.DateTimeField(_("label known at"), null=True, blank=True)
+    label_source = models.CharField(_("label source"), max_length=16, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("transaction")
+        verbose_name_plural = _("transactions")
+        ordering = ["-occurred_at", "-id"]
+        indexes = [
+            models.Index(fields=["card", "occurred_at"], name="tx_card_time"),
+            models.Index(fields=["merchant", "occurred_at"], name="tx_merchant_time"),
+            models.Index(fields=["occurred_at"], name="tx_time"),
+            models.Index(fields=["status", "occurred_at"], name="tx_status_time"),
+            models.Index(fields=["label_known_at"], name="tx_label_known"),
+        ]
+
+    def __str__(self):
+        return self.external_id
+
+
+class FraudReport(models.Model):
+    class Source(models.TextChoices):
+        CUSTOMER = "customer", _("Customer")
+        ANALYST = "analyst", _("Analyst")
+        CHARGEBACK = "chargeback", _("Chargeback")
+        INTEGRATOR = "integrator", _("Integrator")
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        CONFIRMED = "confirmed", _("Confirmed")
+        REJECTED = "rejected", _("Rejected")
+
+    transaction = models.ForeignKey(
+        Transaction, verbose_name=_("transaction"), related_name="reports", on_delete=models.CASCADE
+    )
+    reported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("reported by"),
+        null=True,
+        blank=True,
+        related_name="fraud_reports",
+        on_delete=models.SET_NULL,
+    )
+    source = models.CharField(_("source"), max_length=16, choices=Source.choices)
+    note = models.TextField(_("note"), blank=True, max_length=2000)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.OPEN)
+    created_at = models.DateTimeField(_("reported at"), auto_now_add=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("resolved by"),
+        null=True,
+        blank=True,
+        related_name="resolved_fraud_reports",
+        on_delete=models.SET_NULL,
+    )
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    resolution_note = models.TextField(_("resolution note"), blank=True, max_length=2000)
+
+    class Meta:
+        verbose_name = _("fraud report")
+        verbose_name_plural = _("fraud reports")
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["status", "created_at"], name="report_status_time")]
+
+    def __str__(self):
+        return f"{self.transaction} ({self.get_status_display()})"
