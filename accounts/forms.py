@@ -1,5 +1,3 @@
-from crispy_forms.helper import FormHelper
-from crispy_forms.layout import Submit
 from django import forms
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
@@ -8,18 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import User
 
 
-class CrispyMixin:
-    submit_label = _("Save")
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.helper = FormHelper()
-        self.helper.add_input(Submit("submit", self.submit_label))
-
-
-class RegistrationForm(CrispyMixin, forms.Form):
-    submit_label = _("Create account")
-
+class RegistrationForm(forms.Form):
     email = forms.EmailField(label=_("Email address"))
     display_name = forms.CharField(label=_("Display name"), max_length=150, required=False)
     password1 = forms.CharField(
@@ -54,16 +41,14 @@ class RegistrationForm(CrispyMixin, forms.Form):
         return cleaned
 
 
-class LoginForm(CrispyMixin, AuthenticationForm):
-    submit_label = _("Sign in")
-
+class LoginForm(AuthenticationForm):
     def __init__(self, request=None, *args, **kwargs):
         super().__init__(request, *args, **kwargs)
         self.fields["username"].label = _("Email address")
         self.fields["username"].widget = forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"})
 
 
-class ProfileForm(CrispyMixin, forms.ModelForm):
+class ProfileForm(forms.ModelForm):
     class Meta:
         model = User
         fields = ["display_name", "phone"]
