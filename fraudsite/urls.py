@@ -1,6 +1,11 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 from django.views.generic import TemplateView
+
+admin.site.site_header = _("Sentinel staff console")
+admin.site.site_title = _("Sentinel staff console")
+admin.site.index_title = _("Fraud operations")
 
 # Language comes from the switcher's cookie (or the browser's Accept-Language), so every URL
 # stays the same in English and Chinese.
