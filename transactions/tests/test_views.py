@@ -309,3 +309,14 @@ def test_my_reports_list_shows_only_mine(signed_in, customer, other_customer):
     FraudReportFactory(transaction=TransactionFactory(card=CardFactory(owner=other_customer)))
 
     assert list(signed_in.get(url("report_list")).context["page"].object_list) == [mine]
+
+
+def test_the_pages_speak_chinese(signed_in, customer):
+    card = CardFactory(owner=customer)
+    signed_in.cookies["django_language"] = "zh-hans"
+
+    dashboard = signed_in.get(url("dashboard")).text
+    refused = pay(signed_in, card, amount="-1")
+
+    assert "您的卡片" in dashboard and "欺诈记录" in dashboard
+    assert "金额必须大于 0。" in errors_of(refused, "amount")
