@@ -438,10 +438,20 @@ def transaction_submit(
                 decided_at=timezone.now(),
                 status=status,
             )
+            before = _card_state(locked)
             if status == Transaction.Status.APPROVED:
                 _move_money(locked.pk, balance=value)
+                locked.balance += value  # exact: the row is ours until commit
             elif status == Transaction.Status.PENDING_REVIEW:
                 _move_money(locked.pk, held=value)
+                locked.held += value
+            audit_record(
+                actor=submitted_by,
+                action="transaction.submit",
+                target=tx,
+                before={"card": before},
+                after={**_transaction_state(tx), "amount": str(value), "card": _card_state(locked)},
+            )
     except IntegrityError:  # the same external id submitted twice at the same moment
         raise ValidationError({"external_id": _("A transaction with this id already exists.")}) from None
     return tx

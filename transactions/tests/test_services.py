@@ -141,6 +141,9 @@ def test_an_approved_transaction_is_stored_with_its_decision_and_adds_to_the_bal
     assert tx.decided_at is not None and tx.external_id.startswith("tx_")
     card = fresh(card)
     assert (card.balance, card.held, card.available_credit) == (Decimal("120.50"), 0, Decimal("879.50"))
+    entry = AuditEntry.objects.get(action="transaction.submit")
+    assert (entry.actor, entry.target_id) == (customer, str(tx.pk))
+    assert (entry.before["card"]["balance"], entry.after["card"]["balance"]) == ("0.00", "120.50")
 
 
 def test_a_transaction_under_review_holds_its_amount(customer, decision_is):
