@@ -46,10 +46,7 @@ lint: install-dev
 # Rebuild the translation catalogues after changing strings (needs GNU gettext); the compiled
 # .mo files are committed so a fresh machine needs no gettext.
 messages: install
-	@for dir in . accounts transactions detection; do \
-		(cd $$dir && DJANGO_DEBUG=1 ../$(PY) -m django makemessages -l zh_Hans --settings=fraudsite.settings -i '.venv/*' -i 'staticfiles/*' >/dev/null 2>&1 || true); \
-	done
-	@DJANGO_DEBUG=1 $(PY) manage.py compilemessages -i .venv -v 0
+	@scripts/make-messages
 
 bench: install
 	@for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done

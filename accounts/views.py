@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
@@ -15,7 +16,7 @@ from accounts.services import user_register, user_update_profile
 @sensitive_post_parameters("password1", "password2")
 def register(request):
     if request.user.is_authenticated:
-        return redirect("profile")
+        return redirect(settings.LOGIN_REDIRECT_URL)
     form = RegistrationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = user_register(
@@ -25,7 +26,7 @@ def register(request):
         )
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         messages.success(request, _("Welcome! Your account is ready."))
-        return redirect("profile")
+        return redirect(settings.LOGIN_REDIRECT_URL)
     return render(request, "accounts/register.html", {"form": form})
 
 

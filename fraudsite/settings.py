@@ -130,7 +130,7 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "profile"
+LOGIN_REDIRECT_URL = "transactions:dashboard"
 LOGOUT_REDIRECT_URL = "home"
 
 # Login lockout: after AXES_FAILURE_LIMIT failures for one email from one address.

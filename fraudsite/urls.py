@@ -1,4 +1,6 @@
 from django.contrib import admin
+from django.http import HttpResponsePermanentRedirect
+from django.templatetags.static import static
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import TemplateView
@@ -11,7 +13,10 @@ admin.site.index_title = _("Fraud operations")
 # stays the same in English and Chinese.
 urlpatterns = [
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
+    # Resolved per request: the hashed static name exists only after collectstatic.
+    path("favicon.ico", lambda request: HttpResponsePermanentRedirect(static("favicon.svg"))),
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("accounts.urls")),
+    path("", include("transactions.urls")),
     path("admin/", admin.site.urls),
 ]

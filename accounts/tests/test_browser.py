@@ -20,15 +20,17 @@ def test_register_sign_in_edit_profile_switch_language_sign_out(page):
     page.locator("#id_password2").fill("long-enough-passphrase")
     page.get_by_role("button", name="Create account").click()
 
-    expect(page.get_by_test_id("profile-email")).to_have_text("mei@example.com")
+    expect(page.get_by_text("Welcome! Your account is ready.")).to_be_visible()
     page.get_by_test_id("sign-out").click()
 
     page.get_by_role("link", name="Sign in").first.click()
     page.get_by_label("Email address").fill("mei@example.com")
     page.locator("#id_password").fill("long-enough-passphrase")
     page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(r"/accounts/profile/$"))
+    expect(page).to_have_url(re.compile(r"/dashboard/$"))
 
+    page.get_by_role("link", name="My account").click()
+    expect(page.get_by_test_id("profile-email")).to_have_text("mei@example.com")
     page.get_by_role("link", name="Edit profile").click()
     page.get_by_label("Display name").fill("Mei Lin")
     page.get_by_role("button", name="Save").click()

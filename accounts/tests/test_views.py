@@ -1,8 +1,10 @@
 import re
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import mail
+from django.shortcuts import resolve_url
 from django.test import override_settings
 from django.urls import reverse
 
@@ -33,7 +35,7 @@ def test_registration_creates_a_signed_in_customer(client):
     response = register(client, email="New.Person@Example.com")
 
     assert response.status_code == 302
-    assert response.url == reverse("profile")
+    assert response.url == resolve_url(settings.LOGIN_REDIRECT_URL)
     user = User.objects.get()
     assert user.email == "new.person@example.com"
     assert has_role(user, Role.CUSTOMER)
@@ -70,7 +72,7 @@ def test_login_with_email_and_password(client, customer):
     response = login(client, customer.email, PASSWORD)
 
     assert response.status_code == 302
-    assert response.url == reverse("profile")
+    assert response.url == resolve_url(settings.LOGIN_REDIRECT_URL)
     profile = client.get(reverse("profile"))
     assert customer.email in profile.text
 
