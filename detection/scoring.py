@@ -133,10 +133,10 @@ def decide(tx: TransactionInput, *, history: HistorySource | None = None) -> Dec
 # Offline: a whole frame at once.
 
 
-def _offline_features(frame):
+def _offline_features(frame, label_delay=None):
     from detection import features
 
-    return features.compute_features_frame(frame)
+    return features.compute_features_frame(frame, label_delay=label_delay)
 
 
 def _velocity_counts(frame, minutes):
@@ -197,44 +197,54 @@ def _lists_and_rules_frame(frame):
     return decision, source
 
 
-def model_scores(loaded: registry.LoadedModel, feature_frame: pd.DataFrame) -> np.ndarray:
-    matrix = feature_frame[loaded.feature_names].to_numpy(dtype=float)
-    return explainer_for(loaded).predict(matrix) if len(matrix) else np.array([])
-
-
-def score_frame(df: pd.DataFrame, *, version=None, rows=None, with_reasons=True) -> pd.DataFrame:
-    """Score every transaction of a canonical frame with features from the whole frame.
-
-    `rows` (a boolean mask over df) limits the output to a period while the history before it
-    still feeds the features. Returns transaction_id, score, risk_score, decision, reasons.
-    Reasons are computed for the transactions not approved (the others rarely have one worth
-    telling, and skipping them keeps batch scoring fast). Raises registry.RegistryError when
-    there is no model to score with.
-    """
+def _loaded(version):
     loaded = registry.loaded_version(version) if version else registry.serving_model()
     if loaded is None:
         raise registry.RegistryError(_("There is no usable champion model; train or promote one first."))
-    feature_frame = _offline_features(df)
+    return loaded
+
+
+def score_rows(df: pd.DataFrame, *, version=None, rows=None, label_delay=None):
+    """The model's scores for the rows of `df` selected by `rows` (all by default), with the
+    features computed over the whole frame. Returns (loaded model, feature matrix, scores)."""
+    loaded = _loaded(version)
+    feature_frame = _offline_features(df, label_delay)
+    if rows is not None:
+        feature_frame = feature_frame[np.asarray(rows, dtype=bool)]
+    matrix = feature_frame[loaded.feature_names].to_numpy(dtype=float)
+    scores = explainer_for(loaded).predict(matrix) if len(matrix) else np.zeros(0)
+    return loaded, matrix, scores
+
+
+def score_frame(
+    df: pd.DataFrame, *, version=None, rows=None, with_reasons=True, label_delay=None
+) -> pd.DataFrame:
+    """Score every transaction of a canonical frame with features from the whole frame.
+
+    `rows` (a boolean mask over df) limits the output to a period while the history before it
+    still feeds the features and velocity rules. Returns transaction_id, score, risk_score,
+    decision, reasons. Reasons are computed for the transactions not approved (the others
+    rarely have one worth telling, and skipping them keeps batch scoring fast). Raises
+    registry.RegistryError when there is no model to score with.
+    """
+    loaded, matrix, scores = score_rows(df, version=version, rows=rows, label_delay=label_delay)
+    listed, source = _lists_and_rules_frame(df)
     if rows is not None:
         mask = np.asarray(rows, dtype=bool)
-        df, feature_frame = df[mask], feature_frame[mask]
-    matrix = feature_frame[loaded.feature_names].to_numpy(dtype=float)
-    explainer = explainer_for(loaded)
-    scores = explainer.predict(matrix) if len(matrix) else np.zeros(0)
+        df, listed, source = df[mask], listed[mask], source[mask]
     thresholds = loaded.thresholds
     decisions = np.where(
         scores >= float(thresholds.get("block", BLOCK_NOTHING)),
         BLOCK,
         np.where(scores >= float(thresholds.get("review", BLOCK_NOTHING)), REVIEW, APPROVE),
     ).astype(object)
-    listed, source = _lists_and_rules_frame(df)
     decided = listed != ""
     decisions[decided] = listed[decided]
     reasons = np.full(len(df), "", dtype=object)
     if with_reasons:
         explain = decisions != APPROVE
         if explain.any():
-            reasons[explain] = explainer.top_codes(matrix[explain], scores[explain])
+            reasons[explain] = explainer_for(loaded).top_codes(matrix[explain], scores[explain])
     if decided.any():
         reasons[decided] = [
             f"{src};{r}" if r else src for src, r in zip(source[decided], reasons[decided], strict=True)
