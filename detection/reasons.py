@@ -250,6 +250,9 @@ class Explainer:
         self.feature_names = list(feature_names)
         self.typical = typical_vector(self.feature_names, typical_values)
         self.groups = groups_for(self.feature_names)
+        # Models fitted on a DataFrame check the column names; those fitted on arrays warn when
+        # given names. Give each what it was trained on.
+        self._named = hasattr(pipeline, "feature_names_in_")
 
     def _perturbed(self, row: np.ndarray):
         """The original row and one copy per group with that group reset to typical."""
@@ -265,8 +268,8 @@ class Explainer:
         return groups, np.vstack(copies)
 
     def predict(self, matrix: np.ndarray) -> np.ndarray:
-        frame = pd.DataFrame(matrix, columns=self.feature_names)
-        return self.pipeline.predict_proba(frame)[:, 1]
+        data = pd.DataFrame(matrix, columns=self.feature_names) if self._named else matrix
+        return self.pipeline.predict_proba(data)[:, 1]
 
     def score_and_explain(self, features: dict, *, max_reasons=MAX_REASONS) -> tuple[float, list[Reason]]:
         """The score of one transaction and its top reasons, in one model call."""
