@@ -1,6 +1,9 @@
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import TemplateView
+from drf_spectacular.views import SpectacularAPIView
+
+from accounts.api_common.docs import SwaggerView
 
 # Language comes from the switcher's cookie (or the browser's Accept-Language), so every URL
 # stays the same in English and Chinese.
@@ -9,4 +12,11 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("accounts.urls")),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("fraudsite.api")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
+
+# Under /api/ these answer in the API's JSON error shape; elsewhere, the usual pages.
+handler404 = "accounts.api_common.errors.json_or_html_404"
+handler500 = "accounts.api_common.errors.json_or_html_500"
