@@ -5,3 +5,7 @@ from django.utils.translation import gettext_lazy as _
 class DetectionConfig(AppConfig):
     name = "detection"
     verbose_name = _("Detection")
+
+    def ready(self):
+        # Connect the signals that drop each process's cached champion, rules and lists.
+        from detection import registry, rules  # noqa: F401

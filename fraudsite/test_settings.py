@@ -23,3 +23,10 @@ STORAGES = {
 }
 TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
 MEDIA_ROOT = BASE_DIR / "var" / "test-media"
+
+# SQLite: test in a file, as production runs, not in a shared-cache memory database. In shared
+# cache, a writer meets "database table is locked" at once instead of waiting its turn, so
+# tests with concurrent writers (balances, idempotency) could not run.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    (BASE_DIR / "var").mkdir(exist_ok=True)
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / "test-db.sqlite3")}  # noqa: F405

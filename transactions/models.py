@@ -199,6 +199,14 @@ class FraudReport(models.Model):
         verbose_name_plural = _("fraud reports")
         ordering = ["created_at", "id"]
         indexes = [models.Index(fields=["status", "created_at"], name="report_status_time")]
+        constraints = [
+            # One open report per transaction, even when two arrive at the same moment.
+            models.UniqueConstraint(
+                fields=["transaction"],
+                condition=models.Q(status="open"),
+                name="report_one_open_per_transaction",
+            )
+        ]
 
     def __str__(self):
         return f"{self.transaction} ({self.get_status_display()})"

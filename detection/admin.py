@@ -1,0 +1,188 @@
+from django.contrib import admin, messages
+from django.template.response import TemplateResponse
+from django.utils.translation import gettext_lazy as _
+
+from detection import registry
+from detection.models import ListEntry, ModelVersion, Rule
+
+
+def _fmt(value):
+    return "—" if value is None else f"{value:.3f}"
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(admin.ModelAdmin):
+    list_display = [
+        "version",
+        "status",
+        "algorithm",
+        "test_ap",
+        "test_card_precision",
+        "created_at",
+        "promoted_at",
+    ]
+    list_filter = ["status", "algorithm"]
+    search_fields = ["version", "algorithm", "notes"]
+    actions = ["promote_selected", "roll_back"]
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "version",
+                    "status",
+                    "algorithm",
+                    "created_by",
+                    "created_at",
+                    "promoted_at",
+                    "notes",
+                )
+            },
+        ),
+        (
+            _("Periods"),
+            {
+                "fields": (
+                    ("train_start", "train_end"),
+                    ("validation_start", "validation_end"),
+                    ("test_start", "test_end"),
+                )
+            },
+        ),
+        (_("Quality"), {"fields": ("metrics", "comparison", "thresholds")}),
+        (
+            _("Model"),
+            {
+                "classes": ("collapse",),
+                "fields": (
+                    "parameters",
+                    "feature_names",
+                    "importances",
+                    "typical_values",
+                    "artifact_path",
+                    "sha256",
+                    "library_versions",
+                ),
+            },
+        ),
+    )
+
+    def get_readonly_fields(self, request, obj=None):
+        # Everything that describes the trained model is history; only the notes are editable.
+        return [f.name for f in ModelVersion._meta.fields if f.name not in ("notes", "id")]
+
+    def has_add_permission(self, request):
+        return False  # versions come from training, never typed in
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the audit trail and past decisions refer to versions
+
+    @admin.display(description=_("test AP"))
+    def test_ap(self, obj):
+        return _fmt(obj.test_average_precision)
+
+    @admin.display(description=_("test card precision@k"))
+    def test_card_precision(self, obj):
+        return _fmt(obj.test_card_precision)
+
+    def _confirm(self, request, queryset, *, action, title, question, current, target):
+        return TemplateResponse(
+            request,
+            "admin/detection/modelversion/confirm_action.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "title": title,
+                "question": question,
+                "queryset": queryset,
+                "action": action,
+                "current": current,
+                "target": target,
+            },
+        )
+
+    @admin.action(description=_("Promote the selected version to champion"), permissions=["change"])
+    def promote_selected(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, _("Select exactly one version to promote."), messages.ERROR)
+            return None
+        target = queryset.get()
+        current = ModelVersion.objects.filter(status=ModelVersion.Status.CHAMPION).first()
+        if request.POST.get("confirm") != "yes":
+            return self._confirm(
+                request,
+                queryset,
+                action="promote_selected",
+                title=_("Promote a model version"),
+                question=_("Every new transaction will be scored by %(version)s. Continue?")
+                % {"version": target.version},
+                current=current,
+                target=target,
+            )
+        try:
+            registry.promote_version(target, actor=request.user, note=_("Promoted in the admin."))
+        except registry.RegistryError as error:
+            self.message_user(request, str(error), messages.ERROR)
+            return None
+        self.message_user(request, _("%(version)s is now the champion.") % {"version": target.version})
+        return None
+
+    @admin.action(description=_("Roll back to the previous champion"), permissions=["change"])
+    def roll_back(self, request, queryset):
+        current = ModelVersion.objects.filter(status=ModelVersion.Status.CHAMPION).first()
+        if request.POST.get("confirm") != "yes":
+            return self._confirm(
+                request,
+                queryset,
+                action="roll_back",
+                title=_("Roll back the champion"),
+                question=_("The current champion will be retired and the previous one restored. Continue?"),
+                current=current,
+                target=None,
+            )
+        try:
+            restored = registry.rollback(actor=request.user, note=_("Rolled back in the admin."))
+        except registry.RegistryError as error:
+            self.message_user(request, str(error), messages.ERROR)
+            return None
+        self.message_user(request, _("%(version)s is the champion again.") % {"version": restored.version})
+        return None
+
+
+@admin.register(Rule)
+class RuleAdmin(admin.ModelAdmin):
+    list_display = ["name", "kind", "summary", "action", "order", "active"]
+    list_editable = ["order", "active"]
+    list_filter = ["active", "kind", "action"]
+    search_fields = ["name"]
+    fieldsets = (
+        (None, {"fields": ("name", "kind", "action", "order", "active")}),
+        (
+            _("Condition"),
+            {
+                "description": _("Fill only the fields the chosen kind needs."),
+                "fields": ("amount", ("max_count", "window_minutes"), "values"),
+            },
+        ),
+    )
+
+    @admin.display(description=_("condition"))
+    def summary(self, obj):
+        if obj.kind == Rule.Kind.AMOUNT_ABOVE:
+            return _("amount > %(amount)s") % {"amount": obj.amount}
+        if obj.kind == Rule.Kind.VELOCITY:
+            return _("> %(n)s transactions in %(m)s min") % {"n": obj.max_count, "m": obj.window_minutes}
+        return obj.values
+
+
+@admin.register(ListEntry)
+class ListEntryAdmin(admin.ModelAdmin):
+    list_display = ["value", "kind", "list_type", "reason", "expires_at", "active", "created_at"]
+    list_filter = ["list_type", "kind", "active"]
+    search_fields = ["value", "reason"]
+    fields = ["list_type", "kind", "value", "reason", "expires_at", "active"]
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)

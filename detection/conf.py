@@ -1,0 +1,44 @@
+"""Detection settings with their defaults. Read them through these functions (not at import time)
+so tests and deployments can override any of them in Django settings."""
+
+from pathlib import Path
+
+from django.conf import settings
+
+
+def label_delay_days() -> int:
+    return int(getattr(settings, "DETECTION_LABEL_DELAY_DAYS", 7))
+
+
+def block_precision() -> float:
+    """Validation precision the block band must keep."""
+    return float(getattr(settings, "DETECTION_BLOCK_PRECISION", 0.9))
+
+
+def review_cards_per_day() -> int:
+    """Analyst capacity the review band is sized to."""
+    return int(getattr(settings, "DETECTION_REVIEW_CARDS_PER_DAY", 100))
+
+
+def card_precision_k() -> int:
+    return int(getattr(settings, "DETECTION_CARD_PRECISION_K", 100))
+
+
+def models_dir() -> Path:
+    default = Path(settings.BASE_DIR) / "var" / "models"
+    return Path(getattr(settings, "DETECTION_MODELS_DIR", default))
+
+
+def history_source_path() -> str:
+    """Dotted path to the HistorySource the online features read (lives with the tables)."""
+    return getattr(settings, "DETECTION_HISTORY_SOURCE", "transactions.history.DatabaseHistorySource")
+
+
+def champion_check_seconds() -> float:
+    """How often a process asks the database whether the champion changed."""
+    return float(getattr(settings, "DETECTION_CHAMPION_CHECK_SECONDS", 5))
+
+
+def rules_cache_seconds() -> float:
+    """How long a process keeps rules and lists before reading them again."""
+    return float(getattr(settings, "DETECTION_RULES_CACHE_SECONDS", 5))

@@ -1,0 +1,221 @@
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class ModelVersion(models.Model):
+    """One trained model: how it was trained, how well it did, and where its artifact is."""
+
+    class Status(models.TextChoices):
+        CANDIDATE = "candidate", _("Candidate")
+        CHAMPION = "champion", _("Champion")
+        RETIRED = "retired", _("Retired")
+
+    version = models.CharField(_("version"), max_length=64, unique=True)
+    algorithm = models.CharField(_("algorithm"), max_length=64)
+    parameters = models.JSONField(_("parameters"), default=dict, blank=True)
+    feature_names = models.JSONField(_("features"), default=list, blank=True)
+    train_start = models.DateTimeField(_("training from"), null=True, blank=True)
+    train_end = models.DateTimeField(_("training until"), null=True, blank=True)
+    validation_start = models.DateTimeField(_("validation from"), null=True, blank=True)
+    validation_end = models.DateTimeField(_("validation until"), null=True, blank=True)
+    test_start = models.DateTimeField(_("test from"), null=True, blank=True)
+    test_end = models.DateTimeField(_("test until"), null=True, blank=True)
+    # {"validation": {...}, "test": {...}}, each as detection.evaluation.evaluate() returns it.
+    metrics = models.JSONField(_("metrics"), default=dict, blank=True)
+    # Every candidate algorithm's metrics, to show what the chosen one beat.
+    comparison = models.JSONField(_("comparison"), default=dict, blank=True)
+    thresholds = models.JSONField(_("thresholds"), default=dict, blank=True)
+    curves = models.JSONField(_("curves"), default=dict, blank=True)
+    importances = models.JSONField(_("feature importances"), default=dict, blank=True)
+    # A typical (legitimate) value per feature: the reasons reset a feature to it and measure
+    # how much the score drops.
+    typical_values = models.JSONField(_("typical feature values"), default=dict, blank=True)
+    artifact_path = models.CharField(_("artifact"), max_length=255)
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    library_versions = models.JSONField(_("library versions"), default=dict, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        null=True,
+        blank=True,
+        related_name="model_versions",
+        on_delete=models.SET_NULL,
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.CANDIDATE)
+    promoted_at = models.DateTimeField(_("promoted"), null=True, blank=True)
+    notes = models.TextField(_("notes"), blank=True)
+
+    class Meta:
+        verbose_name = _("model version")
+        verbose_name_plural = _("model versions")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["status"], condition=Q(status="champion"), name="detection_one_champion"
+            )
+        ]
+
+    def __str__(self):
+        return self.version
+
+    def metric(self, name, period="test"):
+        return (self.metrics.get(period) or {}).get(name)
+
+    @property
+    def test_average_precision(self):
+        return self.metric("average_precision")
+
+    @property
+    def test_card_precision(self):
+        return self.metric("card_precision_at_k")
+
+
+class ListEntry(models.Model):
+    """An allow- or block-list entry. Lists run before the rules and the model."""
+
+    class Kind(models.TextChoices):
+        CARD_FINGERPRINT = "card_fingerprint", _("Card fingerprint")
+        CARD_ID = "card_id", _("Card id")
+        MERCHANT_ID = "merchant_id", _("Merchant id")
+        COUNTRY = "country", _("Country")
+
+    class ListType(models.TextChoices):
+        ALLOW = "allow", _("Allow list")
+        BLOCK = "block", _("Block list")
+
+    list_type = models.CharField(_("list"), max_length=8, choices=ListType.choices)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    value = models.CharField(_("value"), max_length=128)
+    reason = models.CharField(_("reason"), max_length=255, blank=True)
+    expires_at = models.DateTimeField(_("expires"), null=True, blank=True)
+    active = models.BooleanField(_("active"), default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        null=True,
+        blank=True,
+        related_name="+",
+        on_delete=models.SET_NULL,
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("list entry")
+        verbose_name_plural = _("list entries")
+        ordering = ["list_type", "kind", "value"]
+        constraints = [
+            models.UniqueConstraint(fields=["list_type", "kind", "value"], name="detection_list_entry_unique")
+        ]
+
+    def __str__(self):
+        return f"{self.get_list_type_display()}: {self.get_kind_display()} {self.value}"
+
+    def clean(self):
+        self.value = (self.value or "").strip()
+        if self.kind == self.Kind.COUNTRY:
+            self.value = self.value.upper()
+            if len(self.value) != 2 or not self.value.isalpha():
+                raise ValidationError({"value": _("A country is a two-letter ISO code, such as FR.")})
+        if not self.value:
+            raise ValidationError({"value": _("Enter a value.")})
+
+    @property
+    def is_expired(self):
+        return self.expires_at is not None and self.expires_at <= timezone.now()
+
+
+def _split_values(text):
+    return sorted(
+        {part.strip().upper() for part in (text or "").replace(";", ",").split(",") if part.strip()}
+    )
+
+
+class Rule(models.Model):
+    """A rule staff write in the admin. Active rules run in order; the first that matches decides."""
+
+    class Kind(models.TextChoices):
+        AMOUNT_ABOVE = "amount_above", _("Amount above")
+        VELOCITY = "velocity", _("More than N transactions for the card in M minutes")
+        COUNTRY_IN = "country_in", _("Country in a set")
+        CATEGORY_IN = "category_in", _("Merchant category in a set")
+
+    class Action(models.TextChoices):
+        ALLOW = "allow", _("Allow")
+        REVIEW = "review", _("Review")
+        BLOCK = "block", _("Block")
+
+    name = models.CharField(_("name"), max_length=100)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    amount = models.DecimalField(
+        _("amount"),
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=_("For 'amount above': transactions over this amount match."),
+    )
+    max_count = models.PositiveIntegerField(
+        _("N transactions"),
+        null=True,
+        blank=True,
+        help_text=_("For velocity rules: more than N transactions (this one included) match."),
+    )
+    window_minutes = models.PositiveIntegerField(
+        _("M minutes"), null=True, blank=True, help_text=_("For velocity rules: the time window.")
+    )
+    values = models.CharField(
+        _("values"),
+        max_length=500,
+        blank=True,
+        help_text=_("For set rules: comma-separated country codes or merchant categories."),
+    )
+    action = models.CharField(_("action"), max_length=8, choices=Action.choices)
+    order = models.PositiveIntegerField(_("order"), default=100)
+    active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("rule")
+        verbose_name_plural = _("rules")
+        ordering = ["order", "id"]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def value_set(self):
+        return _split_values(self.values)
+
+    def clean(self):
+        errors = {}
+        if self.kind == self.Kind.AMOUNT_ABOVE:
+            if self.amount is None:
+                errors["amount"] = _("An 'amount above' rule needs an amount.")
+            elif self.amount < 0:
+                errors["amount"] = _("The amount cannot be negative.")
+        elif self.kind == self.Kind.VELOCITY:
+            if not self.max_count:
+                errors["max_count"] = _("A velocity rule needs N, the number of transactions (at least 1).")
+            if not self.window_minutes:
+                errors["window_minutes"] = _("A velocity rule needs M, the window in minutes (at least 1).")
+            elif self.window_minutes > 60 * 24 * 30:
+                errors["window_minutes"] = _("The window cannot be longer than 30 days.")
+        elif self.kind in (self.Kind.COUNTRY_IN, self.Kind.CATEGORY_IN):
+            values = self.value_set
+            if not values:
+                errors["values"] = _("List at least one value, separated by commas.")
+            elif self.kind == self.Kind.COUNTRY_IN and any(len(v) != 2 or not v.isalpha() for v in values):
+                errors["values"] = _(
+                    "Countries are two-letter ISO codes separated by commas, such as FR, DE."
+                )
+            else:
+                self.values = ", ".join(values)
+        if errors:
+            raise ValidationError(errors)

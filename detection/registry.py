@@ -1,0 +1,468 @@
+"""The model registry: save, verify, load, promote and roll back model versions.
+
+Artifacts are joblib files under `DETECTION_MODELS_DIR`; the registry records their SHA-256 and
+the library versions they were trained with, and refuses to unpickle anything that does not
+match. Each process keeps the champion in memory and asks the database (cheaply, at most every
+few seconds) whether the champion changed, so a promotion reaches every web and worker process.
+"""
+
+import hashlib
+import logging
+import os
+import platform
+import re
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pandas as pd
+import sklearn
+from django.db import IntegrityError, transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+
+from accounts.services import audit_record
+from detection import conf
+from detection.models import ModelVersion
+
+logger = logging.getLogger(__name__)
+
+PROMOTE_CHOICES = ("auto", "never", "force")
+
+
+class ArtifactError(Exception):
+    """A model artifact that must not be loaded: missing, corrupt, or from other library versions."""
+
+
+class RegistryError(Exception):
+    """A registry operation that cannot be done (e.g. nothing to roll back to)."""
+
+
+def library_versions() -> dict:
+    return {
+        "sklearn": sklearn.__version__,
+        "numpy": np.__version__,
+        "pandas": pd.__version__,
+        "joblib": joblib.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def _major_minor(version: str) -> str:
+    return ".".join(str(version).split(".")[:2])
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def artifact_full_path(version: ModelVersion) -> Path:
+    return conf.models_dir() / version.artifact_path
+
+
+def _next_version_name(algorithm: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", algorithm.lower()).strip("-")[:40] or "model"
+    number = ModelVersion.objects.count() + 1
+    while ModelVersion.objects.filter(version__startswith=f"v{number:04d}-").exists():
+        number += 1
+    return f"v{number:04d}-{slug}"
+
+
+def _as_datetime(value):
+    if value is None or isinstance(value, datetime):
+        return value
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    parsed = parse_datetime(str(value))
+    if parsed is None:
+        parsed = pd.Timestamp(str(value)).to_pydatetime()
+    return parsed
+
+
+def _aware(value):
+    value = _as_datetime(value)
+    if value is not None and timezone.is_naive(value):
+        value = timezone.make_aware(value, timezone.UTC)
+    return value
+
+
+def _period(periods, name):
+    """periods[name] as (start, end): a pair, or a mapping with start/end."""
+    value = (periods or {}).get(name)
+    if value is None:
+        return None, None
+    if isinstance(value, dict):
+        return _aware(value.get("start")), _aware(value.get("end"))
+    start, end = value
+    return _aware(start), _aware(end)
+
+
+def _json_safe(value):
+    """Numpy scalars and arrays, timestamps and tuples into plain JSON types."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [_json_safe(v) for v in value.tolist()]
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating | float):
+        value = float(value)
+        return value if np.isfinite(value) else None
+    if isinstance(value, datetime | pd.Timestamp):
+        return value.isoformat()
+    return value
+
+
+def _score_for_promotion(version: ModelVersion):
+    for period in ("test", "validation"):
+        value = version.metric("average_precision", period)
+        if value is not None:
+            return value
+    return None
+
+
+def register_version(
+    *,
+    pipeline,
+    algorithm: str,
+    parameters: dict,
+    feature_names: list,
+    periods: dict,
+    metrics: dict,
+    comparison: dict,
+    thresholds: dict,
+    curves: dict,
+    importances: dict,
+    typical_values: dict | None = None,
+    created_by=None,
+    promote: str = "auto",
+    notes: str = "",
+) -> ModelVersion:
+    """Save the fitted pipeline as a new version and record everything about it.
+
+    promote="auto" makes it champion when there is none or it beats the champion's test
+    average precision; "force" always; "never" leaves it a candidate. `typical_values` (a
+    legitimate-looking value per feature, e.g. training medians of legitimate rows) is what the
+    reasons reset features to; features without one are reset to neutral defaults.
+    """
+    if promote not in PROMOTE_CHOICES:
+        raise ValueError(f"promote must be one of {', '.join(PROMOTE_CHOICES)}, not {promote!r}.")
+    directory = conf.models_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    # Written under a temporary name then renamed, so a crash never leaves a half file behind a
+    # registered version.
+    handle, tmp_name = tempfile.mkstemp(dir=directory, suffix=".joblib.tmp")
+    os.close(handle)
+    tmp_path = Path(tmp_name)
+    try:
+        joblib.dump(pipeline, tmp_path, compress=3)
+        sha256 = file_sha256(tmp_path)
+        with transaction.atomic():
+            name = _next_version_name(algorithm)
+            final_path = directory / f"{name}.joblib"
+            train, validation, test = (_period(periods, p) for p in ("train", "validation", "test"))
+            version = ModelVersion.objects.create(
+                version=name,
+                algorithm=algorithm,
+                parameters=_json_safe(parameters or {}),
+                feature_names=[str(f) for f in feature_names],
+                train_start=train[0],
+                train_end=train[1],
+                validation_start=validation[0],
+                validation_end=validation[1],
+                test_start=test[0],
+                test_end=test[1],
+                metrics=_json_safe(metrics or {}),
+                comparison=_json_safe(comparison or {}),
+                thresholds=_json_safe(thresholds or {}),
+                curves=_json_safe(curves or {}),
+                importances=_json_safe(importances or {}),
+                typical_values=_json_safe(typical_values or {}),
+                artifact_path=final_path.name,
+                sha256=sha256,
+                library_versions=library_versions(),
+                created_by=created_by if created_by is not None and created_by.is_authenticated else None,
+                notes=notes,
+            )
+            audit_record(
+                actor=created_by,
+                action="model_version.register",
+                target=version,
+                after={"version": name, "algorithm": algorithm, "sha256": sha256},
+            )
+            os.replace(tmp_path, final_path)
+            champion = ModelVersion.objects.filter(status=ModelVersion.Status.CHAMPION).first()
+            if promote == "force" or (promote == "auto" and _beats(version, champion)):
+                promote_version(version, actor=created_by, note=_("Promoted when registered."))
+                version.refresh_from_db()
+        return version
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+
+
+def _beats(candidate: ModelVersion, champion: ModelVersion | None) -> bool:
+    if champion is None:
+        return True
+    ours, theirs = _score_for_promotion(candidate), _score_for_promotion(champion)
+    if ours is None:
+        return False
+    return theirs is None or ours > theirs
+
+
+def _resolve(version) -> ModelVersion:
+    if isinstance(version, ModelVersion):
+        return version
+    try:
+        return ModelVersion.objects.get(version=str(version))
+    except ModelVersion.DoesNotExist:
+        raise RegistryError(_("There is no model version %(version)s.") % {"version": version}) from None
+
+
+def get_version(version=None) -> ModelVersion:
+    """A version by name, or the champion when version is None."""
+    if version is not None:
+        return _resolve(version)
+    champion = ModelVersion.objects.filter(status=ModelVersion.Status.CHAMPION).first()
+    if champion is None:
+        raise RegistryError(_("There is no champion model yet; train one with train_model."))
+    return champion
+
+
+def promote_version(version, *, actor, note="") -> ModelVersion:
+    """Make `version` the champion; the previous champion is retired."""
+    version = _resolve(version)
+    with transaction.atomic():
+        locked = ModelVersion.objects.select_for_update().get(pk=version.pk)
+        if locked.status == ModelVersion.Status.CHAMPION:
+            return locked
+        previous = (
+            ModelVersion.objects.select_for_update().filter(status=ModelVersion.Status.CHAMPION).first()
+        )
+        if previous is not None:
+            previous.status = ModelVersion.Status.RETIRED
+            previous.save(update_fields=["status", "updated_at"])
+        locked.status = ModelVersion.Status.CHAMPION
+        locked.promoted_at = timezone.now()
+        try:
+            locked.save(update_fields=["status", "promoted_at", "updated_at"])
+        except IntegrityError:
+            # Another process promoted at the same moment; the constraint kept one champion.
+            raise RegistryError(_("Another promotion happened at the same time; try again.")) from None
+        audit_record(
+            actor=actor,
+            action="model_version.promote",
+            target=locked,
+            before={"champion": previous.version if previous else None},
+            after={"champion": locked.version},
+            note=note,
+        )
+    return locked
+
+
+# The issue's name for it; promote_version reads better next to register_version.
+promote = promote_version
+
+
+def rollback(*, actor, note="") -> ModelVersion:
+    """Bring back the champion before the current one; the current one is retired.
+
+    The restored version keeps its original promotion time, so rolling back again goes further
+    back instead of flipping between two versions.
+    """
+    with transaction.atomic():
+        current = ModelVersion.objects.select_for_update().filter(status=ModelVersion.Status.CHAMPION).first()
+        if current is None:
+            raise RegistryError(_("There is no champion to roll back."))
+        previous = (
+            ModelVersion.objects.select_for_update()
+            .filter(status=ModelVersion.Status.RETIRED, promoted_at__lt=current.promoted_at)
+            .order_by("-promoted_at")
+            .first()
+        )
+        if previous is None:
+            raise RegistryError(_("No earlier champion to roll back to."))
+        current.status = ModelVersion.Status.RETIRED
+        current.save(update_fields=["status", "updated_at"])
+        previous.status = ModelVersion.Status.CHAMPION
+        previous.save(update_fields=["status", "updated_at"])
+        audit_record(
+            actor=actor,
+            action="model_version.rollback",
+            target=previous,
+            before={"champion": current.version},
+            after={"champion": previous.version},
+            note=note,
+        )
+    return previous
+
+
+def load_model(version):
+    """Verify a version's artifact (present, checksum, scikit-learn major.minor) and unpickle it.
+
+    Raises ArtifactError with a clear message; nothing unverified is ever unpickled.
+    """
+    version = _resolve(version)
+    path = artifact_full_path(version)
+    if not path.is_file():
+        raise ArtifactError(
+            _("The artifact of %(version)s is missing (%(path)s).")
+            % {"version": version.version, "path": path}
+        )
+    actual = file_sha256(path)
+    if actual != version.sha256:
+        raise ArtifactError(
+            _(
+                "The artifact of %(version)s does not match its recorded checksum; it was changed or corrupted."
+            )
+            % {"version": version.version}
+        )
+    trained_with = (version.library_versions or {}).get("sklearn", "")
+    if _major_minor(trained_with) != _major_minor(sklearn.__version__):
+        raise ArtifactError(
+            _(
+                "%(version)s was trained with scikit-learn %(trained)s but this server runs %(running)s; "
+                "retrain it or install the matching version."
+            )
+            % {"version": version.version, "trained": trained_with or "?", "running": sklearn.__version__}
+        )
+    try:
+        return joblib.load(path)
+    except Exception as error:
+        raise ArtifactError(
+            _("The artifact of %(version)s cannot be read: %(error)s")
+            % {"version": version.version, "error": error}
+        ) from error
+
+
+@dataclass
+class LoadedModel:
+    version: ModelVersion
+    pipeline: object
+    fallback_from: str = ""  # the champion that could not be loaded, when this is a fallback
+    feature_names: list = field(init=False)
+    thresholds: dict = field(init=False)
+
+    def __post_init__(self):
+        self.feature_names = list(self.version.feature_names)
+        self.thresholds = dict(self.version.thresholds or {})
+
+    @property
+    def name(self):
+        return self.version.version
+
+
+class _ChampionCache:
+    """The serving model of this process. The database is asked for the champion's (id, updated)
+    marker at most every DETECTION_CHAMPION_CHECK_SECONDS; the model is reloaded only when the
+    marker changes. A champion that fails verification falls back to the previous champions."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._marker = object()
+        self._loaded: LoadedModel | None = None
+        self._checked_at = float("-inf")
+        self._by_version: dict[str, LoadedModel] = {}
+
+    def invalidate(self):
+        self._checked_at = float("-inf")
+
+    def clear(self):
+        with self._lock:
+            self._marker = object()
+            self._loaded = None
+            self._by_version.clear()
+            self._checked_at = float("-inf")
+
+    def get(self) -> LoadedModel | None:
+        now = time.monotonic()
+        if now - self._checked_at < conf.champion_check_seconds():
+            return self._loaded
+        with self._lock:
+            marker = (
+                ModelVersion.objects.filter(status=ModelVersion.Status.CHAMPION)
+                .values_list("id", "updated_at", "sha256")
+                .first()
+            )
+            if marker != self._marker:
+                self._loaded = self._load_champion()
+                self._marker = marker
+            self._checked_at = time.monotonic()
+            return self._loaded
+
+    def _load_champion(self) -> LoadedModel | None:
+        champion = ModelVersion.objects.filter(status=ModelVersion.Status.CHAMPION).first()
+        if champion is None:
+            return None
+        candidates = [champion, *serving_fallbacks(champion)]
+        for version in candidates:
+            try:
+                pipeline = load_model(version)
+            except ArtifactError as error:
+                logger.error("Model %s refused: %s", version.version, error)
+                continue
+            fallback_from = "" if version.pk == champion.pk else champion.version
+            if fallback_from:
+                logger.warning("Serving %s instead of champion %s.", version.version, champion.version)
+            return LoadedModel(version=version, pipeline=pipeline, fallback_from=fallback_from)
+        return None
+
+    def version(self, name: str) -> LoadedModel:
+        """A specific version (batch scoring), cached by name and checksum."""
+        version = _resolve(name)
+        key = f"{version.version}:{version.sha256}"
+        cached = self._by_version.get(key)
+        if cached is None:
+            cached = LoadedModel(version=version, pipeline=load_model(version))
+            self._by_version = {key: cached}  # keep one: batch jobs rarely alternate versions
+        return cached
+
+
+def serving_fallbacks(champion: ModelVersion):
+    """Earlier champions, newest first: what to serve when the champion's artifact is refused."""
+    return list(
+        ModelVersion.objects.filter(status=ModelVersion.Status.RETIRED, promoted_at__isnull=False)
+        .exclude(pk=champion.pk)
+        .order_by("-promoted_at")[:5]
+    )
+
+
+_champion = _ChampionCache()
+
+
+def serving_model() -> LoadedModel | None:
+    """The model `decide()` uses: the champion, a previous champion when the champion's artifact
+    is refused, or None."""
+    return _champion.get()
+
+
+def loaded_version(name: str) -> LoadedModel:
+    return _champion.version(name)
+
+
+def clear_cache():
+    _champion.clear()
+
+
+@receiver(post_save, sender=ModelVersion)
+@receiver(post_delete, sender=ModelVersion)
+def _champion_changed(**kwargs):
+    # Other processes notice through the marker within DETECTION_CHAMPION_CHECK_SECONDS; this one
+    # at once.
+    _champion.invalidate()

@@ -1,0 +1,67 @@
+"""Small, real scikit-learn models for the registry, scoring and reasons tests (never mocks)."""
+
+import numpy as np
+import pandas as pd
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from detection.evaluation import choose_thresholds, evaluate
+
+
+def toy_frame(feature_names, n=2000, seed=0):
+    """Features where fraud follows the first two columns: big values are risky."""
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(rng.normal(size=(n, len(feature_names))), columns=list(feature_names))
+    logit = 2.5 * X.iloc[:, 0] + 1.5 * X.iloc[:, 1] - 4
+    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    return X, y
+
+
+def train_toy(feature_names, *, algorithm="logreg", seed=0):
+    X, y = toy_frame(feature_names, seed=seed)
+    if algorithm == "hgb":
+        pipeline = HistGradientBoostingClassifier(max_iter=30, random_state=seed)
+    else:
+        pipeline = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500))
+    pipeline.fit(X, y)
+    return pipeline, X, y
+
+
+def toy_metrics(pipeline, X, y, *, ap=None):
+    scores = pipeline.predict_proba(X)[:, 1]
+    cards = np.arange(len(y)) % 300
+    times = pd.Timestamp("2026-01-01", tz="UTC") + pd.to_timedelta(np.arange(len(y)) % 5, unit="D")
+    thresholds = choose_thresholds(y, scores, card_ids=cards, occurred_at=times, review_cards_per_day=20)
+    result = evaluate(
+        y, scores, card_ids=cards, occurred_at=times, thresholds=thresholds, include_curves=False
+    )
+    if ap is not None:
+        result["average_precision"] = ap
+    return result, thresholds
+
+
+def register_toy(
+    feature_names=("f0", "f1", "f2"), *, ap=None, promote="auto", algorithm="logreg", seed=0, **kwargs
+):
+    from detection import registry
+
+    pipeline, X, y = train_toy(feature_names, algorithm=algorithm, seed=seed)
+    metrics, thresholds = toy_metrics(pipeline, X, y, ap=ap)
+    typical = X[y == 0].median().to_dict()
+    return registry.register_version(
+        pipeline=pipeline,
+        algorithm=algorithm,
+        parameters={"seed": seed},
+        feature_names=list(feature_names),
+        periods={"train": ("2026-01-01", "2026-01-08"), "test": ("2026-01-15", "2026-01-22")},
+        metrics={"validation": metrics, "test": metrics},
+        comparison={algorithm: metrics},
+        thresholds=thresholds,
+        curves={},
+        importances={},
+        typical_values=typical,
+        promote=promote,
+        **kwargs,
+    )

@@ -1,0 +1,157 @@
+"""Reads of the transactions app, always scoped to who is asking.
+
+Customers see their own cards and everything on them; analysts, model managers and superusers
+see everything; integrators see what they submitted. A row outside the scope does not exist for
+the asker (404), so ids cannot be probed.
+"""
+
+from dataclasses import dataclass, field
+
+from django.db.models import Count, Q, QuerySet
+from django.http import Http404
+
+from accounts.roles import Role, has_role, user_roles
+from transactions.models import Card, FraudReport, Transaction
+
+RECENT_TRANSACTIONS = 10
+
+
+def _sees_everything(user):
+    return has_role(user, Role.ANALYST) or has_role(user, Role.MODEL_MANAGER)  # superusers pass too
+
+
+def _transaction_scope(user):
+    """The Q that limits transactions to `user`, or None for no limit; Q(pk__in=[]) for nothing."""
+    if not user.is_authenticated or not user.is_active:
+        return Q(pk__in=[])
+    if _sees_everything(user):
+        return None
+    roles = set(user_roles(user))
+    scope = Q(pk__in=[])
+    if Role.CUSTOMER in roles:
+        scope |= Q(card__owner=user)
+    if Role.INTEGRATOR in roles:
+        scope |= Q(submitted_by=user)
+    return scope
+
+
+def cards_for(user) -> QuerySet[Card]:
+    cards = Card.objects.select_related("owner")
+    if not user.is_authenticated or not user.is_active:
+        return cards.none()
+    if _sees_everything(user):
+        return cards
+    roles = set(user_roles(user))
+    scope = Q(pk__in=[])
+    if Role.CUSTOMER in roles:
+        scope |= Q(owner=user)
+    if Role.INTEGRATOR in roles:
+        scope |= Q(pk__in=Transaction.objects.filter(submitted_by=user).values("card_id"))
+    return cards.filter(scope)
+
+
+def transactions_for(user) -> QuerySet[Transaction]:
+    transactions = Transaction.objects.select_related("card", "merchant")
+    scope = _transaction_scope(user)
+    return transactions if scope is None else transactions.filter(scope)
+
+
+def transaction_get_for(user, pk_or_external_id) -> Transaction:
+    """One transaction by its external id or, failing that, its numeric primary key."""
+    transactions = transactions_for(user)
+    value = str(pk_or_external_id)
+    found = transactions.filter(external_id=value).first()
+    if found is None and value.isdigit():
+        found = transactions.filter(pk=int(value)).first()
+    if found is None:
+        raise Http404("No such transaction.")
+    return found
+
+
+def fraud_reports_for(user) -> QuerySet[FraudReport]:
+    reports = FraudReport.objects.select_related(
+        "transaction", "transaction__card", "transaction__merchant", "reported_by", "resolved_by"
+    )
+    scope = _transaction_scope(user)
+    if scope is None:
+        return reports
+    visible = Transaction.objects.filter(scope).values("pk")
+    return reports.filter(Q(transaction__in=visible) | Q(reported_by=user))
+
+
+def fraud_report_get_for(user, pk) -> FraudReport:
+    report = fraud_reports_for(user).filter(pk=pk).first()
+    if report is None:
+        raise Http404("No such fraud report.")
+    return report
+
+
+def card_get_for(user, pk) -> Card:
+    card = cards_for(user).filter(pk=pk).first()
+    if card is None:
+        raise Http404("No such card.")
+    return card
+
+
+def open_report_of(transaction) -> FraudReport | None:
+    return transaction.reports.filter(status=FraudReport.Status.OPEN).first()
+
+
+@dataclass
+class CardSummary:
+    card: Card
+    transaction_count: int
+
+    @property
+    def used_percent(self):
+        """Share of the credit limit in use (balance and holds), 0-100, for the progress bar."""
+        if self.card.credit_limit <= 0:
+            return 100
+        used = (self.card.balance + self.card.held) / self.card.credit_limit * 100
+        return max(0, min(100, round(used)))
+
+
+@dataclass
+class CustomerDashboard:
+    cards: list[CardSummary] = field(default_factory=list)
+    recent_transactions: list[Transaction] = field(default_factory=list)
+    fraud_reports: list[FraudReport] = field(default_factory=list)
+
+    @property
+    def total_balance(self):
+        return sum((summary.card.balance for summary in self.cards), start=0)
+
+    @property
+    def total_available(self):
+        return sum((summary.card.available_credit for summary in self.cards), start=0)
+
+    @property
+    def open_reports(self):
+        return sum(1 for report in self.fraud_reports if report.status == FraudReport.Status.OPEN)
+
+
+def customer_dashboard(user) -> CustomerDashboard:
+    """What a customer sees first: their own cards (balance, limit, available credit), their
+    latest transactions and their fraud history. Only the cards they own, whatever their role."""
+    if not user.is_authenticated:
+        return CustomerDashboard()
+    cards = (
+        Card.objects.filter(owner=user)
+        .annotate(transaction_count=Count("transactions"))
+        .order_by("created_at", "pk")
+    )
+    recent = (
+        Transaction.objects.filter(card__owner=user)
+        .select_related("card", "merchant")
+        .order_by("-occurred_at", "-pk")[:RECENT_TRANSACTIONS]
+    )
+    reports = (
+        FraudReport.objects.filter(transaction__card__owner=user)
+        .select_related("transaction", "transaction__merchant", "transaction__card")
+        .order_by("-created_at", "-pk")
+    )
+    return CustomerDashboard(
+        cards=[CardSummary(card=card, transaction_count=card.transaction_count) for card in cards],
+        recent_transactions=list(recent),
+        fraud_reports=list(reports),
+    )

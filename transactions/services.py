@@ -1,0 +1,527 @@
+"""Writes of the transactions app: cards, submitted transactions and their balances, fraud reports.
+
+Every service that changes state validates first (raising a field-keyed ValidationError, with
+nothing stored), then writes inside one database transaction together with its audit entry.
+Balances are changed only while the card's row is locked, so concurrent submissions stay exact.
+"""
+
+import logging
+import math
+import re
+import secrets
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.services import audit_record
+from detection import scoring
+from detection.contracts import APPROVE, BLOCK, DECISIONS, REVIEW, Reason, TransactionInput
+from transactions import cards as card_numbers
+from transactions import conf
+from transactions.models import Card, FraudReport, Merchant, Transaction
+
+logger = logging.getLogger(__name__)
+# Some services take a `transaction` argument (the contract), which hides the module inside them.
+_atomic = transaction.atomic
+
+CENT = Decimal("0.01")
+_EXTERNAL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}$")
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+
+# Reason codes of the rules this app applies itself, after detection has decided.
+CARD_FROZEN = "card_frozen"
+OVER_CREDIT_LIMIT = "over_credit_limit"
+DECISION_UNAVAILABLE = "decision_unavailable"
+
+_STATUS_OF_DECISION = {
+    APPROVE: Transaction.Status.APPROVED,
+    REVIEW: Transaction.Status.PENDING_REVIEW,
+    BLOCK: Transaction.Status.DECLINED,
+}
+
+
+# --- small helpers ------------------------------------------------------------------------------
+
+
+def _new_external_id(prefix):
+    return f"{prefix}_{secrets.token_hex(8)}"
+
+
+def _check_external_id(value, field, errors):
+    if not isinstance(value, str) or not _EXTERNAL_ID.match(value):
+        errors[field] = _(
+            "Use 1 to 64 letters, digits, '_', '-', '.' or ':', starting with a letter or digit."
+        )
+        return None
+    return value
+
+
+def _card_state(card):
+    return {"status": card.status, "balance": str(card.balance), "held": str(card.held)}
+
+
+def _transaction_state(tx):
+    return {
+        "status": tx.status,
+        "decision": tx.decision,
+        "is_fraud": tx.is_fraud,
+        "label_source": tx.label_source,
+    }
+
+
+def _report_state(report):
+    return {"status": report.status, "resolution_note": report.resolution_note}
+
+
+def _locked_card(card_pk):
+    return Card.objects.select_for_update().get(pk=card_pk)
+
+
+def _move_money(card_pk, *, balance=Decimal(0), held=Decimal(0)):
+    """Add to the card's balance and hold in SQL, so the row's current values are what change."""
+    Card.objects.filter(pk=card_pk).update(balance=F("balance") + balance, held=F("held") + held)
+
+
+def _json_safe_features(features):
+    """JSON has no NaN or infinity (PostgreSQL's jsonb refuses them): store those as null."""
+    safe = {}
+    for name, value in (features or {}).items():
+        if isinstance(value, float) and not math.isfinite(value):
+            value = None
+        elif hasattr(value, "item"):  # numpy scalars
+            value = value.item()
+            if isinstance(value, float) and not math.isfinite(value):
+                value = None
+        safe[str(name)] = value
+    return safe
+
+
+# --- cards --------------------------------------------------------------------------------------
+
+
+def _clean_expiry(expiry_month, expiry_year, errors):
+    try:
+        month, year = int(expiry_month), int(expiry_year)
+    except (TypeError, ValueError):
+        errors["expiry_month"] = _("Enter the expiry month and year printed on the card.")
+        return None, None
+    if not 1 <= month <= 12:
+        errors["expiry_month"] = _("The expiry month must be between 1 and 12.")
+        return None, None
+    if year < 100:  # "27" on the card means 2027
+        year += 2000
+    today = timezone.localdate()
+    # A card is valid until the last day of its expiry month.
+    if (year, month) < (today.year, today.month):
+        errors["expiry_year"] = _("This card has expired.")
+        return None, None
+    if year > today.year + conf.card_max_years_ahead():
+        errors["expiry_year"] = _("This expiry date is too far in the future; check the year.")
+        return None, None
+    return month, year
+
+
+def _clean_credit_limit(credit_limit, errors):
+    if credit_limit is None:
+        return conf.default_credit_limit()
+    try:
+        limit = Decimal(str(credit_limit))
+    except InvalidOperation:
+        errors["credit_limit"] = _("Enter the credit limit as a number.")
+        return None
+    if not limit.is_finite() or limit <= 0 or limit > conf.max_credit_limit():
+        errors["credit_limit"] = _("The credit limit must be more than 0 and at most %(max)s.") % {
+            "max": conf.max_credit_limit()
+        }
+        return None
+    return limit.quantize(CENT)
+
+
+def card_add(*, owner, number, expiry_month, expiry_year, cardholder_name="", credit_limit=None):
+    """Register a customer's card. The number is checked, fingerprinted and forgotten: only the
+    brand, its first 6 and last 4 digits and the keyed fingerprint are kept."""
+    errors = {}
+    digits = card_numbers.normalize_number(number)
+    if digits is None or not 12 <= len(digits) <= 19:
+        errors["number"] = _("Enter the 12 to 19 digits of the card number.")
+    elif not card_numbers.luhn_valid(digits):
+        errors["number"] = _("This card number is not valid; check it for a typo.")
+    month, year = _clean_expiry(expiry_month, expiry_year, errors)
+    cardholder_name = (cardholder_name or "").strip()
+    if len(cardholder_name) > 100:
+        errors["cardholder_name"] = _("The name on the card can have at most 100 characters.")
+    limit = _clean_credit_limit(credit_limit, errors)
+    if errors:
+        raise ValidationError(errors)
+
+    fingerprint = card_numbers.fingerprint(digits)
+    duplicate = ValidationError({"number": _("This card is already registered.")})
+    if Card.objects.filter(fingerprint=fingerprint).exists():
+        raise duplicate
+    try:
+        with transaction.atomic():
+            card = Card.objects.create(
+                external_id=_new_external_id("card"),
+                owner=owner,
+                brand=card_numbers.brand_of(digits),
+                first6=digits[:6],
+                last4=digits[-4:],
+                expiry_month=month,
+                expiry_year=year,
+                cardholder_name=cardholder_name,
+                fingerprint=fingerprint,
+                credit_limit=limit,
+            )
+            audit_record(
+                actor=owner,
+                action="card.add",
+                target=card,
+                after={"card": card.masked_number, "brand": card.brand, "credit_limit": str(limit)},
+            )
+    except IntegrityError:  # the same card registered at the same moment by another request
+        raise duplicate from None
+    return card
+
+
+def card_set_status(*, card, status, actor):
+    """Freeze or unfreeze a card; a frozen card's transactions are declined."""
+    if status not in Card.Status.values:
+        raise ValidationError({"status": _("Choose active or frozen.")})
+    with transaction.atomic():
+        locked = _locked_card(card.pk)
+        before = _card_state(locked)
+        if locked.status != status:
+            locked.status = status
+            locked.save(update_fields=["status"])
+            action = "card.freeze" if status == Card.Status.FROZEN else "card.unfreeze"
+            audit_record(actor=actor, action=action, target=locked, before=before, after=_card_state(locked))
+    return locked
+
+
+def card_get_or_create(*, external_id, owner=None):
+    """The card an integrator names by its id; one we have not seen is created without a number
+    (the owner is only set on creation)."""
+    errors = {}
+    _check_external_id(external_id, "card_id", errors)
+    if errors:
+        raise ValidationError(errors)
+    card, _created = Card.objects.get_or_create(external_id=external_id, defaults={"owner": owner})
+    return card
+
+
+def merchant_get_or_create(*, external_id, name="", category="", country=""):
+    """The merchant named by its id; one we have not seen is created with what we were told."""
+    errors = {}
+    _check_external_id(external_id, "merchant_id", errors)
+    name = (name or "").strip()
+    if len(name) > 200:
+        errors["merchant_name"] = _("The merchant name can have at most 200 characters.")
+    category = (category or "").strip()
+    if len(category) > 32:
+        errors["merchant_category"] = _("The merchant category can have at most 32 characters.")
+    country = (country or "").strip().upper()
+    if country and not _COUNTRY.match(country):
+        errors["merchant_country"] = _("Use a two-letter country code, such as US or FR.")
+    if errors:
+        raise ValidationError(errors)
+    merchant, _created = Merchant.objects.get_or_create(
+        external_id=external_id, defaults={"name": name, "category": category, "country": country}
+    )
+    return merchant
+
+
+# --- transactions -------------------------------------------------------------------------------
+
+
+def _clean_amount(amount, errors):
+    try:
+        value = Decimal(str(amount).strip())
+    except (InvalidOperation, TypeError):
+        errors["amount"] = _("Enter the amount as a number, such as 12.50.")
+        return None
+    if not value.is_finite():
+        errors["amount"] = _("Enter the amount as a number, such as 12.50.")
+    elif value <= 0:
+        errors["amount"] = _("The amount must be more than 0.")
+    elif value > conf.max_amount():
+        errors["amount"] = _("The amount can be at most %(max)s.") % {"max": conf.max_amount()}
+    elif value != value.quantize(CENT):
+        errors["amount"] = _("The amount can have at most 2 decimal places.")
+    else:
+        return value.quantize(CENT)
+    return None
+
+
+def _clean_occurred_at(occurred_at, errors):
+    now = timezone.now()
+    if occurred_at is None:
+        return now
+    if isinstance(occurred_at, date) and not isinstance(occurred_at, datetime):
+        errors["occurred_at"] = _("Enter a date and a time.")
+        return None
+    if not isinstance(occurred_at, datetime):
+        errors["occurred_at"] = _("Enter a date and a time.")
+        return None
+    if timezone.is_naive(occurred_at):
+        occurred_at = timezone.make_aware(occurred_at)
+    if occurred_at > now + timedelta(seconds=conf.clock_skew_seconds()):
+        errors["occurred_at"] = _("The date and time cannot be in the future.")
+        return None
+    return occurred_at
+
+
+def _decide(tx_input):
+    """Ask detection; if it fails, hold the transaction for a person rather than fail the payment."""
+    try:
+        decision = scoring.decide(tx_input)
+    except Exception:
+        logger.exception("decide() failed for transaction %s; held for review", tx_input.transaction_id)
+        return None
+    if decision.decision not in DECISIONS:
+        logger.error(
+            "decide() returned %r for %s; held for review", decision.decision, tx_input.transaction_id
+        )
+        return None
+    return decision
+
+
+def transaction_submit(
+    *,
+    card,
+    merchant,
+    amount,
+    occurred_at=None,
+    currency="USD",
+    channel="",
+    country="",
+    external_id=None,
+    submitted_by=None,
+):
+    """Validate a transaction, decide it through detection, store it with everything decided and
+    move the money: approved amounts go on the balance, pending-review ones are held, declined
+    ones change nothing. Over the available credit, or on a frozen card, it is declined by rule."""
+    errors = {}
+    if card is None or card.pk is None:
+        errors["card"] = _("Choose a card.")
+    if merchant is None or merchant.pk is None:
+        errors["merchant"] = _("Choose a merchant.")
+    value = _clean_amount(amount, errors)
+    occurred_at = _clean_occurred_at(occurred_at, errors)
+    currency = (currency or "USD").strip().upper()
+    if not _CURRENCY.match(currency):
+        errors["currency"] = _("Use a three-letter currency code, such as USD.")
+    channel = (channel or "").strip()
+    if channel and channel not in Transaction.Channel.values:
+        errors["channel"] = _("Choose one of: in store, online, contactless, ATM.")
+    country = (country or "").strip().upper()
+    if country and not _COUNTRY.match(country):
+        errors["country"] = _("Use a two-letter country code, such as US or FR.")
+    if external_id is None:
+        external_id = _new_external_id("tx")
+    elif _check_external_id(external_id, "external_id", errors) and (
+        Transaction.objects.filter(external_id=external_id).exists()
+    ):
+        errors["external_id"] = _("A transaction with this id already exists.")
+    if errors:
+        raise ValidationError(errors)
+
+    # Deciding reads history and may run a model: do it before taking the card's lock.
+    decision = _decide(
+        TransactionInput(
+            transaction_id=external_id,
+            occurred_at=occurred_at,
+            card_id=card.external_id,
+            merchant_id=merchant.external_id,
+            amount=value,
+            currency=currency,
+            merchant_category=merchant.category,
+            channel=channel,
+            country=country or merchant.country,
+            card_fingerprint=card.fingerprint or "",
+        )
+    )
+    if decision is None:
+        verdict, risk_score, score, model_version, decided_by = REVIEW, 50, None, "", "fallback"
+        rule_hits, features = [], {}
+        reasons = [
+            Reason(DECISION_UNAVAILABLE, _("The automatic check was unavailable; a person will review it."))
+        ]
+    else:
+        verdict, risk_score, score = decision.decision, decision.risk_score, decision.score
+        model_version, decided_by = decision.model_version, decision.decided_by
+        rule_hits, features, reasons = list(decision.rule_hits), decision.features, list(decision.reasons)
+
+    try:
+        with transaction.atomic():
+            locked = _locked_card(card.pk)
+            # Rules of the account itself, judged on the balances as they are under the lock.
+            own_rule = None
+            if locked.status == Card.Status.FROZEN:
+                own_rule = Reason(CARD_FROZEN, _("The card is frozen; unfreeze it to pay with it."))
+            elif verdict != BLOCK and value > locked.available_credit:
+                own_rule = Reason(
+                    OVER_CREDIT_LIMIT,
+                    _("The amount is more than the available credit of %(available)s.")
+                    % {"available": locked.available_credit},
+                )
+            if own_rule is not None:
+                verdict, decided_by = BLOCK, "rule"
+                rule_hits = [{"code": own_rule.code, "kind": "rule"}, *rule_hits]
+                reasons = [own_rule]
+            status = _STATUS_OF_DECISION[verdict]
+            tx = Transaction.objects.create(
+                external_id=external_id,
+                card=locked,
+                merchant=merchant,
+                amount=value,
+                currency=currency,
+                occurred_at=occurred_at,
+                channel=channel,
+                country=country,
+                submitted_by=submitted_by
+                if submitted_by is not None and submitted_by.is_authenticated
+                else None,
+                decision=verdict,
+                score=score,
+                risk_score=max(0, min(100, int(risk_score))),
+                model_version=model_version or "",
+                decided_by=decided_by or "",
+                rule_hits=rule_hits,
+                reasons=[{"code": r.code, "message": str(r.message)} for r in reasons],
+                features=_json_safe_features(features),
+                decided_at=timezone.now(),
+                status=status,
+            )
+            if status == Transaction.Status.APPROVED:
+                _move_money(locked.pk, balance=value)
+            elif status == Transaction.Status.PENDING_REVIEW:
+                _move_money(locked.pk, held=value)
+    except IntegrityError:  # the same external id submitted twice at the same moment
+        raise ValidationError({"external_id": _("A transaction with this id already exists.")}) from None
+    return tx
+
+
+def transaction_review_resolve(*, transaction, actor, is_fraud, note=""):
+    """An analyst settles a transaction held for review: fraud is declined (and labelled),
+    legitimate is approved and its hold moves onto the balance."""
+    tx_model_pk = transaction.pk
+    with _atomic():
+        tx = Transaction.objects.select_for_update().get(pk=tx_model_pk)
+        if tx.status != Transaction.Status.PENDING_REVIEW:
+            raise ValidationError({"transaction": _("Only a transaction pending review can be resolved.")})
+        card = _locked_card(tx.card_id)
+        before = {**_transaction_state(tx), "card": _card_state(card)}
+        if is_fraud:
+            _move_money(card.pk, held=-tx.amount)
+            tx.status = Transaction.Status.DECLINED
+        else:
+            _move_money(card.pk, balance=tx.amount, held=-tx.amount)
+            tx.status = Transaction.Status.APPROVED
+        tx.is_fraud = bool(is_fraud)
+        tx.label_known_at = timezone.now()
+        tx.label_source = FraudReport.Source.ANALYST
+        tx.save(update_fields=["status", "is_fraud", "label_known_at", "label_source"])
+        card.refresh_from_db()
+        audit_record(
+            actor=actor,
+            action="transaction.review_fraud" if is_fraud else "transaction.review_legitimate",
+            target=tx,
+            before=before,
+            after={**_transaction_state(tx), "card": _card_state(card)},
+            note=note,
+        )
+    return tx
+
+
+# --- fraud reports ------------------------------------------------------------------------------
+
+
+def fraud_report_create(*, transaction, reported_by, source, note=""):
+    """Someone says a transaction was fraud; it waits, open, for an analyst. One open report per
+    transaction."""
+    errors = {}
+    if source not in FraudReport.Source.values:
+        errors["source"] = _("Choose who reports: customer, analyst, chargeback or integrator.")
+    note = (note or "").strip()
+    if len(note) > 2000:
+        errors["note"] = _("The note can have at most 2000 characters.")
+    if errors:
+        raise ValidationError(errors)
+    already_open = ValidationError({"transaction": _("This transaction already has an open fraud report.")})
+    try:
+        with _atomic():
+            tx = Transaction.objects.select_for_update().get(pk=transaction.pk)
+            if tx.status == Transaction.Status.CONFIRMED_FRAUD:
+                raise ValidationError({"transaction": _("This transaction is already confirmed as fraud.")})
+            if tx.reports.filter(status=FraudReport.Status.OPEN).exists():
+                raise already_open
+            report = FraudReport.objects.create(
+                transaction=tx,
+                reported_by=reported_by if reported_by is not None and reported_by.is_authenticated else None,
+                source=source,
+                note=note,
+            )
+            audit_record(
+                actor=reported_by,
+                action="fraud_report.create",
+                target=report,
+                after={**_report_state(report), "transaction": tx.external_id, "source": source},
+                note=note,
+            )
+    except IntegrityError:  # a concurrent report won the one open slot
+        raise already_open from None
+    return report
+
+
+def fraud_report_resolve(*, report, resolved_by, confirmed, note=""):
+    """An analyst settles a report. Confirmed: the transaction is labelled fraud and its amount
+    comes off the balance (or out of the hold). Rejected: it is labelled legitimate."""
+    note = (note or "").strip()
+    if len(note) > 2000:
+        raise ValidationError({"note": _("The note can have at most 2000 characters.")})
+    with _atomic():
+        report = FraudReport.objects.select_for_update().get(pk=report.pk)
+        if report.status != FraudReport.Status.OPEN:
+            raise ValidationError({"report": _("This report has already been resolved.")})
+        tx = Transaction.objects.select_for_update().get(pk=report.transaction_id)
+        card = _locked_card(tx.card_id)
+        before = {**_report_state(report), "transaction": _transaction_state(tx), "card": _card_state(card)}
+        now = timezone.now()
+        if confirmed:
+            if tx.status in (Transaction.Status.APPROVED, Transaction.Status.CONFIRMED_LEGITIMATE):
+                _move_money(card.pk, balance=-tx.amount)
+            elif tx.status == Transaction.Status.PENDING_REVIEW:
+                _move_money(card.pk, held=-tx.amount)
+            tx.status = Transaction.Status.CONFIRMED_FRAUD
+            tx.is_fraud = True
+            report.status = FraudReport.Status.CONFIRMED
+        else:
+            if tx.status == Transaction.Status.PENDING_REVIEW:
+                _move_money(card.pk, balance=tx.amount, held=-tx.amount)
+            if tx.status in (Transaction.Status.APPROVED, Transaction.Status.PENDING_REVIEW):
+                tx.status = Transaction.Status.CONFIRMED_LEGITIMATE
+            tx.is_fraud = False
+            report.status = FraudReport.Status.REJECTED
+        tx.label_known_at = now
+        tx.label_source = report.source
+        tx.save(update_fields=["status", "is_fraud", "label_known_at", "label_source"])
+        report.resolved_by = resolved_by if resolved_by is not None and resolved_by.is_authenticated else None
+        report.resolved_at = now
+        report.resolution_note = note
+        report.save(update_fields=["status", "resolved_by", "resolved_at", "resolution_note"])
+        card.refresh_from_db()
+        audit_record(
+            actor=resolved_by,
+            action="fraud_report.confirm" if confirmed else "fraud_report.reject",
+            target=report,
+            before=before,
+            after={**_report_state(report), "transaction": _transaction_state(tx), "card": _card_state(card)},
+            note=note,
+        )
+    return report

@@ -1,0 +1,31 @@
+import pytest
+
+from detection import scoring
+from detection.contracts import Decision, Reason
+
+
+@pytest.fixture
+def decision_is(monkeypatch):
+    """Make detection's decide() (a boundary this app does not own) return a chosen verdict,
+    so balance rules can be checked for each of approve, review and block."""
+
+    def set_decision(verdict, *, risk_score=None, raises=None):
+        def fake_decide(tx, *, history=None):
+            if raises is not None:
+                raise raises
+            return Decision(
+                decision=verdict,
+                risk_score=risk_score
+                if risk_score is not None
+                else {"approve": 5, "review": 55, "block": 95}[verdict],
+                score=0.42,
+                model_version="test-model-1",
+                decided_by="model",
+                rule_hits=[],
+                reasons=[Reason(code=f"test_{verdict}", message=f"Test says {verdict}.", contribution=0.1)],
+                features={"amount": float(tx.amount), "card_tx_count_1d": float("nan")},
+            )
+
+        monkeypatch.setattr(scoring, "decide", fake_decide)
+
+    return set_decision
