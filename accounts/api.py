@@ -19,7 +19,9 @@ class MeSerializer(serializers.Serializer):
     display_name = serializers.CharField()
     roles = serializers.ListField(child=serializers.CharField(), help_text="customer, analyst, ...")
     is_superuser = serializers.BooleanField()
-    auth = serializers.ChoiceField(choices=["api_key", "session"], help_text="How this request authenticated.")
+    auth = serializers.ChoiceField(
+        choices=["api_key", "session"], help_text="How this request authenticated."
+    )
     api_key_prefix = serializers.CharField(allow_null=True, help_text="The key's prefix, when one was used.")
 
 

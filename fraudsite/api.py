@@ -12,7 +12,9 @@ urlpatterns = [
     path("keys/", accounts_api.KeyListView.as_view(), name="keys"),
     path("keys/<str:prefix>/", accounts_api.KeyDetailView.as_view(), name="key-detail"),
     path("transactions/", transactions_api.TransactionListCreateView.as_view(), name="transactions"),
-    path("transactions/<str:id>/", transactions_api.TransactionDetailView.as_view(), name="transaction-detail"),
+    path(
+        "transactions/<str:id>/", transactions_api.TransactionDetailView.as_view(), name="transaction-detail"
+    ),
     path(
         "transactions/<str:id>/reports/",
         transactions_api.TransactionReportsView.as_view(),

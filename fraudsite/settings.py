@@ -219,7 +219,7 @@ REST_FRAMEWORK = {
     # The first class answers 401 with `WWW-Authenticate: Api-Key` to anonymous callers.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.api_common.auth.IntegratorKeyAuthentication",
-        "accounts.api_common.auth.SessionAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": [

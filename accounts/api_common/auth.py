@@ -39,10 +39,6 @@ class IntegratorKeyAuthentication(authentication.BaseAuthentication):
         return KEYWORD
 
 
-class SessionAuthentication(authentication.SessionAuthentication):
-    """The browsable API and same-site JavaScript; CSRF is enforced as usual."""
-
-
 class IntegratorKeyScheme(OpenApiAuthenticationExtension):
     target_class = "accounts.api_common.auth.IntegratorKeyAuthentication"
     name = "ApiKey"
