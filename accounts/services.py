@@ -61,7 +61,8 @@ def api_key_create(*, owner, name, expiry_date=None, actor=None):
     if not name:
         raise ValidationError({"name": _("Give the key a name, for example the system that uses it.")})
     key, secret = IntegratorKey.objects.create_key(owner=owner, name=name[:50], expiry_date=expiry_date)
-    audit_record(actor=actor or owner, action="api_key.create", target=key, after={"prefix": key.prefix})
+    # The audit target is the owner: a key's primary key (prefix and hash) is longer than target_id.
+    audit_record(actor=actor or owner, action="api_key.create", target=owner, after={"prefix": key.prefix})
     return key, secret
 
 
@@ -71,5 +72,5 @@ def api_key_revoke(*, key, actor):
     if not key.revoked:
         key.revoked = True
         key.save(update_fields=["revoked"])
-        audit_record(actor=actor, action="api_key.revoke", target=key, after={"prefix": key.prefix})
+        audit_record(actor=actor, action="api_key.revoke", target=key.owner, after={"prefix": key.prefix})
     return key

@@ -65,13 +65,22 @@ class DecisionFieldsMixin(serializers.Serializer):
     reasons = ReasonSerializer(many=True)
 
 
+class StrictCharField(serializers.CharField):
+    """A string, and only a string: `12` or `true` is a client bug, not an id."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class TransactionInputSerializer(serializers.Serializer):
-    transaction_id = serializers.CharField(
+    transaction_id = StrictCharField(
         max_length=64,
         required=False,
         help_text="Your unique id; generated when omitted. A duplicate is refused (400).",
     )
-    card_id = serializers.CharField(
+    card_id = StrictCharField(
         max_length=64,
         help_text="Your card or customer identifier (never a card number). Unknown ids are created.",
     )
@@ -215,8 +224,23 @@ EXAMPLE_DECIDED = {
 }
 
 
+# The services name some fields as the models do; the API names them as the CSV format does.
+SERVICE_FIELDS = {"external_id": "transaction_id", "merchant_country": "country"}
+
+
 def _submit(*, data, user):
     """Resolve the card and merchant, then let the service decide and store, all or nothing."""
+    try:
+        return _submit_atomically(data=data, user=user)
+    except DjangoValidationError as error:
+        if hasattr(error, "error_dict"):
+            error = DjangoValidationError(
+                {SERVICE_FIELDS.get(key, key): value for key, value in error.error_dict.items()}
+            )
+        raise error from None
+
+
+def _submit_atomically(*, data, user):
     with db_transaction.atomic():
         card = card_get_or_create(external_id=data["card_id"])
         merchant = merchant_get_or_create(
