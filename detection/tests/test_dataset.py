@@ -1,0 +1,108 @@
+from datetime import timedelta
+
+import pandas as pd
+import pytest
+
+from detection.dataset import HANDBOOK_MAPPING, DatasetError, parse_mapping, read_transactions_csv
+
+HEADER = "transaction_id,occurred_at,card_id,merchant_id,amount,is_fraud,label_known_at,country\n"
+
+
+def write(tmp_path, text, name="tx.csv"):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_valid_rows_get_types_utc_times_and_default_label_times(tmp_path):
+    path = write(
+        tmp_path,
+        HEADER
+        + "t1,2025-01-01T10:00:00,c1,m1,12.5,0,,fr\n"
+        + "t2,2025-01-01T12:00:00+02:00,c1,m2,3,1,2025-01-02T00:00:00Z,FR\n"
+        + "t3,2025-01-01 11:00:00Z,c2,m1,0,,,\n",
+    )
+    frame, rejected = read_transactions_csv(path)
+    assert rejected == []
+    assert list(frame.index) == [2, 3, 4]
+    assert frame.loc[2, "occurred_at"] == pd.Timestamp("2025-01-01T10:00:00Z")  # naive is UTC
+    assert frame.loc[3, "occurred_at"] == pd.Timestamp("2025-01-01T10:00:00Z")  # converted to UTC
+    assert frame.loc[2, "label_known_at"] == pd.Timestamp("2025-01-08T10:00:00Z")  # + 7 days
+    assert frame.loc[3, "label_known_at"] == pd.Timestamp("2025-01-02T00:00:00Z")
+    assert pd.isna(frame.loc[4, "is_fraud"]) and pd.isna(frame.loc[4, "label_known_at"])
+    assert frame.loc[2, "country"] == "FR"
+    assert frame["amount"].tolist() == [12.5, 3.0, 0.0]
+
+
+def test_label_delay_is_configurable(tmp_path):
+    path = write(tmp_path, HEADER + "t1,2025-01-01T10:00:00,c1,m1,12.5,1,,\n")
+    frame, _ = read_transactions_csv(path, label_delay=timedelta(days=2))
+    assert frame.iloc[0]["label_known_at"] == pd.Timestamp("2025-01-03T10:00:00Z")
+
+
+def test_every_bad_row_is_reported_with_its_line_and_reason(tmp_path):
+    path = write(
+        tmp_path,
+        HEADER
+        + "t1,2025-01-01T10:00:00,c1,m1,10,0,,\n"
+        + "t2,not a date,c1,m1,10,0,,\n"
+        + "t3,2025-01-01T10:00:00,c1,m1,-5,0,,\n"
+        + "t4,2025-01-01T10:00:00,c1,m1,,0,,\n"
+        + "t1,2025-01-02T10:00:00,c1,m1,10,0,,\n"
+        + "t6,2025-01-01T10:00:00,,m1,10,0,,\n"
+        + "t7,2025-01-01T10:00:00,c1,m1,ten,0,,\n"
+        + "t8,2025-01-01T10:00:00,c1,m1,10,maybe,,\n"
+        + "t9,2025-01-01T10:00:00,c1,m1,10,1,soon,\n",
+    )
+    frame, rejected = read_transactions_csv(path)
+    assert list(frame["transaction_id"]) == ["t1"]
+    reasons = {item["line"]: item["reason"] for item in rejected}
+    assert set(reasons) == {3, 4, 5, 6, 7, 8, 9, 10}
+    assert "occurred_at" in reasons[3]
+    assert "negative" in reasons[4]
+    assert "amount is missing" in reasons[5]
+    assert "duplicate" in reasons[6] and "line 2" in reasons[6]
+    assert "card_id" in reasons[7]
+    assert "not a number" in reasons[8]
+    assert "is_fraud" in reasons[9]
+    assert "label_known_at" in reasons[10]
+
+
+def test_missing_required_columns_are_named(tmp_path):
+    path = write(tmp_path, "transaction_id,occurred_at,amount\nt1,2025-01-01,3\n")
+    with pytest.raises(DatasetError, match="card_id, merchant_id"):
+        read_transactions_csv(path)
+
+
+def test_other_headers_are_read_through_a_mapping(tmp_path):
+    path = write(
+        tmp_path,
+        "TRANSACTION_ID,TX_DATETIME,CUSTOMER_ID,TERMINAL_ID,TX_AMOUNT,TX_TIME_SECONDS,TX_FRAUD\n"
+        "0,2018-04-01 00:00:31,596,3156,57.16,31,0\n"
+        "1,2018-04-01 00:02:10,4961,3412,81.51,130,1\n",
+    )
+    frame, rejected = read_transactions_csv(path, mapping=HANDBOOK_MAPPING)
+    assert rejected == []
+    assert frame["card_id"].tolist() == ["596", "4961"]
+    assert frame["is_fraud"].tolist() == [0, 1]
+    assert frame.iloc[1]["label_known_at"] == pd.Timestamp("2018-04-08 00:02:10Z")
+    with pytest.raises(DatasetError, match="TX_DATETIME"):
+        read_transactions_csv(path, mapping={"occurred_at": "TX_DATETIME"})
+
+
+def test_mapping_arguments_are_parsed_and_checked():
+    assert parse_mapping(["occurred_at=TX_DATETIME", " amount = TX_AMOUNT "]) == {
+        "occurred_at": "TX_DATETIME",
+        "amount": "TX_AMOUNT",
+    }
+    with pytest.raises(DatasetError, match="our_column=their_column"):
+        parse_mapping(["occurred_at"])
+    with pytest.raises(DatasetError, match="Unknown column"):
+        parse_mapping(["when=TX_DATETIME"])
+
+
+def test_unreadable_files_give_a_clear_error(tmp_path):
+    with pytest.raises(DatasetError, match="No such file"):
+        read_transactions_csv(tmp_path / "missing.csv")
+    with pytest.raises(DatasetError, match="Cannot read"):
+        read_transactions_csv(write(tmp_path, ""))
