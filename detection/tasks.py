@@ -5,6 +5,7 @@ marks the job failed with a message, and its result file is written only when co
 import csv
 import io
 import logging
+import tempfile
 
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
@@ -21,26 +22,41 @@ REQUIRED_COLUMNS = ("transaction_id", "occurred_at", "card_id", "merchant_id", "
 RESULT_COLUMNS = ("transaction_id", "score", "risk_score", "decision", "reasons")
 
 
-def _read_frame(source):
-    """The canonical CSV as a frame; bad rows raise ValidationError naming their lines."""
-    from detection.dataset import read_transactions_csv
-
-    return read_transactions_csv(source)
+# Bad rows named in the error, at most; the count says how many there were in all.
+MAX_ROWS_REPORTED = 20
 
 
-def _decode(raw):
+def read_csv_bytes(raw):
+    """The canonical CSV as a clean frame, or ValidationError naming the bad lines: a batch is
+    scored whole or not at all."""
+    from detection.dataset import DatasetError, read_transactions_csv
+
     try:
-        return io.StringIO(raw.decode("utf-8-sig"), newline="")
+        raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise ValidationError({"file": _("The file is not UTF-8 text.")}) from None
+        raise ValidationError({"file": [_("The file is not UTF-8 text.")]}) from None
+    with tempfile.NamedTemporaryFile(suffix=".csv") as handle:
+        handle.write(raw)
+        handle.flush()
+        try:
+            frame, rejected = read_transactions_csv(handle.name)
+        except DatasetError as error:
+            raise ValidationError({"file": [str(error).replace(handle.name, _("the file"))]}) from None
+    if rejected:
+        messages = [
+            _("Line %(line)d: %(reason)s.") % {"line": row["line"], "reason": row["reason"]}
+            for row in rejected[:MAX_ROWS_REPORTED]
+        ]
+        summary = _("%(count)d row(s) are not valid; nothing was stored.") % {"count": len(rejected)}
+        raise ValidationError({"file": [summary, *messages]})
+    if len(frame) == 0:
+        raise ValidationError({"file": [_("The file has no transactions.")]})
+    return frame
 
 
 def batch_validate_csv(upload):
     """Check every row of an uploaded CSV before anything is stored; returns the row count."""
-    frame = _read_frame(_decode(upload.read()))
-    if len(frame) == 0:
-        raise ValidationError({"file": _("The file has no transactions.")})
-    return len(frame)
+    return len(read_csv_bytes(upload.read()))
 
 
 def _set(job_id, **fields):
@@ -56,7 +72,7 @@ def batch_score(*, job_id):
     _set(job_id, status=ApiJob.Status.RUNNING, started_at=timezone.now())
     try:
         with job.input_file.open("rb") as raw:
-            frame = _read_frame(_decode(raw.read()))
+            frame = read_csv_bytes(raw.read())
         scores = score_frame(frame, version=job.params.get("model_version"))
         out = io.StringIO()
         writer = csv.writer(out)
