@@ -80,7 +80,7 @@ class ModelPagination(NewestFirstPagination):
         operation_id="models_list",
         summary="List model versions",
         description="Newest first, with their metrics and status (champion, candidate, retired).",
-        responses={200: ModelVersionSerializer(many=True), **errors(*AUTH_ERRORS)},
+        responses={200: ModelVersionSerializer(many=True), **errors(400, *AUTH_ERRORS)},
         tags=["models"],
     )
 )
