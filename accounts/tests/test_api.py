@@ -3,6 +3,7 @@ from datetime import timedelta
 import pytest
 from django.core.cache import cache
 from django.test import override_settings
+from django.urls import reverse
 from django.utils import timezone
 from rest_framework.settings import api_settings
 
@@ -153,3 +154,37 @@ def _rest_settings():
     from django.conf import settings
 
     return settings.REST_FRAMEWORK
+
+
+def test_integrator_page_creates_shows_once_and_revokes(client, integrator):
+    client.force_login(integrator)
+    created = client.post(reverse("api_keys"), {"name": "checkout"})
+    assert created.status_code == 200
+    assert created["Cache-Control"] == "no-store"
+    secret = created.context["new_secret"]
+    assert secret.encode() in created.content
+    key = IntegratorKey.objects.get(owner=integrator)
+    assert key.is_valid(secret)
+    listed = client.get(reverse("api_keys"))
+    assert key.prefix.encode() in listed.content and secret.encode() not in listed.content
+    client.post(reverse("api_key_revoke", args=[key.prefix]))
+    key.refresh_from_db()
+    assert key.revoked
+
+
+def test_integrator_page_is_for_integrators_only(client, customer):
+    client.force_login(customer)
+    assert client.get(reverse("api_keys")).status_code == 403
+
+
+def test_admin_creates_a_key_for_an_integrator_and_shows_it_once(admin_client, integrator):
+    response = admin_client.post(
+        reverse("admin:accounts_integratorkey_add"),
+        {"name": "from admin", "owner": integrator.pk},
+        follow=True,
+    )
+    assert response.status_code == 200
+    key = IntegratorKey.objects.get(owner=integrator)
+    shown = [str(m) for m in response.context["messages"]]
+    assert any(key.prefix in message for message in shown)
+    assert admin_client.get(reverse("admin:accounts_integratorkey_changelist")).status_code == 200
