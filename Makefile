@@ -47,7 +47,7 @@ lint: install-dev
 # .mo files are committed so a fresh machine needs no gettext.
 messages: install
 	@for dir in . accounts transactions detection; do \
-		(cd $$dir && DJANGO_DEBUG=1 ../$(PY) -m django makemessages -l zh_Hans --settings=fraudsite.settings -i '.venv/*' -i 'staticfiles/*' >/dev/null 2>&1 || true); \
+		(cd $$dir && DJANGO_DEBUG=1 PYTHONSAFEPATH=1 ../$(PY) -m django makemessages -l zh_Hans --settings=fraudsite.settings -i '.venv/*' -i 'staticfiles/*' >/dev/null 2>&1 || true); \
 	done
 	@DJANGO_DEBUG=1 $(PY) manage.py compilemessages -i .venv -v 0
 

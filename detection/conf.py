@@ -31,7 +31,13 @@ def models_dir() -> Path:
 
 def history_source_path() -> str:
     """Dotted path to the HistorySource the online features read (lives with the tables)."""
-    return getattr(settings, "DETECTION_HISTORY_SOURCE", "transactions.history.DatabaseHistorySource")
+    return getattr(settings, "DETECTION_HISTORY_SOURCE", "transactions.history.DatabaseHistory")
+
+
+def training_source_path() -> str:
+    """Dotted path to a callable(start=None, end=None) returning all transactions as a frame in
+    the canonical columns: the training data when no CSV is given."""
+    return getattr(settings, "DETECTION_TRAINING_SOURCE", "transactions.history.transactions_frame")
 
 
 def champion_check_seconds() -> float:

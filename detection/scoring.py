@@ -1,15 +1,260 @@
-"""Online decisions. Placeholder until the detection engine lands: every transaction goes to
-review, so callers can be built against the final signature of `decide()`."""
+"""Deciding: lists, then rules, then the model's bands, with reasons.
 
+Online, `decide(tx)` serves one transaction inside a request; offline, `score_frame(df)` scores
+a whole frame the same way (vectorised) for `score_csv`. Neither ever crashes because of a bad
+model: a refused champion falls back to the previous one, and with no model at all the rules
+still run and everything else goes to review with the reason `no_model`.
+"""
+
+import logging
+from functools import cache
+
+import numpy as np
+import pandas as pd
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
-from detection.contracts import REVIEW, Decision, HistorySource, Reason, TransactionInput
+from detection import conf, registry, rules
+from detection.contracts import APPROVE, BLOCK, REVIEW, Decision, HistorySource, Reason, TransactionInput
+from detection.evaluation import BLOCK_NOTHING
+from detection.reasons import Explainer
+
+logger = logging.getLogger(__name__)
+
+LIST_AND_RULE_RISK = {APPROVE: 0, REVIEW: 50, BLOCK: 100}
+
+
+@cache
+def _history_class(path):
+    return import_string(path)
+
+
+def default_history() -> HistorySource:
+    return _history_class(conf.history_source_path())()
+
+
+_explainers: dict[tuple[int, str], Explainer] = {}
+
+
+def explainer_for(loaded: registry.LoadedModel) -> Explainer:
+    key = (loaded.version.pk, loaded.version.sha256)
+    explainer = _explainers.get(key)
+    if explainer is None:
+        explainer = Explainer(loaded.pipeline, loaded.feature_names, loaded.version.typical_values)
+        _explainers.clear()  # one or two versions serve at a time; keep memory flat
+        _explainers[key] = explainer
+    return explainer
+
+
+def band(score: float, thresholds: dict) -> str:
+    if score >= float(thresholds.get("block", BLOCK_NOTHING)):
+        return BLOCK
+    if score >= float(thresholds.get("review", BLOCK_NOTHING)):
+        return REVIEW
+    return APPROVE
+
+
+def risk_score(score: float) -> int:
+    return int(np.clip(round(100 * float(score)), 0, 100))
+
+
+def _list_or_rule_reason(hit: rules.Hit) -> Reason:
+    if hit.source == "allow_list":
+        message = _("On the allow list (%(entry)s).") % {"entry": hit.name}
+    elif hit.source == "block_list":
+        message = _("On the block list (%(entry)s).") % {"entry": hit.name}
+    else:
+        message = _("Rule “%(rule)s” matched: %(detail)s.") % {"rule": hit.name, "detail": hit.detail}
+    return Reason(code=hit.source if hit.source != "rule" else "rule", message=message, contribution=1.0)
+
+
+def _no_model_reason() -> Reason:
+    return Reason(code="no_model", message=_("No model is available; a person will review it."))
+
+
+def _online_features(tx, history):
+    from detection import features
+
+    return features.compute_features_online(tx, history=history)
 
 
 def decide(tx: TransactionInput, *, history: HistorySource | None = None) -> Decision:
+    """Decide one transaction: allow list, block list, rules in order, then the model's bands."""
+    history = history if history is not None else default_history()
+    hit = rules.evaluate_lists_and_rules(tx, history=history)
+    hits = [hit.as_dict()] if hit else []
+
+    loaded = registry.serving_model()
+    feature_values: dict[str, float] = {}
+    score = None
+    model_reasons: list[Reason] = []
+    if loaded is not None:
+        try:
+            feature_values = _online_features(tx, history)
+            score, model_reasons = explainer_for(loaded).score_and_explain(feature_values)
+        except Exception:
+            # A model that cannot score this input must not take the payment path down.
+            logger.exception("Model %s failed on transaction %s", loaded.name, tx.transaction_id)
+            loaded, score, model_reasons = None, None, []
+    features_out = {k: float(v) for k, v in feature_values.items()}
+    version = loaded.name if loaded is not None else ""
+
+    if hit is not None:
+        return Decision(
+            decision=hit.decision,
+            risk_score=risk_score(score) if score is not None else LIST_AND_RULE_RISK[hit.decision],
+            score=score,
+            model_version=version,
+            decided_by=hit.source,
+            rule_hits=hits,
+            reasons=[_list_or_rule_reason(hit), *model_reasons],
+            features=features_out,
+        )
+    if score is None:
+        return Decision(
+            decision=REVIEW,
+            risk_score=LIST_AND_RULE_RISK[REVIEW],
+            decided_by="fallback",
+            reasons=[_no_model_reason()],
+            features=features_out,
+        )
     return Decision(
-        decision=REVIEW,
-        risk_score=50,
-        decided_by="fallback",
-        reasons=[Reason(code="no_model", message=_("No model is available yet; a person will review it."))],
+        decision=band(score, loaded.thresholds),
+        risk_score=risk_score(score),
+        score=score,
+        model_version=version,
+        decided_by="model",
+        reasons=model_reasons,
+        features=features_out,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Offline: a whole frame at once.
+
+
+def _offline_features(frame, label_delay=None):
+    from detection import features
+
+    return features.compute_features_frame(frame, label_delay=label_delay)
+
+
+def _velocity_counts(frame, minutes):
+    """For each row, the card's transactions in the `minutes` before it, this one included."""
+    cards = pd.factorize(frame["card_id"])[0].astype(np.int64)
+    times = pd.to_datetime(frame["occurred_at"], utc=True)
+    seconds = ((times - times.min()).dt.total_seconds().to_numpy() * 1000).astype(np.int64)  # ms
+    span = int(seconds.max()) + minutes * 60_000 + 1 if len(seconds) else 1
+    key = cards * span + seconds
+    ordered = np.sort(key)
+    right = np.searchsorted(ordered, key, side="left")  # strictly before this moment
+    left = np.searchsorted(ordered, key - minutes * 60_000, side="left")
+    return right - left + 1
+
+
+def _lists_and_rules_frame(frame):
+    """Vectorised lists and rules: (decision or "", source or "", code reason) per row."""
+    snapshot = rules._cache.get()
+    n = len(frame)
+    decision = np.full(n, "", dtype=object)
+    source = np.full(n, "", dtype=object)
+    now = pd.Timestamp.now(tz="UTC")
+    columns = {
+        "card_fingerprint": frame["card_fingerprint"]
+        if "card_fingerprint" in frame
+        else pd.Series("", index=frame.index),
+        "card_id": frame["card_id"],
+        "merchant_id": frame["merchant_id"],
+        "country": frame["country"].astype(str).str.upper()
+        if "country" in frame
+        else pd.Series("", index=frame.index),
+    }
+    for list_type, label, outcome in (("allow", "allow_list", APPROVE), ("block", "block_list", BLOCK)):
+        for kind, values in columns.items():
+            entries = snapshot.lists.get((list_type, kind), {})
+            live = [v for v, e in entries.items() if e.expires_at is None or e.expires_at > now]
+            if not live:
+                continue
+            mask = values.astype(str).isin(live).to_numpy() & (decision == "")
+            decision[mask], source[mask] = outcome, label
+    amount = pd.to_numeric(frame["amount"]).to_numpy(dtype=float)
+    for rule in snapshot.rules:
+        open_rows = decision == ""
+        if not open_rows.any():
+            break
+        if rule.kind == "amount_above":
+            mask = amount > float(rule.amount)
+        elif rule.kind == "country_in" and "country" in frame:
+            mask = frame["country"].astype(str).str.upper().isin(rule.values).to_numpy()
+        elif rule.kind == "category_in" and "merchant_category" in frame:
+            mask = frame["merchant_category"].astype(str).str.upper().isin(rule.values).to_numpy()
+        elif rule.kind == "velocity":
+            mask = _velocity_counts(frame, rule.window_minutes) > rule.max_count
+        else:
+            continue
+        mask &= open_rows
+        decision[mask], source[mask] = rules.ACTION_TO_DECISION[rule.action], "rule"
+    return decision, source
+
+
+def _loaded(version):
+    loaded = registry.loaded_version(version) if version else registry.serving_model()
+    if loaded is None:
+        raise registry.RegistryError(_("There is no usable champion model; train or promote one first."))
+    return loaded
+
+
+def score_rows(df: pd.DataFrame, *, version=None, rows=None, label_delay=None):
+    """The model's scores for the rows of `df` selected by `rows` (all by default), with the
+    features computed over the whole frame. Returns (loaded model, feature matrix, scores)."""
+    loaded = _loaded(version)
+    feature_frame = _offline_features(df, label_delay)
+    if rows is not None:
+        feature_frame = feature_frame[np.asarray(rows, dtype=bool)]
+    matrix = feature_frame[loaded.feature_names].to_numpy(dtype=float)
+    scores = explainer_for(loaded).predict(matrix) if len(matrix) else np.zeros(0)
+    return loaded, matrix, scores
+
+
+def score_frame(
+    df: pd.DataFrame, *, version=None, rows=None, with_reasons=True, label_delay=None
+) -> pd.DataFrame:
+    """Score every transaction of a canonical frame with features from the whole frame.
+
+    `rows` (a boolean mask over df) limits the output to a period while the history before it
+    still feeds the features and velocity rules. Returns transaction_id, score, risk_score,
+    decision, reasons. Reasons are computed for the transactions not approved (the others
+    rarely have one worth telling, and skipping them keeps batch scoring fast). Raises
+    registry.RegistryError when there is no model to score with.
+    """
+    loaded, matrix, scores = score_rows(df, version=version, rows=rows, label_delay=label_delay)
+    listed, source = _lists_and_rules_frame(df)
+    if rows is not None:
+        mask = np.asarray(rows, dtype=bool)
+        df, listed, source = df[mask], listed[mask], source[mask]
+    thresholds = loaded.thresholds
+    decisions = np.where(
+        scores >= float(thresholds.get("block", BLOCK_NOTHING)),
+        BLOCK,
+        np.where(scores >= float(thresholds.get("review", BLOCK_NOTHING)), REVIEW, APPROVE),
+    ).astype(object)
+    decided = listed != ""
+    decisions[decided] = listed[decided]
+    reasons = np.full(len(df), "", dtype=object)
+    if with_reasons:
+        explain = decisions != APPROVE
+        if explain.any():
+            reasons[explain] = explainer_for(loaded).top_codes(matrix[explain], scores[explain])
+    if decided.any():
+        reasons[decided] = [
+            f"{src};{r}" if r else src for src, r in zip(source[decided], reasons[decided], strict=True)
+        ]
+    return pd.DataFrame(
+        {
+            "transaction_id": df["transaction_id"].to_numpy(),
+            "score": scores.round(6),
+            "risk_score": np.clip(np.rint(scores * 100), 0, 100).astype(int),
+            "decision": decisions,
+            "reasons": reasons,
+        }
     )

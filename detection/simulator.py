@@ -243,7 +243,8 @@ def simulate(
     patterns: dict | None = None,
     label_delay: timedelta = LABEL_DELAY,
 ) -> pd.DataFrame:
-    """A labelled transaction history in the canonical columns, sorted by time.
+    """A labelled transaction history in the canonical columns, sorted by time, plus
+    ``fraud_pattern`` (the pattern behind each fraud, "" for legitimate rows).
 
     `patterns` overrides `DEFAULT_PATTERNS` by name: ``{"atm_cashout": {"start_day": 60}}``
     turns a pattern on from day 60; ``{"stolen_card": False}`` turns one off; ``rate`` and
@@ -470,9 +471,9 @@ def _finish(world, rng, data, start, days, label_delay):
             "country": pd.Categorical(data["country"]),
             "is_fraud": fraud.astype(np.int8),
             "label_known_at": pd.to_datetime(occurred + delay, unit="us", utc=True),
+            "fraud_pattern": pd.Categorical(data["pattern"].astype(str)),
         }
     )
-    frame.attrs["patterns"] = data["pattern"].astype(str)
     return frame
 
 
@@ -485,7 +486,7 @@ def write_csv(frame: pd.DataFrame, path, *, chunksize: int = 200_000) -> None:
 
 
 def pattern_summary(frame: pd.DataFrame) -> dict:
-    """Fraud cases by pattern (from the frame `simulate()` returned)."""
-    patterns = pd.Series(frame.attrs.get("patterns", []), dtype=str)
+    """Fraudulent transactions by pattern (from the frame `simulate()` returned)."""
+    patterns = frame["fraud_pattern"].astype(str)
     counts = patterns[patterns != ""].value_counts().sort_index()
     return {str(k): int(v) for k, v in counts.items()}

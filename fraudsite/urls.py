@@ -11,6 +11,7 @@ urlpatterns = [
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("accounts.urls")),
+    path("", include("transactions.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("fraudsite.api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -57,8 +57,21 @@ class Card(models.Model):
         return f"{self.first6[:4]} {self.first6[4:]}•• •••• {self.last4}"
 
     @property
+    def brand_label(self):
+        from transactions.cards import BRAND_LABELS
+
+        return BRAND_LABELS.get(self.brand, self.brand.title() or BRAND_LABELS["other"])
+
+    @property
     def available_credit(self):
         return self.credit_limit - self.balance - self.held
+
+    @property
+    def used_percent(self):
+        """Share of the credit limit in use (balance and holds), 0-100."""
+        if self.credit_limit <= 0:
+            return 100
+        return max(0, min(100, round((self.balance + self.held) / self.credit_limit * 100)))
 
 
 class Merchant(models.Model):

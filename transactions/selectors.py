@@ -11,7 +11,7 @@ from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 
 from accounts.roles import Role, has_role, user_roles
-from transactions.models import Card, FraudReport, Transaction
+from transactions.models import Card, FraudReport, Merchant, Transaction
 
 RECENT_TRANSACTIONS = 10
 
@@ -104,11 +104,7 @@ class CardSummary:
 
     @property
     def used_percent(self):
-        """Share of the credit limit in use (balance and holds), 0-100, for the progress bar."""
-        if self.card.credit_limit <= 0:
-            return 100
-        used = (self.card.balance + self.card.held) / self.card.credit_limit * 100
-        return max(0, min(100, round(used)))
+        return self.card.used_percent
 
 
 @dataclass
@@ -155,3 +151,60 @@ def customer_dashboard(user) -> CustomerDashboard:
         recent_transactions=list(recent),
         fraud_reports=list(reports),
     )
+
+
+# --- the customer's own pages: only what the signed-in person owns, whatever their roles ---------
+
+
+def customer_cards(user) -> QuerySet[Card]:
+    if not user.is_authenticated:
+        return Card.objects.none()
+    return Card.objects.filter(owner=user).order_by("created_at", "pk")
+
+
+def customer_transactions(user, *, card=None, status="", since=None) -> QuerySet[Transaction]:
+    if not user.is_authenticated:
+        return Transaction.objects.none()
+    transactions = Transaction.objects.filter(card__owner=user).select_related("card", "merchant")
+    if card is not None:
+        transactions = transactions.filter(card=card)
+    if status:
+        transactions = transactions.filter(status=status)
+    if since is not None:
+        transactions = transactions.filter(occurred_at__gte=since)
+    return transactions.order_by("-occurred_at", "-pk")
+
+
+def customer_transaction_get(user, pk) -> Transaction:
+    tx = customer_transactions(user).filter(pk=pk).first()
+    if tx is None:
+        raise Http404("No such transaction.")
+    return tx
+
+
+def customer_card_get(user, pk) -> Card:
+    card = customer_cards(user).filter(pk=pk).first()
+    if card is None:
+        raise Http404("No such card.")
+    return card
+
+
+def customer_reports(user) -> QuerySet[FraudReport]:
+    if not user.is_authenticated:
+        return FraudReport.objects.none()
+    return (
+        FraudReport.objects.filter(transaction__card__owner=user)
+        .select_related("transaction", "transaction__merchant", "transaction__card")
+        .order_by("-created_at", "-pk")
+    )
+
+
+def customer_report_get(user, pk) -> FraudReport:
+    report = customer_reports(user).filter(pk=pk).first()
+    if report is None:
+        raise Http404("No such fraud report.")
+    return report
+
+
+def merchant_choices():
+    return Merchant.objects.order_by("name", "external_id")

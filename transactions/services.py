@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from accounts.services import audit_record
@@ -234,6 +235,23 @@ def merchant_get_or_create(*, external_id, name="", category="", country=""):
         external_id=external_id, defaults={"name": name, "category": category, "country": country}
     )
     return merchant
+
+
+def merchant_from_name(*, name):
+    """A merchant a customer typed by name: the existing one with that name, else a new one."""
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"new_merchant": _("Type the merchant's name.")})
+    if len(name) > 200:
+        raise ValidationError({"new_merchant": _("The merchant name can have at most 200 characters.")})
+    existing = Merchant.objects.filter(name__iexact=name).order_by("pk").first()
+    if existing is not None:
+        return existing
+    slug = slugify(name)[:40]
+    external_id = f"m_{slug}" if slug else _new_external_id("m")
+    if Merchant.objects.filter(external_id=external_id).exists():
+        external_id = f"{external_id}_{secrets.token_hex(3)}"
+    return merchant_get_or_create(external_id=external_id, name=name)
 
 
 # --- transactions -------------------------------------------------------------------------------
@@ -525,3 +543,14 @@ def fraud_report_resolve(*, report, resolved_by, confirmed, note=""):
             note=note,
         )
     return report
+
+
+def customer_payment_submit(*, customer, card, merchant=None, merchant_name="", **fields):
+    """A payment a customer enters on one of their own cards, at a merchant picked from the list
+    or typed by name. A merchant typed here is only kept if the payment is."""
+    if card is None or card.owner_id != customer.pk:
+        raise ValidationError({"card": _("Choose one of your cards.")})
+    with _atomic():
+        if merchant is None:
+            merchant = merchant_from_name(name=merchant_name)
+        return transaction_submit(card=card, merchant=merchant, submitted_by=customer, **fields)

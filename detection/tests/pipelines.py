@@ -1,5 +1,7 @@
 """Small, real scikit-learn models for the registry, scoring and reasons tests (never mocks)."""
 
+from functools import cache
+
 import numpy as np
 import pandas as pd
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -64,4 +66,62 @@ def register_toy(
         typical_values=typical,
         promote=promote,
         **kwargs,
+    )
+
+
+@cache
+def simulated(days=30, seed=1):
+    from detection.simulator import simulate
+
+    return simulate(customers=300, merchants=200, days=days, seed=seed)
+
+
+@cache
+def trained_on_features(algorithm="hgb", seed=1):
+    """A real model on the real features of a small simulated history (trained once per run)."""
+    from detection.features import FEATURE_NAMES, compute_features_frame
+
+    frame = simulated(seed=seed)
+    X = compute_features_frame(frame)
+    y = frame["is_fraud"].astype(int).to_numpy()
+    if algorithm == "hgb":
+        pipeline = HistGradientBoostingClassifier(max_iter=60, learning_rate=0.1, random_state=seed)
+    else:
+        pipeline = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000, class_weight="balanced"))
+    pipeline.fit(X[FEATURE_NAMES], y)
+    return pipeline, frame, X, y
+
+
+def register_feature_model(*, algorithm="hgb", promote="auto", ap=None, thresholds=None):
+    from detection import registry
+    from detection.features import FEATURE_NAMES
+
+    pipeline, frame, X, y = trained_on_features(algorithm)
+    scores = pipeline.predict_proba(X[FEATURE_NAMES])[:, 1]
+    chosen = choose_thresholds(
+        y, scores, card_ids=frame["card_id"], occurred_at=frame["occurred_at"], review_cards_per_day=5
+    )
+    metrics = evaluate(
+        y,
+        scores,
+        card_ids=frame["card_id"],
+        occurred_at=frame["occurred_at"],
+        thresholds=thresholds or chosen,
+        include_curves=False,
+    )
+    if ap is not None:
+        metrics["average_precision"] = ap
+    return registry.register_version(
+        pipeline=pipeline,
+        algorithm=algorithm,
+        parameters={},
+        feature_names=FEATURE_NAMES,
+        periods={},
+        metrics={"test": metrics},
+        comparison={},
+        thresholds=thresholds or chosen,
+        curves={},
+        importances={},
+        typical_values=X[FEATURE_NAMES][y == 0].median().to_dict(),
+        promote=promote,
     )

@@ -24,7 +24,7 @@ def test_same_seed_gives_the_same_history_and_another_seed_does_not():
 
 def test_history_is_canonical_sorted_and_within_the_period():
     frame = small(start=datetime(2025, 3, 1, tzinfo=UTC))
-    assert list(frame.columns) == simulator.CANONICAL_COLUMNS
+    assert list(frame.columns) == [*simulator.CANONICAL_COLUMNS, "fraud_pattern"]
     assert frame["occurred_at"].is_monotonic_increasing
     assert frame["occurred_at"].min() >= pd.Timestamp("2025-03-01", tz="UTC")
     assert frame["occurred_at"].max() < pd.Timestamp("2025-04-10", tz="UTC")
@@ -62,7 +62,7 @@ def test_days_and_nights_and_weekdays_have_a_rhythm():
 
 def test_fraud_patterns_have_their_signatures():
     frame = simulator.simulate(customers=2000, merchants=1000, days=60, seed=3)
-    patterns = pd.Series(frame.attrs["patterns"], index=frame.index)
+    patterns = frame["fraud_pattern"]
     testing = frame[patterns == "card_testing"]
     assert (testing["amount"] <= 1500).all() and (testing["amount"] < 3).mean() > 0.6
     card_mean = frame[frame["is_fraud"] == 0].groupby("card_id", observed=True)["amount"].mean()
@@ -84,7 +84,7 @@ def test_a_new_pattern_can_start_on_a_given_day():
     before = small(customers=1000)
     assert "atm_cashout" not in simulator.pattern_summary(before)
     after = small(customers=1000, patterns={"atm_cashout": {"start_day": 20}})
-    patterns = pd.Series(after.attrs["patterns"], index=after.index)
+    patterns = after["fraud_pattern"]
     cashouts = after[patterns == "atm_cashout"]
     assert len(cashouts) > 0
     assert cashouts["occurred_at"].min() >= after["occurred_at"].min().normalize() + pd.Timedelta(days=20)

@@ -1,0 +1,382 @@
+"""Behavioural features: one definition, two evaluators.
+
+Every feature of a transaction at time *t* uses only what was known at *t*: transactions that
+occurred strictly before *t* (``occurred_at < t``; others at the very same instant are not seen
+either) and fraud labels known strictly before *t* (``label_known_at < t``; a fraud label
+without a time counts as known ``label_delay`` after its transaction). Windows are half-open,
+``[t - W, t)``. Times are UTC (hour of day, night and weekend too).
+
+Features (in `FEATURE_NAMES` order)
+-----------------------------------
+* ``amount`` — the transaction's amount.
+* ``card_count_W``, ``card_mean_amount_W``, ``card_max_amount_W`` for W in 1h, 1d, 7d, 30d —
+  the card's earlier transactions in the window (0 when there are none).
+* ``amount_to_card_mean_30d`` — amount / the card's 30-day mean (1 without history, capped at
+  1000); ``amount_zscore_30d`` — (amount − mean) / standard deviation over 30 days (0 with
+  fewer than two earlier transactions or a spread under one cent; clipped to ±50).
+* ``seconds_since_card_previous`` — since the card's previous transaction, at most 30 days
+  (also the value without one in the last 30 days).
+* ``merchant_new_for_card`` — 1 when the card did not use this merchant in the last 30 days.
+  (30 days, not all history: the online path then reads a bounded window.)
+* ``card_known_frauds_30d`` — the card's transactions of the last 30 days already known to be
+  fraud.
+* ``hour``, ``is_night`` (22:00–06:00), ``is_weekend`` — of the transaction's UTC time.
+* ``merchant_count_W`` for W in 1d, 7d, 30d — the merchant's (terminal's) volume.
+* ``merchant_fraud_rate_W`` — share of the merchant's transactions that are known fraud, over
+  the W days that end one label delay before *t*: ``[t − D − W, t − D)``, counting frauds
+  whose label was known before *t*. Shifting the window by the delay D means its labels are
+  (mostly) known, as a fraud team would measure a terminal's risk. 0 without transactions.
+* ``merchant_known_frauds_recent`` — frauds at the merchant in ``[t − D, t)`` already known
+  before *t* (customer reports arrive faster than the delay).
+* ``country_new_for_card`` — 1 when the transaction has a country and the card has history in
+  the last 30 days but none in this country (far-from-home / foreign use); 0 without country.
+* ``channel_online``, ``channel_atm``, ``channel_contactless`` — 0/1 from the channel when
+  present (all 0 for in-store or unknown).
+
+No feature is ever NaN. The two evaluators share the window constants and `_finish` (the
+per-row maths from window aggregates); amounts are summed in integer cents so both give the
+same numbers bit for bit:
+
+* `compute_features_frame(df)` — offline over a whole history: sorted searches over (group,
+  time) keys, prefix sums and a sparse table for window maxima; no Python loop per row.
+* `compute_features_online(tx, history=...)` — one transaction from a `HistorySource`: the card's
+  last 30 days and the merchant's last 30 days + D.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+
+US = 1
+SECOND = 1_000_000 * US
+HOUR = 3600 * SECOND
+DAY = 24 * HOUR
+CARD_WINDOWS = {"1h": HOUR, "1d": DAY, "7d": 7 * DAY, "30d": 30 * DAY}
+MERCHANT_WINDOWS = {"1d": DAY, "7d": 7 * DAY, "30d": 30 * DAY}
+CARD_HISTORY = 30 * DAY  # how far back any card feature looks
+NIGHT_START, NIGHT_END = 22, 6
+MAX_RATIO, MAX_Z = 1000.0, 50.0
+CHANNELS = ("online", "atm", "contactless")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+FEATURE_NAMES = [
+    "amount",
+    *[f"card_{stat}_{w}" for w in CARD_WINDOWS for stat in ("count", "mean_amount", "max_amount")],
+    "amount_to_card_mean_30d",
+    "amount_zscore_30d",
+    "seconds_since_card_previous",
+    "merchant_new_for_card",
+    "card_known_frauds_30d",
+    "hour",
+    "is_night",
+    "is_weekend",
+    *[f"merchant_count_{w}" for w in MERCHANT_WINDOWS],
+    *[f"merchant_fraud_rate_{w}" for w in MERCHANT_WINDOWS],
+    "merchant_known_frauds_recent",
+    "country_new_for_card",
+    *[f"channel_{c}" for c in CHANNELS],
+]
+
+
+def _delay_us(label_delay) -> int:
+    if label_delay is None:
+        from detection import conf
+
+        label_delay = timedelta(days=conf.label_delay_days())
+    if not isinstance(label_delay, timedelta):
+        label_delay = timedelta(days=float(label_delay))
+    return label_delay // timedelta(microseconds=1)
+
+
+def _cents(amounts) -> np.ndarray:
+    return np.rint(np.asarray(amounts, dtype=np.float64) * 100).astype(np.int64)
+
+
+def _us(values) -> np.ndarray:
+    """UTC microseconds since the epoch; NaT becomes the smallest int64."""
+    series = pd.to_datetime(pd.Series(values), utc=True)
+    return series.dt.tz_localize(None).dt.as_unit("us").to_numpy().view(np.int64)
+
+
+def _known_fraud(is_fraud, known_us, occurred_us, delay_us):
+    """(is a fraud, when its label became known): unlabelled rows are not frauds."""
+    fraud = pd.to_numeric(pd.Series(is_fraud), errors="coerce").fillna(0).to_numpy() == 1
+    known = np.where(known_us == np.iinfo(np.int64).min, occurred_us + delay_us, known_us)
+    return fraud, known
+
+
+def _finish(raw: dict, amount_c: np.ndarray, t: np.ndarray, channel) -> dict:
+    """Features from window aggregates, for any number of rows (shared by both evaluators)."""
+    out = {"amount": amount_c / 100.0}
+    for w in CARD_WINDOWS:
+        n, s = raw[f"card_n_{w}"], raw[f"card_sum_{w}"]
+        out[f"card_count_{w}"] = n.astype(np.float64)
+        out[f"card_mean_amount_{w}"] = np.where(n > 0, s / np.maximum(n, 1) / 100.0, 0.0)
+        out[f"card_max_amount_{w}"] = np.where(n > 0, raw[f"card_max_{w}"] / 100.0, 0.0)
+    n, s, ss = raw["card_n_30d"], raw["card_sum_30d"], raw["card_sumsq_30d"]
+    safe_n = np.maximum(n, 1)
+    mean_c = s / safe_n
+    ratio = np.where(s > 0, amount_c / np.where(s > 0, mean_c, 1.0), np.where(amount_c > 0, MAX_RATIO, 1.0))
+    out["amount_to_card_mean_30d"] = np.where(n > 0, np.minimum(ratio, MAX_RATIO), 1.0)
+    std_c = np.sqrt(np.maximum(ss / safe_n - mean_c * mean_c, 0.0))
+    z = np.where((n >= 2) & (std_c >= 1.0), (amount_c - mean_c) / np.maximum(std_c, 1.0), 0.0)
+    out["amount_zscore_30d"] = np.clip(z, -MAX_Z, MAX_Z)
+    gap = raw["card_gap_us"]
+    out["seconds_since_card_previous"] = np.where(gap >= 0, gap, CARD_HISTORY) / SECOND
+    out["merchant_new_for_card"] = (raw["pair_n_30d"] == 0).astype(np.float64)
+    out["card_known_frauds_30d"] = raw["card_known_frauds_30d"].astype(np.float64)
+    hour = (t // HOUR) % 24
+    out["hour"] = hour.astype(np.float64)
+    out["is_night"] = ((hour >= NIGHT_START) | (hour < NIGHT_END)).astype(np.float64)
+    out["is_weekend"] = (((t // DAY) + 3) % 7 >= 5).astype(np.float64)  # 1970-01-01 was a Thursday
+    for w in MERCHANT_WINDOWS:
+        out[f"merchant_count_{w}"] = raw[f"merchant_n_{w}"].astype(np.float64)
+    for w in MERCHANT_WINDOWS:
+        den, num = raw[f"merchant_label_n_{w}"], raw[f"merchant_label_frauds_{w}"]
+        out[f"merchant_fraud_rate_{w}"] = np.where(den > 0, num / np.maximum(den, 1), 0.0)
+    out["merchant_known_frauds_recent"] = raw["merchant_recent_frauds"].astype(np.float64)
+    out["country_new_for_card"] = ((raw["country_n_30d"] == 0) & (n > 0)).astype(np.float64)
+    channel = np.asarray(channel, dtype=object)
+    for c in CHANNELS:
+        out[f"channel_{c}"] = (channel == c).astype(np.float64)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Offline: a whole frame at once.
+
+
+class _SortedKeys:
+    """Items (group, value) sorted; `position(g, v)` is the index of the first item >= (g, v)
+    in that order, as one searchsorted over an int64 composite key (in chunks of groups when
+    the key would overflow)."""
+
+    LIMIT = 1 << 62
+
+    def __init__(self, groups, values):
+        self.order = np.lexsort((values, groups))
+        self.groups = groups[self.order]
+        self.values = values[self.order]
+        if self.values.size:
+            self.base = int(self.values.min()) - 1
+            self.top = int(self.values.max()) + 1
+        else:
+            self.base, self.top = 0, 1
+        self.span = self.top - self.base + 1
+        n_groups = int(self.groups.max()) + 1 if self.groups.size else 1
+        per_chunk = max(1, self.LIMIT // self.span)
+        self.chunks = []
+        for g0 in range(0, n_groups, per_chunk):
+            a, b = np.searchsorted(self.groups, [g0, g0 + per_chunk])
+            key = (self.groups[a:b] - g0) * self.span + (self.values[a:b] - self.base)
+            self.chunks.append((g0, g0 + per_chunk, a, key))
+
+    def position(self, g, v):
+        v = np.clip(v, self.base, self.top) - self.base
+        if len(self.chunks) == 1:
+            g0, _, a, key = self.chunks[0]
+            return a + np.searchsorted(key, (g - g0) * self.span + v, side="left")
+        out = np.empty(g.size, dtype=np.int64)
+        for g0, g1, a, key in self.chunks:
+            mine = (g >= g0) & (g < g1)
+            out[mine] = a + np.searchsorted(key, (g[mine] - g0) * self.span + v[mine], side="left")
+        return out
+
+    def count_before(self, g, v):
+        """How many items of group g have a value < v."""
+        return self.position(g, v) - self.position(g, np.full(g.size, self.base))
+
+
+def _range_max(values, lo, hi):
+    """max(values[lo:hi]) per query (0 for empty ranges), with a sparse table."""
+    length = hi - lo
+    out = np.zeros(lo.size, dtype=values.dtype)
+    longest = int(length.max()) if length.size else 0
+    if longest <= 0:
+        return out
+    level = np.floor(np.log2(np.maximum(length, 1))).astype(np.int64)
+    table = values.copy()
+    for k in range(int(np.log2(longest)) + 1):
+        if k:
+            half = 1 << (k - 1)
+            nxt = table.copy()
+            nxt[:-half] = np.maximum(table[:-half], table[half:])
+            table = nxt
+        mine = (level == k) & (length > 0)
+        if mine.any():
+            out[mine] = np.maximum(table[lo[mine]], table[hi[mine] - (1 << k)])
+    return out
+
+
+def _codes(*columns) -> np.ndarray:
+    codes = None
+    for column in columns:
+        c, uniques = pd.factorize(
+            np.asarray(column) if not isinstance(column, pd.Series) else column, sort=False
+        )
+        c = c.astype(np.int64)
+        codes = c if codes is None else pd.factorize(codes * (len(uniques) + 1) + c)[0].astype(np.int64)
+    return codes
+
+
+def _interval_count(groups, starts, ends, g, t):
+    """How many items have starts < t <= ends (for each query (g, t))."""
+    keep = starts < ends
+    if not keep.any():
+        return np.zeros(g.size, dtype=np.int64)
+    opened = _SortedKeys(groups[keep], starts[keep]).count_before(g, t)
+    closed = _SortedKeys(groups[keep], ends[keep]).count_before(g, t)
+    return opened - closed
+
+
+def _text(df, name) -> np.ndarray:
+    if name not in df:
+        return np.full(len(df), "", dtype=object)
+    column = df[name]
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        categories = np.asarray(column.cat.categories.astype(str), dtype=object)
+        return np.where(column.cat.codes.to_numpy() >= 0, categories[column.cat.codes.to_numpy()], "")
+    return column.astype(object).where(column.notna(), "").astype(str).to_numpy(dtype=object)
+
+
+def compute_features_frame(df: pd.DataFrame, *, label_delay=None) -> pd.DataFrame:
+    """Features of every row of a transaction frame (canonical columns; context optional), from
+    the rows of the same frame before it. Same index as `df`, columns `FEATURE_NAMES`."""
+    delay = _delay_us(label_delay)
+    n = len(df)
+    t = _us(df["occurred_at"].to_numpy() if n else [])
+    amount_c = _cents(df["amount"])
+    card = _codes(df["card_id"])
+    merchant = _codes(df["merchant_id"])
+    fraud, known = _known_fraud(
+        df["is_fraud"] if "is_fraud" in df else np.zeros(n),
+        _us(df["label_known_at"]) if "label_known_at" in df else np.full(n, np.iinfo(np.int64).min),
+        t,
+        delay,
+    )
+    raw = {}
+    by_card = _SortedKeys(card, t)
+    sorted_c = amount_c[by_card.order]
+    csum = np.r_[0, np.cumsum(sorted_c)]
+    csq = np.r_[0.0, np.cumsum(sorted_c.astype(np.float64) ** 2)]
+    end = by_card.position(card, t)
+    for w, width in CARD_WINDOWS.items():
+        lo = by_card.position(card, t - width)
+        raw[f"card_n_{w}"] = end - lo
+        raw[f"card_sum_{w}"] = csum[end] - csum[lo]
+        raw[f"card_max_{w}"] = _range_max(sorted_c, lo, end)
+        if w == "30d":
+            raw["card_sumsq_30d"] = csq[end] - csq[lo]
+            previous = by_card.values[np.maximum(end - 1, 0)]
+            raw["card_gap_us"] = np.where(end > lo, t - previous, -1)
+    pair = _codes(df["card_id"], df["merchant_id"])
+    by_pair = _SortedKeys(pair, t)
+    raw["pair_n_30d"] = by_pair.count_before(pair, t) - by_pair.count_before(pair, t - CARD_HISTORY)
+    country = _text(df, "country")
+    cc = _codes(df["card_id"], country)
+    by_country = _SortedKeys(cc, t)
+    raw["country_n_30d"] = np.where(
+        country != "", by_country.count_before(cc, t) - by_country.count_before(cc, t - CARD_HISTORY), 1
+    )
+    raw["card_known_frauds_30d"] = _interval_count(
+        card[fraud], np.maximum(known[fraud], t[fraud]), t[fraud] + CARD_HISTORY, card, t
+    )
+    by_merchant = _SortedKeys(merchant, t)
+    for w, width in MERCHANT_WINDOWS.items():
+        raw[f"merchant_n_{w}"] = by_merchant.count_before(merchant, t) - by_merchant.count_before(
+            merchant, t - width
+        )
+        raw[f"merchant_label_n_{w}"] = by_merchant.count_before(
+            merchant, t - delay
+        ) - by_merchant.count_before(merchant, t - delay - width)
+        tf = t[fraud]
+        raw[f"merchant_label_frauds_{w}"] = _interval_count(
+            merchant[fraud], np.maximum(known[fraud], tf + delay), tf + delay + width, merchant, t
+        )
+    raw["merchant_recent_frauds"] = _interval_count(
+        merchant[fraud], np.maximum(known[fraud], t[fraud]), t[fraud] + delay, merchant, t
+    )
+    features = _finish(raw, amount_c, t, _text(df, "channel"))
+    return pd.DataFrame({name: features[name] for name in FEATURE_NAMES}, index=df.index)
+
+
+# ---------------------------------------------------------------------------------------------
+# Online: one transaction from its history.
+
+
+def history_windows(tx_time: datetime, *, label_delay=None) -> dict[str, tuple[datetime, datetime]]:
+    """The periods the online features read: the card's last 30 days and the merchant's last
+    30 days plus the label delay (the longest label window)."""
+    delay = timedelta(microseconds=_delay_us(label_delay))
+    return {
+        "card": (tx_time - timedelta(microseconds=CARD_HISTORY), tx_time),
+        "merchant": (tx_time - delay - timedelta(microseconds=MERCHANT_WINDOWS["30d"]), tx_time),
+    }
+
+
+def _when_us(value: datetime) -> int:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return (value - EPOCH) // timedelta(microseconds=1)
+
+
+def _column(frame, name, default=""):
+    if name in frame:
+        return frame[name].astype(str).fillna(default).to_numpy()
+    return np.full(len(frame), default, dtype=object)
+
+
+def compute_features_online(tx, *, history, label_delay=None) -> dict[str, float]:
+    """Features of one `TransactionInput`, reading its card's and merchant's recent history
+    from `history` (a `HistorySource`). Same values as `compute_features_frame`."""
+    delay = _delay_us(label_delay)
+    occurred = tx.occurred_at if tx.occurred_at.tzinfo else tx.occurred_at.replace(tzinfo=UTC)
+    windows = history_windows(occurred, label_delay=timedelta(microseconds=delay))
+    card_rows = history.card_history(tx.card_id, *windows["card"])
+    merchant_rows = history.merchant_history(tx.merchant_id, *windows["merchant"])
+    t = _when_us(occurred)
+    raw = {}
+
+    ct = _us(card_rows["occurred_at"]) if len(card_rows) else np.empty(0, dtype=np.int64)
+    c_amount = _cents(card_rows["amount"]) if len(card_rows) else np.empty(0, dtype=np.int64)
+    in_30 = (ct >= t - CARD_HISTORY) & (ct < t)
+    for w, width in CARD_WINDOWS.items():
+        mine = (ct >= t - width) & (ct < t)
+        raw[f"card_n_{w}"] = np.array([int(mine.sum())])
+        raw[f"card_sum_{w}"] = np.array([int(c_amount[mine].sum())])
+        raw[f"card_max_{w}"] = np.array([int(c_amount[mine].max()) if mine.any() else 0])
+    raw["card_sumsq_30d"] = np.array([float(np.sum(c_amount[in_30].astype(np.float64) ** 2))])
+    raw["card_gap_us"] = np.array([t - int(ct[in_30].max()) if in_30.any() else -1])
+    raw["pair_n_30d"] = np.array(
+        [int((in_30 & (_column(card_rows, "merchant_id") == str(tx.merchant_id))).sum())]
+    )
+    country = str(tx.country or "")
+    raw["country_n_30d"] = np.array(
+        [int((in_30 & (_column(card_rows, "country") == country)).sum()) if country else 1]
+    )
+    if len(card_rows):
+        c_fraud, c_known = _known_fraud(card_rows["is_fraud"], _us(card_rows["label_known_at"]), ct, delay)
+    else:
+        c_fraud, c_known = np.zeros(0, dtype=bool), np.zeros(0, dtype=np.int64)
+    raw["card_known_frauds_30d"] = np.array([int((in_30 & c_fraud & (c_known < t)).sum())])
+
+    mt = _us(merchant_rows["occurred_at"]) if len(merchant_rows) else np.empty(0, dtype=np.int64)
+    if len(merchant_rows):
+        m_fraud, m_known = _known_fraud(
+            merchant_rows["is_fraud"], _us(merchant_rows["label_known_at"]), mt, delay
+        )
+    else:
+        m_fraud, m_known = np.zeros(0, dtype=bool), np.zeros(0, dtype=np.int64)
+    m_known_fraud = m_fraud & (m_known < t)
+    for w, width in MERCHANT_WINDOWS.items():
+        raw[f"merchant_n_{w}"] = np.array([int(((mt >= t - width) & (mt < t)).sum())])
+        labelled = (mt >= t - delay - width) & (mt < t - delay)
+        raw[f"merchant_label_n_{w}"] = np.array([int(labelled.sum())])
+        raw[f"merchant_label_frauds_{w}"] = np.array([int((labelled & m_known_fraud).sum())])
+    raw["merchant_recent_frauds"] = np.array([int(((mt >= t - delay) & (mt < t) & m_known_fraud).sum())])
+
+    features = _finish(raw, _cents([float(tx.amount)]), np.array([t]), [str(tx.channel or "")])
+    return {name: float(features[name][0]) for name in FEATURE_NAMES}

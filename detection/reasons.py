@@ -1,0 +1,317 @@
+"""Why the model scored a transaction as it did, measured on the model itself.
+
+For each group of related features (the features one reason speaks about), the group is reset to
+a typical legitimate value (stored with the model version: training medians of legitimate rows)
+and the drop in score is measured. All the reset copies go through the model in ONE
+`predict_proba` call together with the original row, so the reasons cost one model call, and
+the largest drops become reasons: a stable code plus a sentence in the active language.
+
+Drops are ranked in log-odds, not probability: when two strong factors each push the score to
+0.999, removing either one alone barely moves the probability, but it does move the log-odds.
+"""
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from detection.contracts import Reason
+
+MAX_REASONS = 3
+# A factor that moves the log-odds by less than this is not worth telling anyone about.
+MIN_DROP = 0.25
+EPSILON = 1e-7
+
+
+def logit(p):
+    p = np.clip(np.asarray(p, dtype=float), EPSILON, 1 - EPSILON)
+    return np.log(p) - np.log1p(-p)
+
+
+def _num(value, digits=1):
+    value = float(value)
+    if abs(value - round(value)) < 10**-digits / 2:
+        return f"{round(value):d}"
+    return f"{value:.{digits}f}"
+
+
+def _window(name):
+    """'card_count_1h' -> 'in the last hour'."""
+    match = re.search(r"_(\d+)(h|d)$", name)
+    if not match:
+        return ""
+    number, unit = int(match.group(1)), match.group(2)
+    if unit == "h":
+        return ngettext("in the last hour", "in the last %(n)d hours", number) % {"n": number}
+    if number == 7:
+        return _("in the last week")
+    return ngettext("in the last day", "in the last %(n)d days", number) % {"n": number}
+
+
+def _duration(seconds):
+    seconds = max(0.0, float(seconds))
+    if seconds < 120:
+        return ngettext("%(n)d second", "%(n)d seconds", round(seconds)) % {"n": round(seconds)}
+    if seconds < 2 * 3600:
+        return ngettext("%(n)d minute", "%(n)d minutes", round(seconds / 60)) % {"n": round(seconds / 60)}
+    return ngettext("%(n)d hour", "%(n)d hours", round(seconds / 3600)) % {"n": round(seconds / 3600)}
+
+
+def _most_unusual(values, typical):
+    """The feature of a group furthest from its typical value, relative to that value."""
+    return max(
+        values,
+        key=lambda name: abs(values[name] - typical.get(name, 0.0)) / (abs(typical.get(name, 0.0)) + 1),
+    )
+
+
+# Each message gets the group's values and typical values ({feature: value}) of the row.
+def _amount_vs_card(values, typical):
+    if "amount_to_card_mean_30d" in values:
+        return _("Amount is %(ratio)s× this card's usual spending") % {
+            "ratio": _num(values["amount_to_card_mean_30d"])
+        }
+    name = _most_unusual(values, typical)
+    return _("Amount is %(z)s standard deviations from this card's usual spending") % {
+        "z": _num(values[name])
+    }
+
+
+def _amount(values, typical):
+    return _("Unusually large amount (%(amount)s)") % {"amount": _num(next(iter(values.values())), 2)}
+
+
+def _card_velocity(values, typical):
+    name = _most_unusual(values, typical)
+    n = round(values[name])
+    return ngettext(
+        "%(n)d transaction on this card %(window)s", "%(n)d transactions on this card %(window)s", n
+    ) % {"n": n, "window": _window(name)}
+
+
+def _card_spending(values, typical):
+    name = _most_unusual(values, typical)
+    return _("This card's spending %(window)s is unusual (up to %(amount)s)") % {
+        "window": _window(name),
+        "amount": _num(values[name], 2),
+    }
+
+
+def _card_known_fraud(values, typical):
+    return _("This card had confirmed fraud in the last 30 days")
+
+
+def _time_since(values, typical):
+    seconds = next(iter(values.values()))
+    return _("Only %(duration)s since this card's previous transaction") % {"duration": _duration(seconds)}
+
+
+def _new_merchant(values, typical):
+    return _("First time this card pays this merchant in 30 days")
+
+
+def _merchant_fraud(values, typical):
+    recent = values.get("merchant_known_frauds_recent", 0)
+    if recent > typical.get("merchant_known_frauds_recent", 0):
+        n = round(recent)
+        return ngettext(
+            "Merchant had %(n)d confirmed fraud in the last week",
+            "Merchant had %(n)d confirmed frauds in the last week",
+            n,
+        ) % {"n": n}
+    rates = {k: v for k, v in values.items() if "rate" in k}
+    if not rates:
+        return _("Merchant had confirmed fraud recently")
+    name = _most_unusual(rates, typical)
+    return _("Merchant had confirmed fraud: %(rate)s%% of its transactions over %(days)s days") % {
+        "rate": _num(100 * rates[name]),
+        "days": re.sub(r"\D", "", name.rsplit("_", 1)[-1]) or "?",
+    }
+
+
+def _merchant_volume(values, typical):
+    name = _most_unusual(values, typical)
+    return _("Unusual activity at this merchant %(window)s") % {"window": _window(name)}
+
+
+def _time_of_day(values, typical):
+    if "hour" in values:
+        return _("Made at an unusual time of day (%(hour)s:00 UTC)") % {
+            "hour": f"{round(values['hour']):02d}"
+        }
+    return _("Made at night")
+
+
+def _weekend(values, typical):
+    return _("Made on a weekend")
+
+
+def _new_country(values, typical):
+    return _("Card used in a country it has not used before")
+
+
+def _channel(values, typical):
+    active = [name for name, value in values.items() if value >= 0.5]
+    labels = {
+        "channel_online": _("Made online"),
+        "channel_atm": _("Cash withdrawal at an ATM"),
+        "channel_contactless": _("Contactless payment"),
+    }
+    if active and active[0] in labels:
+        return labels[active[0]]
+    return _("Unusual payment channel")
+
+
+@dataclass(frozen=True)
+class ReasonSpec:
+    code: str
+    pattern: str  # regex over feature names: every matching feature belongs to this reason
+    message: Callable[[dict, dict], str]  # (group values, typical values) -> sentence
+    neutral: float | None = None  # reset value when the version stores no typical value
+
+    def matches(self, feature):
+        return re.search(self.pattern, feature) is not None
+
+
+# The features of detection.features, by reason. Order matters: a feature belongs to the first
+# spec that matches it.
+SPECS = [
+    ReasonSpec("amount_vs_card_history", r"^amount_(to_card|zscore|ratio)", _amount_vs_card, None),
+    ReasonSpec("card_velocity", r"^card_count_", _card_velocity, 0.0),
+    ReasonSpec("card_spending", r"^card_(mean|max)_amount_", _card_spending, None),
+    ReasonSpec("card_known_fraud", r"^card_known_frauds", _card_known_fraud, 0.0),
+    ReasonSpec("time_since_previous", r"^seconds_since_card_previous", _time_since, None),
+    ReasonSpec("new_merchant_for_card", r"^merchant_new_for_card", _new_merchant, 0.0),
+    ReasonSpec("merchant_fraud", r"^merchant_(fraud_rate|known_frauds)", _merchant_fraud, 0.0),
+    ReasonSpec("merchant_volume", r"^merchant_count_", _merchant_volume, None),
+    ReasonSpec("time_of_day", r"^(hour|is_night)$", _time_of_day, None),
+    ReasonSpec("weekend", r"^is_weekend$", _weekend, 0.0),
+    ReasonSpec("new_country_for_card", r"^country_new_for_card", _new_country, 0.0),
+    ReasonSpec("channel", r"^channel_", _channel, 0.0),
+    ReasonSpec("amount", r"^amount$", _amount, None),
+]
+
+
+@dataclass(frozen=True)
+class Group:
+    code: str
+    spec: ReasonSpec | None
+    columns: tuple[int, ...]  # feature positions reset together
+
+
+def _spec(name):
+    return next((s for s in SPECS if s.matches(name)), None)
+
+
+def groups_for(feature_names) -> list[Group]:
+    """The reason groups of a model's features: the features one reason speaks about."""
+    members: dict[str, list[int]] = {}
+    specs: dict[str, ReasonSpec | None] = {}
+    for index, name in enumerate(feature_names):
+        spec = _spec(name)
+        code = spec.code if spec else f"feature_{name}"
+        members.setdefault(code, []).append(index)
+        specs[code] = spec
+    return [Group(code, specs[code], tuple(cols)) for code, cols in members.items()]
+
+
+def typical_vector(feature_names, typical_values) -> np.ndarray:
+    """The reset value of each feature: the version's typical value, else the spec's neutral
+    value, else NaN (that feature is then never reset, so never a reason)."""
+    values = np.full(len(feature_names), np.nan)
+    for index, name in enumerate(feature_names):
+        if (typical_values or {}).get(name) is not None:
+            values[index] = float(typical_values[name])
+            continue
+        spec = _spec(name)
+        if spec is not None and spec.neutral is not None:
+            values[index] = spec.neutral
+    return values
+
+
+def _message(group: Group, feature_names, row, typical) -> str:
+    values = {feature_names[c]: float(row[c]) for c in group.columns}
+    typical_values = {feature_names[c]: float(typical[c]) for c in group.columns if np.isfinite(typical[c])}
+    if group.spec is None:
+        name, value = next(iter(values.items()))
+        return _("Unusual value of %(feature)s (%(value)s)") % {"feature": name, "value": _num(value, 2)}
+    return group.spec.message(values, typical_values)
+
+
+class Explainer:
+    """Scores and reasons for one model version."""
+
+    def __init__(self, pipeline, feature_names, typical_values):
+        self.pipeline = pipeline
+        self.feature_names = list(feature_names)
+        self.typical = typical_vector(self.feature_names, typical_values)
+        self.groups = groups_for(self.feature_names)
+        # Models fitted on a DataFrame check the column names; those fitted on arrays warn when
+        # given names. Give each what it was trained on.
+        self._named = hasattr(pipeline, "feature_names_in_")
+
+    def _perturbed(self, row: np.ndarray):
+        """The original row and one copy per group with that group reset to typical."""
+        groups, copies = [], [row]
+        for group in self.groups:
+            cols = [c for c in group.columns if np.isfinite(self.typical[c]) and row[c] != self.typical[c]]
+            if not cols:
+                continue
+            copy = row.copy()
+            copy[cols] = self.typical[cols]
+            copies.append(copy)
+            groups.append(group)
+        return groups, np.vstack(copies)
+
+    def predict(self, matrix: np.ndarray) -> np.ndarray:
+        data = pd.DataFrame(matrix, columns=self.feature_names) if self._named else matrix
+        return self.pipeline.predict_proba(data)[:, 1]
+
+    def score_and_explain(self, features: dict, *, max_reasons=MAX_REASONS) -> tuple[float, list[Reason]]:
+        """The score of one transaction and its top reasons, in one model call."""
+        row = np.array([float(features.get(name, np.nan)) for name in self.feature_names])
+        groups, matrix = self._perturbed(row)
+        scores = self.predict(matrix)
+        score = float(scores[0])
+        log_odds = logit(scores)
+        drops = log_odds[0] - log_odds[1:]
+        reasons = []
+        for index in np.argsort(-drops, kind="stable")[:max_reasons]:
+            if drops[index] < MIN_DROP:
+                break
+            group = groups[index]
+            reasons.append(
+                Reason(
+                    code=group.code,
+                    message=_message(group, self.feature_names, row, self.typical),
+                    contribution=round(score - float(scores[1 + index]), 4),
+                )
+            )
+        return score, reasons
+
+    def top_codes(self, matrix: np.ndarray, scores: np.ndarray, *, max_reasons=MAX_REASONS, chunk=20_000):
+        """Vectorised reasons for many rows: each row's top codes joined by ';'."""
+        n = len(matrix)
+        result = np.full(n, "", dtype=object)
+        if n == 0 or not self.groups:
+            return result
+        codes = np.array([g.code for g in self.groups], dtype=object)
+        per_chunk = max(1, chunk // max(1, len(self.groups)))
+        for start in range(0, n, per_chunk):
+            block = matrix[start : start + per_chunk]
+            copies = np.repeat(block[np.newaxis, :, :], len(self.groups), axis=0)
+            for g, group in enumerate(self.groups):
+                cols = [c for c in group.columns if np.isfinite(self.typical[c])]
+                if cols:
+                    copies[g][:, cols] = self.typical[cols]
+            reset_scores = self.predict(copies.reshape(-1, block.shape[1])).reshape(len(self.groups), -1)
+            drops = logit(scores[start : start + per_chunk])[np.newaxis, :] - logit(reset_scores)
+            order = np.argsort(-drops, axis=0, kind="stable")[:max_reasons]
+            for row in range(block.shape[0]):
+                picked = [codes[g] for g in order[:, row] if drops[g, row] >= MIN_DROP]
+                result[start + row] = ";".join(picked)
+        return result

@@ -1,0 +1,82 @@
+"""Badges, reasons and risk levels as customers see them."""
+
+from django import template
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from transactions.models import FraudReport, Transaction
+
+register = template.Library()
+
+# Customer-facing words for each status, and the Bootstrap colour that goes with them.
+STATUS_BADGES = {
+    Transaction.Status.APPROVED: (_("Approved"), "text-bg-success"),
+    Transaction.Status.PENDING_REVIEW: (_("Under review"), "text-bg-warning"),
+    Transaction.Status.DECLINED: (_("Declined"), "text-bg-danger"),
+    Transaction.Status.CONFIRMED_FRAUD: (_("Confirmed fraud"), "text-bg-dark"),
+    Transaction.Status.CONFIRMED_LEGITIMATE: (_("Confirmed legitimate"), "text-bg-success"),
+}
+
+REPORT_BADGES = {
+    FraudReport.Status.OPEN: (_("Open"), "text-bg-warning"),
+    FraudReport.Status.CONFIRMED: (_("Confirmed"), "text-bg-danger"),
+    FraudReport.Status.REJECTED: (_("Rejected"), "text-bg-secondary"),
+}
+
+# Plain-language wording for the reason codes we know, in the reader's language; other codes
+# show the sentence detection wrote when it decided.
+REASON_TEXTS = {
+    "card_frozen": _("This card is frozen, so the payment was declined. Unfreeze the card to use it again."),
+    "over_credit_limit": _("The amount is more than the credit still available on this card."),
+    "decision_unavailable": _("Our automatic check was unavailable, so a person will review this payment."),
+    "no_model": _("Our automatic check is not set up yet, so a person will review this payment."),
+}
+
+
+def _badge(label, css, testid):
+    return format_html('<span class="badge rounded-pill {}" data-testid="{}">{}</span>', css, testid, label)
+
+
+@register.simple_tag
+def status_badge(status):
+    label, css = STATUS_BADGES.get(status, (status, "text-bg-secondary"))
+    return _badge(label, css, "status-badge")
+
+
+@register.simple_tag
+def report_badge(status):
+    label, css = REPORT_BADGES.get(status, (status, "text-bg-secondary"))
+    return _badge(label, css, "report-status")
+
+
+@register.filter
+def status_label(status):
+    return STATUS_BADGES.get(status, (status, ""))[0]
+
+
+@register.filter
+def reason_text(reason):
+    code = reason.get("code", "") if isinstance(reason, dict) else ""
+    if code in REASON_TEXTS:
+        return REASON_TEXTS[code]
+    return reason.get("message") or code if isinstance(reason, dict) else str(reason)
+
+
+@register.filter
+def risk_colour(risk_score):
+    if risk_score is None:
+        return "secondary"
+    if risk_score >= 70:
+        return "danger"
+    if risk_score >= 40:
+        return "warning"
+    return "success"
+
+
+@register.filter
+def percent(value):
+    """0-100 for a `pct-N` width class (the content security policy forbids inline styles)."""
+    try:
+        return max(0, min(100, round(float(value))))
+    except (TypeError, ValueError):
+        return 0

@@ -1,0 +1,35 @@
+import io
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from accounts import demo as accounts_demo
+from accounts.models import User
+from transactions import demo
+from transactions.models import Card, FraudReport, Transaction
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_demo_gives_the_demo_customers_cards_and_months_of_history_once():
+    accounts_demo.seed(stdout=io.StringIO())
+    demo.seed(stdout=io.StringIO())
+    counts = Transaction.objects.count()
+
+    for email in demo.DEMO_CUSTOMERS:
+        customer = User.objects.get(email=email)
+        cards = list(Card.objects.filter(owner=customer))
+        assert len(cards) == 2 and all(card.masked_number and card.fingerprint for card in cards)
+        history = Transaction.objects.filter(card__owner=customer)
+        first = history.order_by("occurred_at").first().occurred_at
+        assert timezone.now() - first > timedelta(days=80)
+        assert history.filter(is_fraud=True, status=Transaction.Status.CONFIRMED_FRAUD).exists()
+        for card in cards:
+            assert 0 < card.balance <= card.credit_limit
+    assert FraudReport.objects.filter(status=FraudReport.Status.CONFIRMED).exists()
+
+    demo.seed(stdout=io.StringIO())
+
+    assert Transaction.objects.count() == counts
+    assert Card.objects.count() == 4

@@ -1,0 +1,89 @@
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils.module_loading import import_string
+
+from detection import conf, simulator
+from detection.contracts import TransactionInput
+from detection.dataset import CANONICAL_COLUMNS, read_transactions_csv
+from detection.features import FEATURE_NAMES, compute_features_frame, compute_features_online
+from transactions.history import DatabaseHistory, transactions_frame
+from transactions.importing import transactions_import
+
+
+@pytest.fixture
+def imported(tmp_path, db):
+    frame = simulator.simulate(
+        customers=100,
+        merchants=30,
+        days=30,
+        seed=21,
+        patterns={
+            "compromised_terminal": {"rate": 300},
+            "stolen_card": {"rate": 150},
+            "card_testing": {"rate": 80},
+        },
+    )
+    path = tmp_path / "history.csv"
+    simulator.write_csv(frame, path)
+    transactions_import(path=path, progress=False)
+    clean, rejected = read_transactions_csv(path)
+    assert rejected == []
+    return clean
+
+
+def test_history_source_setting_names_the_database_history():
+    assert import_string(conf.history_source_path()) is DatabaseHistory
+    assert import_string(conf.training_source_path()) is transactions_frame
+
+
+def test_card_and_merchant_history_are_the_period_in_canonical_columns(imported):
+    row = imported.iloc[len(imported) // 2]
+    start, end = row["occurred_at"] - timedelta(days=3), row["occurred_at"]
+    history = DatabaseHistory()
+    cards = history.card_history(row["card_id"], start.to_pydatetime(), end.to_pydatetime())
+    expected = imported[
+        (imported["card_id"] == row["card_id"])
+        & (imported["occurred_at"] >= start)
+        & (imported["occurred_at"] < end)
+    ]
+    assert list(cards.columns) == CANONICAL_COLUMNS
+    assert sorted(cards["transaction_id"]) == sorted(expected["transaction_id"])
+    merchants = history.merchant_history(row["merchant_id"], start.to_pydatetime(), end.to_pydatetime())
+    assert set(merchants["merchant_id"]) <= {row["merchant_id"]}
+    assert merchants["occurred_at"].between(start, end, inclusive="left").all()
+    empty = history.card_history("nobody", start.to_pydatetime(), end.to_pydatetime())
+    assert list(empty.columns) == CANONICAL_COLUMNS and empty.empty
+
+
+def test_transactions_frame_is_the_whole_history_or_a_period(imported):
+    whole = transactions_frame()
+    assert len(whole) == len(imported) and whole["occurred_at"].is_monotonic_increasing
+    assert int(whole["is_fraud"].sum()) == int(imported["is_fraud"].sum())
+    start = datetime(2025, 1, 10, tzinfo=UTC)
+    part = transactions_frame(start=start, end=start + timedelta(days=2))
+    assert (
+        len(part) == imported["occurred_at"].between(start, start + timedelta(days=2), inclusive="left").sum()
+    )
+
+
+@pytest.mark.slow
+def test_online_features_from_the_database_equal_offline_features(imported):
+    offline = compute_features_frame(imported, label_delay=timedelta(days=7))
+    history = DatabaseHistory()
+    sample = imported.sample(150, random_state=2)
+    for line, row in sample.iterrows():
+        tx = TransactionInput(
+            transaction_id=row["transaction_id"],
+            occurred_at=row["occurred_at"].to_pydatetime(),
+            card_id=row["card_id"],
+            merchant_id=row["merchant_id"],
+            amount=Decimal(f"{row['amount']:.2f}"),
+            channel=row["channel"],
+            country=row["country"],
+        )
+        online = compute_features_online(tx, history=history, label_delay=timedelta(days=7))
+        for name in FEATURE_NAMES:
+            assert online[name] == pytest.approx(offline.loc[line, name], rel=1e-9, abs=1e-9), (line, name)
+    assert offline.loc[sample.index, "merchant_fraud_rate_30d"].gt(0).any()
