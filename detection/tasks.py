@@ -90,8 +90,15 @@ def batch_score(*, job_id):
             job.finished_at = timezone.now()
             job.save()
     except Exception as error:
+        from detection.registry import RegistryError
+
         logger.exception("batch %s failed", job.public_id)
-        message = "; ".join(error.messages) if isinstance(error, ValidationError) else _("Scoring failed.")
+        if isinstance(error, ValidationError):
+            message = "; ".join(error.messages)
+        elif isinstance(error, RegistryError):  # e.g. no model yet: says what to do
+            message = str(error)
+        else:
+            message = _("Scoring failed.")
         _set(job_id, status=ApiJob.Status.FAILED, error=message, finished_at=timezone.now())
 
 
