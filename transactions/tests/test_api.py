@@ -200,3 +200,19 @@ def test_analyst_sees_every_transaction(analyst, customer):
     TransactionFactory(card=CardFactory(owner=customer))
     submit(key_client(users.integrator()))
     assert len(session_client(analyst).get(URL).json()["results"]) == 2
+
+
+def test_an_unexpected_failure_is_a_500_in_the_error_shape(integrator, monkeypatch):
+    import transactions.api
+
+    def broken(user):
+        raise RuntimeError("database on fire")
+
+    monkeypatch.setattr(transactions.api, "transactions_for", broken)
+    client = key_client(integrator)
+    client.raise_request_exception = False
+    response = client.get(URL)
+    assert response.status_code == 500
+    error = error_of(response)
+    assert error["code"] == "server_error"
+    assert "fire" not in error["message"]
