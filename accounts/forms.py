@@ -52,3 +52,13 @@ class ProfileForm(forms.ModelForm):
     class Meta:
         model = User
         fields = ["display_name", "phone"]
+
+
+class ApiKeyForm(CrispyMixin, forms.Form):
+    submit_label = _("Create key")
+
+    name = forms.CharField(
+        label=_("Key name"),
+        max_length=50,
+        help_text=_("What uses the key, for example “checkout-eu”. The key is shown once."),
+    )
