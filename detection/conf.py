@@ -54,3 +54,59 @@ def champion_check_seconds() -> float:
 def rules_cache_seconds() -> float:
     """How long a process keeps rules and lists before reading them again."""
     return float(getattr(settings, "DETECTION_RULES_CACHE_SECONDS", 5))
+
+
+# --- retraining (detection.retraining) ------------------------------------------------------------
+
+
+def retrain_min_new_labels() -> int:
+    """Confirmed labels since the last retraining that make a new one due (with at least one fraud)."""
+    return int(getattr(settings, "DETECTION_RETRAIN_MIN_NEW_LABELS", 50))
+
+
+def retrain_margin_average_precision() -> float:
+    """How much lower than the champion's a challenger's average precision may be and still win."""
+    return float(getattr(settings, "DETECTION_RETRAIN_MARGIN_AP", 0.005))
+
+
+def retrain_margin_card_precision() -> float:
+    """The same tolerance for card precision@k."""
+    return float(getattr(settings, "DETECTION_RETRAIN_MARGIN_CARD_PRECISION", 0.01))
+
+
+def retrain_validation_days() -> int:
+    return int(getattr(settings, "DETECTION_RETRAIN_VALIDATION_DAYS", 7))
+
+
+def retrain_evaluation_days() -> int:
+    """The most recent period on which challenger and champion are compared."""
+    return int(getattr(settings, "DETECTION_RETRAIN_EVALUATION_DAYS", 7))
+
+
+def retrain_algorithms() -> tuple:
+    """Candidate algorithms a retraining compares (default: all of detection.training)."""
+    from detection.training import ALGORITHMS
+
+    return tuple(getattr(settings, "DETECTION_RETRAIN_ALGORITHMS", ALGORITHMS))
+
+
+def retrain_max_train_rows() -> int:
+    from detection.training import DEFAULT_MAX_TRAIN_ROWS
+
+    return int(getattr(settings, "DETECTION_RETRAIN_MAX_TRAIN_ROWS", DEFAULT_MAX_TRAIN_ROWS))
+
+
+def retrain_stale_minutes() -> float:
+    """A running retraining whose worker has not reported for this long is marked failed."""
+    return float(getattr(settings, "DETECTION_RETRAIN_STALE_MINUTES", 30))
+
+
+def retrain_queued_timeout_minutes() -> float:
+    """A retraining no worker picked up within this long is marked failed (is a worker running?)."""
+    return float(getattr(settings, "DETECTION_RETRAIN_QUEUED_TIMEOUT_MINUTES", 120))
+
+
+def traffic_source_path() -> str:
+    """Dotted path to the object that answers detection's questions about stored traffic and
+    labels (label counts, daily volumes, the review queue); it lives with the tables."""
+    return getattr(settings, "DETECTION_TRAFFIC_SOURCE", "transactions.traffic.DatabaseTraffic")

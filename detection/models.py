@@ -219,3 +219,82 @@ class Rule(models.Model):
                 self.values = ", ".join(values)
         if errors:
             raise ValidationError(errors)
+
+
+class RetrainingRun(models.Model):
+    """One retraining: why it started, how far it got, and what the champion/challenger gate
+    decided. At most one run is active (queued or running) at a time: `active` is True only
+    then, and a partial unique constraint lets the database refuse a second one."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Finished")
+        FAILED = "failed", _("Failed")
+
+    class Trigger(models.TextChoices):
+        MANUAL = "manual", _("On demand")
+        LABELS = "labels", _("New labels")
+        SCHEDULE = "schedule", _("Schedule")
+        API = "api", _("API")
+
+    class Outcome(models.TextChoices):
+        PROMOTED = "promoted", _("Challenger promoted")
+        KEPT = "kept", _("Champion kept")
+        FIRST = "first", _("First champion")
+
+    trigger = models.CharField(_("trigger"), max_length=10, choices=Trigger.choices)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.QUEUED)
+    # True while queued or running, NULL afterwards (NULLs never collide in the unique constraint).
+    active = models.BooleanField(_("active"), null=True, default=True, editable=False)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("requested by"),
+        null=True,
+        blank=True,
+        related_name="+",
+        on_delete=models.SET_NULL,
+    )
+    created_at = models.DateTimeField(_("requested"), auto_now_add=True)
+    # Labels known up to this moment count as used by this run.
+    labels_cutoff = models.DateTimeField(_("labels known until"))
+    new_labels = models.PositiveIntegerField(_("new labels"), default=0)
+    new_frauds = models.PositiveIntegerField(_("new frauds"), default=0)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    heartbeat_at = models.DateTimeField(_("last progress"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    progress = models.PositiveSmallIntegerField(_("progress (%)"), default=0)
+    stage = models.CharField(_("stage"), max_length=200, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    challenger = models.ForeignKey(
+        ModelVersion,
+        verbose_name=_("challenger"),
+        null=True,
+        blank=True,
+        related_name="+",
+        on_delete=models.SET_NULL,
+    )
+    champion = models.ForeignKey(
+        ModelVersion,
+        verbose_name=_("champion compared"),
+        null=True,
+        blank=True,
+        related_name="+",
+        on_delete=models.SET_NULL,
+    )
+    outcome = models.CharField(_("outcome"), max_length=10, choices=Outcome.choices, blank=True)
+    # The gate's figures: evaluation period, both models' metrics, margins, and why.
+    comparison = models.JSONField(_("comparison"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("retraining run")
+        verbose_name_plural = _("retraining runs")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["active"], condition=Q(active=True), name="detection_one_active_retraining"
+            )
+        ]
+
+    def __str__(self):
+        return f"#{self.pk} {self.get_trigger_display()} ({self.get_status_display()})"

@@ -151,6 +151,15 @@ class Transaction(models.Model):
     is_fraud = models.BooleanField(_("is fraud"), null=True, blank=True)
     label_known_at = models.DateTimeField(_("label known at"), null=True, blank=True)
     label_source = models.CharField(_("label source"), max_length=16, blank=True)
+    # The analyst working this transaction (its review or its open report) in the queue.
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("assigned to"),
+        null=True,
+        blank=True,
+        related_name="assigned_transactions",
+        on_delete=models.SET_NULL,
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:

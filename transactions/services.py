@@ -20,7 +20,7 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from accounts.services import audit_record
-from detection import scoring
+from detection import retraining, scoring
 from detection.contracts import APPROVE, BLOCK, DECISIONS, REVIEW, Reason, TransactionInput
 from transactions import cards as card_numbers
 from transactions import conf
@@ -29,6 +29,7 @@ from transactions.models import Card, FraudReport, Merchant, Transaction
 logger = logging.getLogger(__name__)
 # Some services take a `transaction` argument (the contract), which hides the module inside them.
 _atomic = transaction.atomic
+_on_commit = transaction.on_commit
 
 CENT = Decimal("0.01")
 _EXTERNAL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}$")
@@ -486,6 +487,8 @@ def transaction_review_resolve(*, transaction, actor, is_fraud, note=""):
             after={**_transaction_state(tx), "card": _card_state(card)},
             note=note,
         )
+        # A confirmed label may make a retraining due; asked once the label is committed.
+        _on_commit(retraining.retraining_check)
     return tx
 
 
@@ -574,6 +577,7 @@ def fraud_report_resolve(*, report, resolved_by, confirmed, note=""):
             after={**_report_state(report), "transaction": _transaction_state(tx), "card": _card_state(card)},
             note=note,
         )
+        _on_commit(retraining.retraining_check)
     return report
 
 
@@ -586,3 +590,33 @@ def customer_payment_submit(*, customer, card, merchant=None, merchant_name="", 
         if merchant is None:
             merchant = merchant_from_name(name=merchant_name)
         return transaction_submit(card=card, merchant=merchant, submitted_by=customer, **fields)
+
+
+# --- the review queue ---------------------------------------------------------------------------
+
+
+def transaction_assign(*, transaction, actor, assignee):
+    """Give a queued transaction (its review or its open report) to an analyst, or to nobody."""
+    with _atomic():
+        tx = Transaction.objects.select_for_update().get(pk=transaction.pk)
+        before = {"assigned_to": tx.assigned_to.email if tx.assigned_to else None}
+        tx.assigned_to = assignee
+        tx.save(update_fields=["assigned_to"])
+        audit_record(
+            actor=actor,
+            action="transaction.assign",
+            target=tx,
+            before=before,
+            after={"assigned_to": assignee.email if assignee else None},
+        )
+    return tx
+
+
+def transaction_add_note(*, transaction, actor, note):
+    """An analyst's note on a transaction, kept in the audit trail beside every action on it."""
+    note = (note or "").strip()
+    if not note:
+        raise ValidationError({"note": _("Write a note first.")})
+    if len(note) > 2000:
+        raise ValidationError({"note": _("The note can have at most 2000 characters.")})
+    return audit_record(actor=actor, action="transaction.note", target=transaction, note=note)

@@ -1,0 +1,533 @@
+"""Retraining after new labels, with a champion/challenger gate.
+
+Triggers
+--------
+* **On demand**: ``retraining_request(trigger="manual")`` (the admin's "Train now", the
+  ``retrain`` command, the API).
+* **New labels**: ``retraining_check()`` runs after a label is confirmed (on commit); a run is
+  due when at least ``DETECTION_RETRAIN_MIN_NEW_LABELS`` (50) labels, one of them a fraud, became
+  known since the last run was requested.
+* **Schedule**: ``manage.py retrain --if-due --enqueue`` from cron (see docs/model.md) catches
+  labels that arrived without a hook (imports); ``manage.py retrain --enqueue`` weekly refreshes
+  the model regardless.
+
+Safety
+------
+* One run at a time: a run is created with ``active=True`` and a partial unique constraint lets
+  the database (SQLite or PostgreSQL) refuse a second active run; a second trigger gets the run
+  that is already queued or running. A worker claims a run with a conditional UPDATE
+  (queued → running), so a task delivered twice trains once.
+* The champion changes only in the last, short transaction, and only if the run is still
+  running then. A worker killed mid-training leaves the champion as it was; its run stops
+  reporting progress and is marked failed after ``DETECTION_RETRAIN_STALE_MINUTES``.
+
+The gate
+--------
+The challenger is trained with the time-honest protocol of `detection.training` on all the
+history: its **evaluation period** is the most recent ``DETECTION_RETRAIN_EVALUATION_DAYS``
+(7) days, its validation period the days before (choosing the algorithm and thresholds), then
+the label-delay gap, and training before that. Features use a label only from when it became
+known; the challenger's training rows use every label known when the run starts (the model is
+deployed now, so it may learn from everything known now). Challenger and champion are scored on
+the same evaluation period, which neither was trained on; the challenger is promoted only if
+its average precision and card precision@k are each no worse than the champion's minus a
+margin (``DETECTION_RETRAIN_MARGIN_AP``, ``DETECTION_RETRAIN_MARGIN_CARD_PRECISION``).
+Otherwise it stays a candidate, and the comparison is stored on the run and in its notes.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+from django.db import IntegrityError, transaction
+from django.tasks import task
+from django.utils import timezone
+from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _
+
+from accounts.services import audit_record
+from detection import conf, evaluation, registry, training
+from detection.dataset import canonical_frame
+from detection.features import FEATURE_NAMES, compute_features_frame
+from detection.models import ModelVersion, RetrainingRun
+
+logger = logging.getLogger(__name__)
+
+GATE_METRICS = ("average_precision", "card_precision_at_k")
+SHOWN_METRICS = (*GATE_METRICS, "roc_auc", "precision", "recall", "f1", "n", "n_fraud")
+
+
+class RetrainingError(Exception):
+    """A retraining that cannot be done as the data stand (too little history, no fraud...)."""
+
+
+def traffic():
+    """The traffic and labels source (lives with the tables; see conf.traffic_source_path)."""
+    return import_string(conf.traffic_source_path())()
+
+
+# --- triggers -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Due:
+    due: bool
+    labels: int
+    frauds: int
+    threshold: int
+    since: datetime | None
+
+
+def _labels_since() -> datetime | None:
+    """Labels known after this moment are new: the last run's cutoff, else the champion's birth."""
+    last = RetrainingRun.objects.order_by("-labels_cutoff").values_list("labels_cutoff", flat=True).first()
+    if last is not None:
+        return last
+    return (
+        ModelVersion.objects.filter(status=ModelVersion.Status.CHAMPION)
+        .values_list("created_at", flat=True)
+        .first()
+    )
+
+
+def retraining_due() -> Due:
+    since = _labels_since()
+    counts = traffic().label_counts(since=since)
+    threshold = conf.retrain_min_new_labels()
+    return Due(
+        due=counts["labels"] >= threshold and counts["frauds"] >= 1,
+        labels=counts["labels"],
+        frauds=counts["frauds"],
+        threshold=threshold,
+        since=since,
+    )
+
+
+def active_run() -> RetrainingRun | None:
+    return RetrainingRun.objects.filter(active=True).first()
+
+
+def expire_stale_runs() -> int:
+    """Mark failed the runs whose worker stopped reporting (killed, machine lost) or that no
+    worker picked up; their slot is freed for the next trigger. Returns how many."""
+    now = timezone.now()
+    stale_running = RetrainingRun.objects.filter(
+        active=True,
+        status=RetrainingRun.Status.RUNNING,
+        heartbeat_at__lt=now - timedelta(minutes=conf.retrain_stale_minutes()),
+    )
+    stale_queued = RetrainingRun.objects.filter(
+        active=True,
+        status=RetrainingRun.Status.QUEUED,
+        created_at__lt=now - timedelta(minutes=conf.retrain_queued_timeout_minutes()),
+    )
+    expired = 0
+    for run_id in list(stale_running.values_list("pk", flat=True)):
+        expired += _fail(
+            run_id,
+            _("The worker stopped reporting progress (killed or lost?); the champion was not changed."),
+        )
+    for run_id in list(stale_queued.values_list("pk", flat=True)):
+        expired += _fail(run_id, _("No worker picked this run up in time; is a task worker running?"))
+    return expired
+
+
+def retraining_request(*, trigger, requested_by=None, enqueue=True) -> tuple[RetrainingRun, bool]:
+    """Ask for a retraining. Returns (run, created): when a run is already queued or running,
+    that run and False, and nothing new is queued. The task is enqueued once the request is
+    committed."""
+    if trigger not in RetrainingRun.Trigger.values:
+        raise ValueError(f"Unknown trigger {trigger!r}.")
+    expire_stale_runs()
+    due = retraining_due()
+    try:
+        with transaction.atomic():
+            run = RetrainingRun.objects.create(
+                trigger=trigger,
+                requested_by=requested_by
+                if requested_by is not None and requested_by.is_authenticated
+                else None,
+                labels_cutoff=timezone.now(),
+                new_labels=due.labels,
+                new_frauds=due.frauds,
+                stage=_("Waiting for a worker"),
+            )
+            audit_record(
+                actor=requested_by,
+                action="retraining.request",
+                target=run,
+                after={"trigger": trigger, "new_labels": due.labels, "new_frauds": due.frauds},
+            )
+    except IntegrityError:  # another run holds the one active slot
+        existing = active_run()
+        if existing is None:  # it finished in between: the caller may simply ask again
+            raise
+        return existing, False
+    if enqueue:
+        transaction.on_commit(lambda: _enqueue(run.pk))
+    return run, True
+
+
+def _enqueue(run_id):
+    try:
+        retrain.enqueue(run_id=run_id)
+    except Exception as error:  # a broken queue must not break the request that asked
+        logger.exception("retraining run %s could not be queued", run_id)
+        _fail(run_id, _("The run could not be queued: %(error)s") % {"error": error})
+
+
+def retraining_check(*, trigger=RetrainingRun.Trigger.LABELS) -> RetrainingRun | None:
+    """After labels are confirmed: request a run when enough new ones arrived. Never raises
+    (a label is stored whatever happens to the retraining)."""
+    try:
+        if active_run() is not None:
+            expire_stale_runs()
+            if active_run() is not None:
+                return None
+        if not retraining_due().due:
+            return None
+        run, created = retraining_request(trigger=trigger)
+        return run if created else None
+    except Exception:
+        logger.exception("retraining check failed")
+        return None
+
+
+# --- the gate (frames in, figures out) ----------------------------------------------------------
+
+
+@dataclass
+class Challenge:
+    result: training.TrainingResult
+    periods: dict
+    challenger: dict
+    champion: dict | None
+    passed: bool
+    reason: str
+    margins: dict
+    evaluation_rows: np.ndarray = field(repr=False)
+    scores: dict = field(default_factory=dict, repr=False)
+
+    def comparison(self) -> dict:
+        return {
+            "evaluation_period": [self.periods["test"][0].isoformat(), self.periods["test"][1].isoformat()],
+            "periods": {k: [v[0].isoformat(), v[1].isoformat()] for k, v in self.periods.items()},
+            "challenger": self.challenger,
+            "champion": self.champion,
+            "margins": self.margins,
+            "passed": self.passed,
+            "reason": self.reason,
+        }
+
+
+def plan_periods(first, last, *, label_delay, validation_days, evaluation_days) -> dict:
+    """Periods ending with the day of the last transaction: evaluation, validation before it,
+    the label-delay gap, and training from the first day."""
+    test_end = pd.Timestamp(last).floor("D") + pd.Timedelta(days=1)
+    test_start = test_end - pd.Timedelta(days=evaluation_days)
+    validation_start = test_start - pd.Timedelta(days=validation_days)
+    train_end = validation_start - pd.Timedelta(label_delay)
+    train_start = pd.Timestamp(first).floor("D")
+    if train_start >= train_end:
+        needed = evaluation_days + validation_days + label_delay.days + 1
+        raise RetrainingError(
+            _(
+                "Not enough history to retrain: the evaluation (%(e)d days), validation (%(v)d days) "
+                "and label delay (%(d)d days) need at least %(n)d days of transactions."
+            )
+            % {"e": evaluation_days, "v": validation_days, "d": label_delay.days, "n": needed}
+        )
+    return {
+        "train": (train_start.to_pydatetime(), train_end.to_pydatetime()),
+        "validation": (validation_start.to_pydatetime(), test_start.to_pydatetime()),
+        "test": (test_start.to_pydatetime(), test_end.to_pydatetime()),
+    }
+
+
+def _summary(metrics: dict | None) -> dict | None:
+    if metrics is None:
+        return None
+    return {name: metrics.get(name) for name in SHOWN_METRICS}
+
+
+def champion_scores(champion: registry.LoadedModel, features: pd.DataFrame) -> np.ndarray:
+    names = list(champion.feature_names)
+    missing = [name for name in names if name not in features.columns]
+    if missing:
+        raise RetrainingError(
+            _("The champion needs features that no longer exist: %(names)s.") % {"names": ", ".join(missing)}
+        )
+    X = features[names].to_numpy(dtype=np.float64)
+    return champion.pipeline.predict_proba(X)[:, 1] if len(X) else np.zeros(0)
+
+
+def challenge(
+    frame: pd.DataFrame,
+    *,
+    champion: registry.LoadedModel | None,
+    known_by=None,
+    label_delay=None,
+    validation_days=None,
+    evaluation_days=None,
+    algorithms=None,
+    max_train_rows=None,
+    seed=0,
+    log=None,
+) -> Challenge:
+    """Train a challenger on a canonical frame and compare it with `champion` on the most recent
+    period. `known_by`: labels known by then may be learned from (default: now)."""
+    log = log or (lambda message, progress=None: None)
+    label_delay = timedelta(days=conf.label_delay_days()) if label_delay is None else label_delay
+    validation_days = conf.retrain_validation_days() if validation_days is None else validation_days
+    evaluation_days = conf.retrain_evaluation_days() if evaluation_days is None else evaluation_days
+    if len(frame) == 0:
+        raise RetrainingError(_("There are no transactions to train on."))
+    times = pd.to_datetime(frame["occurred_at"], utc=True)
+    periods = plan_periods(
+        times.min(),
+        times.max(),
+        label_delay=label_delay,
+        validation_days=validation_days,
+        evaluation_days=evaluation_days,
+    )
+    log(_("Computing features for %(n)d transactions") % {"n": len(frame)}, 15)
+    features = compute_features_frame(frame, label_delay=label_delay)
+
+    # Learn from every label known now: a fraud of the training period reported after the
+    # training period still counts (features above still saw it only from when it was known).
+    known_by = pd.Timestamp(timezone.now() if known_by is None else known_by)
+    train_end = pd.Timestamp(periods["train"][1])
+    fit_frame = frame.copy()
+    known = pd.to_datetime(fit_frame["label_known_at"], utc=True)
+    fraud = pd.to_numeric(fit_frame["is_fraud"], errors="coerce").fillna(0).to_numpy() == 1
+    learnable = fraud & (times < train_end).to_numpy() & (known <= known_by).to_numpy()
+    fit_frame.loc[learnable, "label_known_at"] = train_end
+    log(_("Training the challenger"), 30)
+    try:
+        result = training.train(
+            fit_frame,
+            train_start=periods["train"][0],
+            train_end=periods["train"][1],
+            label_delay=label_delay,
+            validation_days=validation_days,
+            test_days=evaluation_days,
+            algorithms=algorithms or conf.retrain_algorithms(),
+            max_train_rows=max_train_rows or conf.retrain_max_train_rows(),
+            seed=seed,
+            features=features,
+            params=conf.training_params(),
+            log=lambda message: log(message, None),
+        )
+    except training.TrainingError as error:
+        raise RetrainingError(str(error)) from error
+    challenger_metrics = result.metrics.get("test")
+    if challenger_metrics is None or challenger_metrics.get("average_precision") is None:
+        raise RetrainingError(
+            _(
+                "The evaluation period has no fraud (or no transactions): challenger and champion cannot be compared."
+            )
+        )
+
+    log(_("Scoring the champion on the evaluation period"), 80)
+    rows = (times >= pd.Timestamp(periods["test"][0])) & (times < pd.Timestamp(periods["test"][1]))
+    rows = rows.to_numpy()
+    eval_frame = frame[rows]
+    y = pd.to_numeric(eval_frame["is_fraud"], errors="coerce").fillna(0).to_numpy().astype(np.int8)
+    scores = {
+        "challenger": result.pipeline.predict_proba(features[rows][FEATURE_NAMES].to_numpy(dtype=np.float64))[
+            :, 1
+        ]
+    }
+    margins = {
+        "average_precision": conf.retrain_margin_average_precision(),
+        "card_precision_at_k": conf.retrain_margin_card_precision(),
+    }
+    champion_metrics = None
+    champion_error = ""
+    if champion is not None:
+        try:
+            scores["champion"] = champion_scores(champion, features[rows])
+        except RetrainingError as error:  # it cannot even be measured: the challenger replaces it
+            champion_error = str(error)
+            champion_metrics = {}
+        else:
+            champion_metrics = evaluation.evaluate(
+                y,
+                scores["champion"],
+                card_ids=eval_frame["card_id"].astype(str).to_numpy(),
+                occurred_at=eval_frame["occurred_at"],
+                thresholds=champion.thresholds or {"review": 0.5, "block": evaluation.BLOCK_NOTHING},
+                include_curves=False,
+            )
+    passed, reason = gate(_summary(challenger_metrics), _summary(champion_metrics), margins)
+    if champion_error:
+        reason = f"{champion_error} {reason}"
+    return Challenge(
+        result=result,
+        periods=periods,
+        challenger={"version": None, "algorithm": result.algorithm, **_summary(challenger_metrics)},
+        champion=None
+        if champion is None
+        else {
+            "version": champion.name,
+            "algorithm": champion.version.algorithm,
+            **_summary(champion_metrics),
+        },
+        passed=passed,
+        reason=reason,
+        margins=margins,
+        evaluation_rows=rows,
+        scores=scores,
+    )
+
+
+def gate(challenger: dict, champion: dict | None, margins: dict) -> tuple[bool, str]:
+    """(promote?, why) from both models' metrics on the same period."""
+    if champion is None:
+        return True, _("There is no champion yet: the challenger becomes the first one.")
+    shortfalls = []
+    for metric in GATE_METRICS:
+        ours, theirs = challenger.get(metric), champion.get(metric)
+        if ours is None:
+            shortfalls.append(_("%(metric)s cannot be measured for the challenger") % {"metric": metric})
+        elif theirs is not None and ours < theirs - margins[metric]:
+            shortfalls.append(
+                _("%(metric)s %(ours).3f is below the champion's %(theirs).3f by more than %(margin).3f")
+                % {"metric": metric, "ours": ours, "theirs": theirs, "margin": margins[metric]}
+            )
+    if shortfalls:
+        return False, _("Champion kept: %(why)s.") % {"why": "; ".join(shortfalls)}
+    return True, _(
+        "Challenger promoted: average precision %(ap).3f (champion %(cap)s), card precision@k %(cp).3f (champion %(ccp)s)."
+    ) % {
+        "ap": challenger["average_precision"],
+        "cap": _fmt(champion.get("average_precision")),
+        "cp": challenger["card_precision_at_k"],
+        "ccp": _fmt(champion.get("card_precision_at_k")),
+    }
+
+
+def _fmt(value):
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+# --- running a retraining (the worker's side) ---------------------------------------------------
+
+
+def _progress(run_id, *, progress=None, stage=None):
+    fields = {"heartbeat_at": timezone.now()}
+    if progress is not None:
+        fields["progress"] = max(0, min(100, int(progress)))
+    if stage is not None:
+        fields["stage"] = str(stage)[:200]
+    RetrainingRun.objects.filter(pk=run_id, status=RetrainingRun.Status.RUNNING).update(**fields)
+
+
+def _fail(run_id, message) -> int:
+    """Mark an active run failed and free the slot; 0 when it had already ended."""
+    with transaction.atomic():
+        updated = RetrainingRun.objects.filter(pk=run_id, active=True).update(
+            status=RetrainingRun.Status.FAILED,
+            active=None,
+            error=str(message)[:5000],
+            finished_at=timezone.now(),
+            stage=_("Failed"),
+        )
+        if updated:
+            run = RetrainingRun.objects.get(pk=run_id)
+            audit_record(actor=None, action="retraining.fail", target=run, after={"error": run.error})
+    return updated
+
+
+def _training_frame(label_delay):
+    source = import_string(conf.training_source_path())
+    return canonical_frame(source(), label_delay=label_delay)
+
+
+def execute_run(run_id) -> RetrainingRun | None:
+    """Do one queued run: claim it, train, gate, register, maybe promote, record the outcome.
+    Returns the run, or None when it was not queued (already taken: a duplicate delivery)."""
+    now = timezone.now()
+    claimed = RetrainingRun.objects.filter(pk=run_id, status=RetrainingRun.Status.QUEUED, active=True).update(
+        status=RetrainingRun.Status.RUNNING, started_at=now, heartbeat_at=now, progress=1, stage=_("Starting")
+    )
+    if not claimed:
+        logger.warning("retraining run %s is not queued any more; not run again", run_id)
+        return None
+    run = RetrainingRun.objects.get(pk=run_id)
+    try:
+        _execute(run)
+    except Exception as error:
+        logger.exception("retraining run %s failed", run_id)
+        _fail(run_id, str(error) or error.__class__.__name__)
+    return RetrainingRun.objects.get(pk=run_id)
+
+
+def _execute(run: RetrainingRun):
+    label_delay = timedelta(days=conf.label_delay_days())
+
+    def log(message, progress=None):
+        logger.info("retraining run %s: %s", run.pk, message)
+        _progress(run.pk, progress=progress, stage=message)
+
+    log(_("Reading the labelled history"), 5)
+    frame = _training_frame(label_delay)
+    # The model actually serving (a previous champion if the champion's artifact is refused).
+    champion = registry.serving_model()
+    result = challenge(frame, champion=champion, known_by=run.labels_cutoff, label_delay=label_delay, log=log)
+    log(_("Registering the challenger"), 90)
+    version = training.register(
+        result.result, promote="never", created_by=run.requested_by, notes=result.reason
+    )
+    comparison = result.comparison()
+    comparison["challenger"]["version"] = version.version
+    with transaction.atomic():
+        locked = RetrainingRun.objects.select_for_update().get(pk=run.pk)
+        if locked.status != RetrainingRun.Status.RUNNING:
+            # Marked stale while we trained: someone may already have acted; change nothing.
+            raise RetrainingError(
+                _("The run was marked failed while training; the champion was not changed.")
+            )
+        outcome = RetrainingRun.Outcome.KEPT
+        if result.passed:
+            registry.promote_version(
+                version,
+                actor=run.requested_by,
+                note=_("Retraining run #%(run)d: %(why)s") % {"run": run.pk, "why": result.reason},
+            )
+            outcome = (
+                RetrainingRun.Outcome.FIRST if result.champion is None else RetrainingRun.Outcome.PROMOTED
+            )
+        locked.status = RetrainingRun.Status.SUCCEEDED
+        locked.active = None
+        locked.progress = 100
+        locked.stage = _("Finished")
+        locked.finished_at = timezone.now()
+        locked.heartbeat_at = locked.finished_at
+        locked.outcome = outcome
+        locked.comparison = registry._json_safe(comparison)
+        locked.challenger = version
+        locked.champion = (
+            ModelVersion.objects.filter(version=result.champion["version"]).first()
+            if result.champion
+            else None
+        )
+        locked.save()
+        audit_record(
+            actor=run.requested_by,
+            action="retraining.finish",
+            target=locked,
+            after={"outcome": outcome, "challenger": version.version, "comparison": locked.comparison},
+            note=result.reason,
+        )
+
+
+@task()
+def retrain(*, run_id):
+    """The background task: one retraining run (see execute_run)."""
+    run = execute_run(run_id)
+    return None if run is None else {"status": run.status, "outcome": run.outcome}

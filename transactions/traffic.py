@@ -1,0 +1,110 @@
+"""Stored traffic and labels as detection's retraining and dashboards read them.
+
+Detection never imports this app; it names `DatabaseTraffic` in the setting
+``DETECTION_TRAFFIC_SOURCE`` and gets plain numbers and lists back. Each question is one
+aggregate query over indexed columns (occurred_at, label_known_at, status).
+"""
+
+from datetime import datetime
+
+from django.db.models import Count, Min, Q
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from transactions.models import FraudReport, Transaction
+
+
+def _labelled(since: datetime | None, until: datetime | None = None):
+    rows = Transaction.objects.filter(is_fraud__isnull=False, label_known_at__isnull=False).exclude(
+        label_source=""
+    )
+    if since is not None:
+        rows = rows.filter(label_known_at__gt=since)
+    return rows.filter(label_known_at__lte=until or timezone.now())
+
+
+class DatabaseTraffic:
+    def label_counts(self, *, since: datetime | None, until: datetime | None = None) -> dict:
+        """Labels that became known in (since, until]: {"labels": n, "frauds": m}."""
+        counts = _labelled(since, until).aggregate(
+            labels=Count("id"), frauds=Count("id", filter=Q(is_fraud=True))
+        )
+        return {"labels": counts["labels"] or 0, "frauds": counts["frauds"] or 0}
+
+    def daily_decisions(self, *, start: datetime) -> list[dict]:
+        """[{"day", "decision", "count"}] for transactions decided online since `start`."""
+        rows = (
+            Transaction.objects.filter(occurred_at__gte=start)
+            .exclude(decision="")
+            .annotate(day=TruncDate("occurred_at"))
+            .values("day", "decision")
+            .annotate(count=Count("id"))
+            .order_by("day", "decision")
+        )
+        return list(rows)
+
+    def daily_reports(self, *, start: datetime) -> dict:
+        """{"reported": [{"day", "count"}], "confirmed": [{"day", "count"}]}."""
+        reported = (
+            FraudReport.objects.filter(created_at__gte=start)
+            .annotate(day=TruncDate("created_at"))
+            .values("day")
+            .annotate(count=Count("id"))
+            .order_by("day")
+        )
+        confirmed = (
+            FraudReport.objects.filter(status=FraudReport.Status.CONFIRMED, resolved_at__gte=start)
+            .annotate(day=TruncDate("resolved_at"))
+            .values("day")
+            .annotate(count=Count("id"))
+            .order_by("day")
+        )
+        return {"reported": list(reported), "confirmed": list(confirmed)}
+
+    def review_queue(self) -> dict:
+        """How much waits for an analyst now, and since when."""
+        pending = Transaction.objects.filter(status=Transaction.Status.PENDING_REVIEW).aggregate(
+            count=Count("id"), oldest=Min("occurred_at")
+        )
+        reports = FraudReport.objects.filter(status=FraudReport.Status.OPEN).aggregate(
+            count=Count("id"), oldest=Min("created_at")
+        )
+        return {
+            "pending_review": pending["count"] or 0,
+            "pending_review_oldest": pending["oldest"],
+            "open_reports": reports["count"] or 0,
+            "open_reports_oldest": reports["oldest"],
+        }
+
+    def queue_ages(self) -> list[datetime]:
+        """When each waiting item entered the queue (for the age histogram)."""
+        pending = Transaction.objects.filter(status=Transaction.Status.PENDING_REVIEW).values_list(
+            "occurred_at", flat=True
+        )
+        reports = FraudReport.objects.filter(status=FraudReport.Status.OPEN).values_list(
+            "created_at", flat=True
+        )
+        return [*pending, *reports]
+
+    def decision_outcomes(self, *, start: datetime) -> list[dict]:
+        """[{"day", "decision", "labelled", "frauds"}] for review and block decisions since
+        `start`, counting only transactions whose label is known by now."""
+        rows = (
+            Transaction.objects.filter(occurred_at__gte=start, decision__in=["review", "block"])
+            .annotate(day=TruncDate("occurred_at"))
+            .values("day", "decision")
+            .annotate(
+                labelled=Count("id", filter=Q(is_fraud__isnull=False, label_known_at__lte=timezone.now())),
+                frauds=Count("id", filter=Q(is_fraud=True, label_known_at__lte=timezone.now())),
+            )
+            .order_by("day", "decision")
+        )
+        return list(rows)
+
+    def recent_scores(self, *, start: datetime, model_version: str) -> list[float]:
+        """Model scores given online since `start` by one model version."""
+        return list(
+            Transaction.objects.filter(
+                occurred_at__gte=start, model_version=model_version, score__isnull=False
+            ).values_list("score", flat=True)
+        )
