@@ -186,3 +186,7 @@ class ListEntryAdmin(admin.ModelAdmin):
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
+
+
+# The learning loop's pages (retraining runs, dashboards) live in their own module.
+from detection import admin_lifecycle  # noqa: E402, F401

@@ -265,6 +265,14 @@ class FraudReportAdmin(admin.ModelAdmin):
     ]
     readonly_fields = fields
 
+    def get_urls(self):
+        from django.urls import path
+
+        from transactions.admin_queue import review_queue_view
+
+        queue = self.admin_site.admin_view(lambda request: review_queue_view(request, self.admin_site))
+        return [path("queue/", queue, name="transactions_review_queue"), *super().get_urls()]
+
     def get_ordering(self, request):
         # The queue: open reports first, oldest first; resolved ones after them.
         open_first = Case(

@@ -1,0 +1,183 @@
+"""Server-side charts for the dashboards: matplotlib (Agg) to SVG, nothing loaded from outside.
+
+Text stays text in the SVG (``svg.fonttype = none``), so labels and values can be read (and
+tested) in the file. Pages embed them as data: URIs in <img>: the CSP allows data: images, and
+an image's own styles are not the page's inline styles.
+"""
+
+import base64
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+from django.utils.translation import gettext as _
+
+COLOURS = {"approve": "#198754", "review": "#fd7e14", "block": "#dc3545"}
+SERIES = ["#0d6efd", "#d63384", "#20c997", "#6f42c1"]
+STYLE = {"svg.fonttype": "none", "font.size": 9, "axes.spines.top": False, "axes.spines.right": False}
+
+
+def _svg(fig) -> str:
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg", bbox_inches="tight")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def data_uri(svg: str) -> str:
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
+
+
+def curves_chart(curves_by_name: dict) -> str:
+    """Precision-recall and ROC curves, one line per model: {name: {"pr": {...}, "roc": {...}}}."""
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(1, 2, figsize=(8.4, 3.4))
+        pr_ax, roc_ax = axes
+        for i, (name, curves) in enumerate(curves_by_name.items()):
+            colour = SERIES[i % len(SERIES)]
+            pr, roc = (curves or {}).get("pr") or {}, (curves or {}).get("roc") or {}
+            if pr.get("recall"):
+                pr_ax.plot(pr["recall"], pr["precision"], color=colour, label=name)
+            if roc.get("fpr"):
+                roc_ax.plot(roc["fpr"], roc["tpr"], color=colour, label=name)
+        pr_ax.set(
+            title=_("Precision-recall"),
+            xlabel=_("Recall"),
+            ylabel=_("Precision"),
+            xlim=(0, 1),
+            ylim=(0, 1.02),
+        )
+        roc_ax.plot([0, 1], [0, 1], color="#adb5bd", linestyle=":", linewidth=1)
+        roc_ax.set(
+            title=_("ROC"),
+            xlabel=_("False positive rate"),
+            ylabel=_("True positive rate"),
+            xlim=(0, 1),
+            ylim=(0, 1.02),
+        )
+        for ax in axes:
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(loc="lower right" if ax is roc_ax else "upper right", fontsize=8)
+        return _svg(fig)
+
+
+def importances_chart(importances: list, *, top=12) -> str:
+    """Horizontal bars: the drop in average precision when each feature is shuffled."""
+    items = list(importances)[:top][::-1]
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(figsize=(6.4, max(1.6, 0.28 * len(items) + 0.8)))
+        names = [name for name, _v in items]
+        values = [value for _n, value in items]
+        axes.barh(names, values, color=SERIES[0])
+        for y, value in enumerate(values):
+            axes.text(value, y, f" {value:.4f}", va="center", fontsize=7)
+        axes.set(title=_("Feature importance (drop in average precision)"), xlabel=_("Importance"))
+        return _svg(fig)
+
+
+def decisions_chart(days, decisions: dict) -> str:
+    """Transactions per day, stacked by decision."""
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(8.4, 3.0))
+        x = np.arange(len(days))
+        bottom = np.zeros(len(days))
+        labels = {"approve": _("Approve"), "review": _("Review"), "block": _("Block")}
+        for name in ("approve", "review", "block"):
+            values = np.asarray(decisions.get(name, [0] * len(days)), dtype=float)
+            ax.bar(
+                x, values, bottom=bottom, color=COLOURS[name], label=f"{labels[name]} ({int(values.sum())})"
+            )
+            bottom += values
+        _day_axis(ax, days)
+        ax.set(title=_("Transactions per day by decision"), ylabel=_("Transactions"))
+        ax.legend(fontsize=8, loc="upper left")
+        return _svg(fig)
+
+
+def reports_chart(days, reported, confirmed) -> str:
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(8.4, 2.8))
+        x = np.arange(len(days))
+        ax.plot(x, reported, marker="o", color=SERIES[1], label=_("Reported (%(n)d)") % {"n": sum(reported)})
+        ax.plot(
+            x, confirmed, marker="s", color=SERIES[0], label=_("Confirmed (%(n)d)") % {"n": sum(confirmed)}
+        )
+        _day_axis(ax, days)
+        ax.set(title=_("Fraud reported and confirmed per day"), ylabel=_("Reports"))
+        ax.legend(fontsize=8, loc="upper left")
+        return _svg(fig)
+
+
+def precision_chart(days, precision: dict) -> str:
+    """Precision of review and block decisions per day, among transactions labelled so far."""
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(8.4, 2.8))
+        x = np.arange(len(days))
+        labels = {"review": _("Review"), "block": _("Block")}
+        for name in ("review", "block"):
+            values = np.array([np.nan if v is None else v for v in precision.get(name, [])], dtype=float)
+            if values.size:
+                ax.plot(x, values, marker="o", color=COLOURS[name], label=labels[name])
+        _day_axis(ax, days)
+        ax.set(
+            title=_("Precision of decisions as labels arrive"),
+            ylabel=_("Share confirmed fraud"),
+            ylim=(0, 1.05),
+        )
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8, loc="upper left")
+        return _svg(fig)
+
+
+def queue_age_chart(ages_hours) -> str:
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(6.4, 2.6))
+        edges = [0, 1, 4, 12, 24, 48, 96, 24 * 7, float("inf")]
+        labels = ["<1h", "1-4h", "4-12h", "12-24h", "1-2d", "2-4d", "4-7d", ">7d"]
+        counts, _e = (
+            np.histogram(ages_hours, bins=edges) if len(ages_hours) else (np.zeros(8, dtype=int), None)
+        )
+        ax.bar(labels, counts, color=SERIES[3])
+        for i, count in enumerate(counts):
+            ax.text(i, count, str(int(count)), ha="center", va="bottom", fontsize=8)
+        ax.set(title=_("Review queue by age (%(n)d waiting)") % {"n": len(ages_hours)}, ylabel=_("Items"))
+        return _svg(fig)
+
+
+def drift_chart(drift: dict) -> str:
+    """Score distribution: held-out data of the champion's training against recent traffic."""
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(8.4, 2.8))
+        edges = drift["edges"]
+        labels = [f"{edges[i]:g}–{edges[i + 1]:g}" for i in range(len(edges) - 1)]
+        x = np.arange(len(labels))
+        if drift.get("reference"):
+            ax.bar(
+                x - 0.2, drift["reference"], width=0.4, color=SERIES[0], label=_("Training data (held out)")
+            )
+        if drift.get("recent"):
+            ax.bar(
+                x + 0.2,
+                drift["recent"],
+                width=0.4,
+                color=SERIES[1],
+                label=_("Recent traffic (%(n)d)") % {"n": drift["recent_count"]},
+            )
+        ax.set_xticks(x, labels, rotation=30, ha="right")
+        title = _("Score distribution")
+        if drift.get("psi") is not None:
+            title += " — PSI {:.3f}".format(drift["psi"])
+        ax.set(title=title, xlabel=_("Model score"), ylabel=_("Share"))
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
+        return _svg(fig)
+
+
+def _day_axis(ax, days):
+    step = max(1, len(days) // 10)
+    ticks = list(range(0, len(days), step))
+    ax.set_xticks(ticks, [days[i].strftime("%m-%d") for i in ticks])

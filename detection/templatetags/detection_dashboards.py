@@ -1,0 +1,48 @@
+from django import template
+from django.utils.translation import gettext as _
+
+register = template.Library()
+
+
+@register.filter
+def num(value):
+    """A metric as people read it: three decimals, integers as they are, a dash when missing."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return str(value)
+    try:
+        return f"{float(value):.3f}"
+    except (TypeError, ValueError):
+        return str(value)
+
+
+@register.filter
+def metric_label(name, k=None):
+    labels = {
+        "average_precision": _("Average precision"),
+        "roc_auc": _("ROC AUC"),
+        "card_precision_at_k": _("Card precision@%(k)s") % {"k": k or "k"},
+        "precision": _("Precision (review threshold)"),
+        "recall": _("Recall (review threshold)"),
+        "f1": _("F1 (review threshold)"),
+        "accuracy": _("Accuracy"),
+        "n": _("Transactions"),
+        "n_fraud": _("Frauds"),
+    }
+    return labels.get(name, name)
+
+
+@register.filter
+def confusions(report):
+    return [
+        (_("Confusion matrix at the review threshold"), report.get("confusion_review")),
+        (_("Confusion matrix at the block threshold"), report.get("confusion_block")),
+    ]
+
+
+@register.filter
+def split_ints(text):
+    return [int(part) for part in str(text).split(",")]

@@ -1,0 +1,86 @@
+"""The review queue page in the admin: open fraud reports and transactions pending review,
+oldest first, with risk, reasons and the card's recent history. Every action goes through the
+services (balances, labels, audit trail)."""
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from transactions import services
+from transactions.models import Transaction
+from transactions.queue import review_queue
+
+ACTIONS = ("confirm_fraud", "confirm_legitimate", "assign_me", "note")
+PERMISSIONS = ("transactions.change_transaction", "transactions.change_fraudreport")
+
+
+def _label(tx, *, actor, fraud, note):
+    """Confirm fraud or legitimate: settles the open report if there is one, else the review."""
+    report = tx.reports.filter(status="open").first()
+    if report is not None:
+        services.fraud_report_resolve(report=report, resolved_by=actor, confirmed=fraud, note=note)
+    else:
+        services.transaction_review_resolve(transaction=tx, actor=actor, is_fraud=fraud, note=note)
+
+
+def _apply(request, action, tx):
+    note = request.POST.get(f"note-{tx.pk}", "")
+    if action == "confirm_fraud":
+        _label(tx, actor=request.user, fraud=True, note=note)
+    elif action == "confirm_legitimate":
+        _label(tx, actor=request.user, fraud=False, note=note)
+    elif action == "assign_me":
+        services.transaction_assign(transaction=tx, actor=request.user, assignee=request.user)
+    elif action == "note":
+        services.transaction_add_note(transaction=tx, actor=request.user, note=note)
+
+
+def _handle_post(request):
+    # One row's button says "action:pk"; the bulk buttons name an action for the ticked rows.
+    single = request.POST.get("single", "")
+    if ":" in single:
+        action, _sep, pk = single.partition(":")
+        ids = [pk]
+    else:
+        action, ids = request.POST.get("bulk", ""), request.POST.getlist("selected")
+    if action not in ACTIONS:
+        messages.error(request, _("Choose an action."))
+        return
+    if not ids:
+        messages.warning(request, _("Tick at least one item first."))
+        return
+    done = 0
+    for tx in Transaction.objects.filter(pk__in=[i for i in ids if str(i).isdigit()]):
+        try:
+            _apply(request, action, tx)
+        except ValidationError as error:
+            text = " ".join(error.messages)
+            messages.warning(request, f"{tx.external_id}: {text}")
+        else:
+            done += 1
+    if done:
+        messages.success(request, ngettext("%d item updated.", "%d items updated.", done) % done)
+
+
+def review_queue_view(request, admin_site):
+    if not request.user.has_perms(PERMISSIONS):
+        raise PermissionDenied
+    if request.method == "POST":
+        _handle_post(request)
+        return redirect(request.get_full_path())
+    mine = request.GET.get("mine") == "1"
+    items, total = review_queue(assigned_to=request.user if mine else None)
+    return TemplateResponse(
+        request,
+        "admin/transactions/review_queue.html",
+        {
+            **admin_site.each_context(request),
+            "title": _("Review queue"),
+            "items": items,
+            "total": total,
+            "mine": mine,
+        },
+    )

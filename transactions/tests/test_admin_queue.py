@@ -1,0 +1,123 @@
+"""The review queue page: what analysts see, and that every action goes through the services."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import AuditEntry
+from transactions.models import FraudReport, Transaction
+from transactions.tests.factories import CardFactory, FraudReportFactory, TransactionFactory
+
+URL = reverse("admin:transactions_review_queue")
+
+
+@pytest.fixture
+def queue_items(db):
+    card = CardFactory(credit_limit=Decimal("1000.00"))
+    now = timezone.now()
+    past = TransactionFactory(card=card, occurred_at=now - timedelta(days=3), amount=Decimal("12.00"))
+    held = TransactionFactory(
+        card=card,
+        occurred_at=now - timedelta(hours=5),
+        status=Transaction.Status.PENDING_REVIEW,
+        decision="review",
+        risk_score=64,
+        amount=Decimal("80.00"),
+        reasons=[{"code": "amount_high", "message": "Much larger than usual for this card."}],
+    )
+    card.held = Decimal("80.00")
+    card.save()
+    reported = FraudReportFactory(
+        transaction=TransactionFactory(occurred_at=now - timedelta(days=2), risk_score=12)
+    )
+    return {"past": past, "held": held, "report": reported}
+
+
+def test_the_queue_lists_reports_and_reviews_oldest_first_with_history(client, analyst, queue_items):
+    client.force_login(analyst)
+    page = client.get(URL)
+    assert page.status_code == 200
+    body = page.content.decode()
+    reported_tx = queue_items["report"].transaction.external_id
+    held_tx = queue_items["held"].external_id
+    # The report waits since it was filed (just now), the review since the transaction (5 h ago).
+    assert body.index(held_tx) < body.index(reported_tx)
+    assert "Much larger than usual for this card." in body
+    assert ">64<" in body
+    # The card's earlier transaction is shown beside the held one.
+    assert "12.00" in body
+    assert "2 items wait" in body
+
+
+def test_confirm_fraud_from_the_queue_labels_and_audits(client, analyst, queue_items):
+    client.force_login(analyst)
+    held = queue_items["held"]
+    response = client.post(
+        URL, {"single": f"confirm_fraud:{held.pk}", f"note-{held.pk}": "Called the customer"}
+    )
+    assert response.status_code == 302
+    held.refresh_from_db()
+    assert held.is_fraud is True
+    assert held.status == Transaction.Status.DECLINED
+    assert held.label_known_at is not None
+    assert held.card.held == Decimal("0.00")
+    entry = AuditEntry.objects.get(action="transaction.review_fraud", target_id=str(held.pk))
+    assert entry.actor == analyst and entry.note == "Called the customer"
+
+
+def test_bulk_confirm_legitimate_settles_the_report_and_the_review(client, analyst, queue_items):
+    client.force_login(analyst)
+    held, report = queue_items["held"], queue_items["report"]
+    client.post(URL, {"bulk": "confirm_legitimate", "selected": [held.pk, report.transaction.pk]})
+    held.refresh_from_db()
+    report.refresh_from_db()
+    assert held.status == Transaction.Status.APPROVED and held.is_fraud is False
+    assert report.status == FraudReport.Status.REJECTED
+    assert report.transaction.is_fraud is False
+    assert "Nothing waits for review." in client.get(URL).content.decode()
+
+
+def test_assign_to_me_and_add_a_note(client, analyst, queue_items):
+    client.force_login(analyst)
+    held = queue_items["held"]
+    client.post(URL, {"single": f"assign_me:{held.pk}"})
+    client.post(URL, {"single": f"note:{held.pk}", f"note-{held.pk}": "Waiting for the merchant"})
+    held.refresh_from_db()
+    assert held.assigned_to == analyst
+    assert AuditEntry.objects.filter(
+        action="transaction.assign", target_id=str(held.pk), actor=analyst
+    ).exists()
+    assert (
+        AuditEntry.objects.get(action="transaction.note", target_id=str(held.pk)).note
+        == "Waiting for the merchant"
+    )
+    mine = client.get(URL + "?mine=1").content.decode()
+    assert held.external_id in mine
+    assert queue_items["report"].transaction.external_id not in mine
+
+
+def test_an_empty_note_is_refused_with_a_message(client, analyst, queue_items):
+    client.force_login(analyst)
+    held = queue_items["held"]
+    page = client.post(URL, {"single": f"note:{held.pk}"}, follow=True)
+    assert "Write a note first." in page.content.decode()
+    assert not AuditEntry.objects.filter(action="transaction.note").exists()
+
+
+def test_the_queue_is_for_analysts_only(client, customer, model_manager, queue_items):
+    client.force_login(customer)
+    assert client.get(URL).status_code == 302  # to the admin login
+    customer.is_staff = True
+    customer.save()
+    client.force_login(customer)
+    assert client.get(URL).status_code == 403
+    client.force_login(model_manager)
+    assert client.get(URL).status_code == 403
+
+
+def test_the_admin_index_links_the_queue(client, analyst):
+    client.force_login(analyst)
+    assert URL in client.get(reverse("admin:index")).content.decode()
