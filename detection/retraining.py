@@ -448,9 +448,10 @@ def _training_frame(label_delay):
     return canonical_frame(source(), label_delay=label_delay)
 
 
-def execute_run(run_id) -> RetrainingRun | None:
+def execute_run(run_id, *, on_progress=None) -> RetrainingRun | None:
     """Do one queued run: claim it, train, gate, register, maybe promote, record the outcome.
-    Returns the run, or None when it was not queued (already taken: a duplicate delivery)."""
+    Returns the run, or None when it was not queued (already taken: a duplicate delivery).
+    `on_progress(percent, stage)` is told of each step too (the command's progress bar)."""
     now = timezone.now()
     claimed = RetrainingRun.objects.filter(pk=run_id, status=RetrainingRun.Status.QUEUED, active=True).update(
         status=RetrainingRun.Status.RUNNING, started_at=now, heartbeat_at=now, progress=1, stage=_("Starting")
@@ -460,19 +461,21 @@ def execute_run(run_id) -> RetrainingRun | None:
         return None
     run = RetrainingRun.objects.get(pk=run_id)
     try:
-        _execute(run)
+        _execute(run, on_progress=on_progress)
     except Exception as error:
         logger.exception("retraining run %s failed", run_id)
         _fail(run_id, str(error) or error.__class__.__name__)
     return RetrainingRun.objects.get(pk=run_id)
 
 
-def _execute(run: RetrainingRun):
+def _execute(run: RetrainingRun, *, on_progress=None):
     label_delay = timedelta(days=conf.label_delay_days())
 
     def log(message, progress=None):
         logger.info("retraining run %s: %s", run.pk, message)
         _progress(run.pk, progress=progress, stage=message)
+        if on_progress is not None:
+            on_progress(progress, str(message))
 
     log(_("Reading the labelled history"), 5)
     frame = _training_frame(label_delay)

@@ -65,8 +65,16 @@ class Command(BaseCommand):
             total=100, desc="Retraining", unit="%", file=self.stderr._out, disable=options["verbosity"] == 0
         )
 
-        run = retraining.execute_run(run.pk)
-        bar.update(run.progress)
+        def progress(percent, stage):
+            if percent is not None:
+                bar.update(max(0, percent - bar.n))
+            bar.set_postfix_str(stage[:60])
+
+        run = retraining.execute_run(run.pk, on_progress=progress)
+        if run is None:
+            bar.close()
+            raise CommandError("The run was taken by a task worker meanwhile; see the retraining runs page.")
+        bar.update(max(0, run.progress - bar.n))
         bar.close()
         summary.update(
             {
