@@ -119,6 +119,13 @@ def main():
     t = time.perf_counter()
     explainer.top_codes(matrix[flagged], scores[flagged])
     stages["reasons_for_flagged"] = time.perf_counter() - t
+    t = time.perf_counter()
+    import pandas as pd
+
+    pd.DataFrame({"transaction_id": frame["transaction_id"], "score": scores}).to_csv(
+        BENCH_DIR / "stage_write.csv", index=False, float_format="%.6f"
+    )
+    stages["write_csv"] = time.perf_counter() - t
     result = {
         "rows": rows,
         "model": loaded.name,
