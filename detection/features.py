@@ -101,9 +101,26 @@ def _us(values) -> np.ndarray:
     return series.dt.tz_localize(None).dt.as_unit("us").to_numpy().view(np.int64)
 
 
+def _fraud_flags(is_fraud) -> np.ndarray:
+    """1 → True; 0, missing or anything else → False."""
+    column = is_fraud if isinstance(is_fraud, pd.Series) else pd.Series(is_fraud)
+    if column.dtype == object or pd.api.types.is_string_dtype(column.dtype):
+        column = pd.to_numeric(column, errors="coerce")
+    return column.to_numpy(dtype=np.float64, na_value=np.nan) == 1
+
+
+def _us_fast(column: pd.Series) -> np.ndarray:
+    """`_us` without the general parsing, for columns that are already datetimes (online)."""
+    dtype = column.dtype
+    if isinstance(dtype, pd.DatetimeTZDtype) or (isinstance(dtype, np.dtype) and dtype.kind == "M"):
+        # Epoch-based integers are UTC for aware columns; naive columns are UTC by convention.
+        return np.asarray(column.array.as_unit("us").asi8, dtype=np.int64)
+    return _us(column)
+
+
 def _known_fraud(is_fraud, known_us, occurred_us, delay_us):
     """(is a fraud, when its label became known): unlabelled rows are not frauds."""
-    fraud = pd.to_numeric(pd.Series(is_fraud), errors="coerce").fillna(0).to_numpy() == 1
+    fraud = _fraud_flags(is_fraud)
     known = np.where(known_us == np.iinfo(np.int64).min, occurred_us + delay_us, known_us)
     return fraud, known
 
@@ -324,9 +341,12 @@ def _when_us(value: datetime) -> int:
 
 
 def _column(frame, name, default=""):
-    if name in frame:
-        return frame[name].astype(str).fillna(default).to_numpy()
-    return np.full(len(frame), default, dtype=object)
+    if name not in frame:
+        return np.full(len(frame), default, dtype=object)
+    column = frame[name]
+    if pd.api.types.is_string_dtype(column.dtype) and not column.isna().any():
+        return column.to_numpy(dtype=object)
+    return _text(frame, name)
 
 
 def compute_features_online(tx, *, history, label_delay=None) -> dict[str, float]:
@@ -340,7 +360,7 @@ def compute_features_online(tx, *, history, label_delay=None) -> dict[str, float
     t = _when_us(occurred)
     raw = {}
 
-    ct = _us(card_rows["occurred_at"]) if len(card_rows) else np.empty(0, dtype=np.int64)
+    ct = _us_fast(card_rows["occurred_at"]) if len(card_rows) else np.empty(0, dtype=np.int64)
     c_amount = _cents(card_rows["amount"]) if len(card_rows) else np.empty(0, dtype=np.int64)
     in_30 = (ct >= t - CARD_HISTORY) & (ct < t)
     for w, width in CARD_WINDOWS.items():
@@ -358,15 +378,17 @@ def compute_features_online(tx, *, history, label_delay=None) -> dict[str, float
         [int((in_30 & (_column(card_rows, "country") == country)).sum()) if country else 1]
     )
     if len(card_rows):
-        c_fraud, c_known = _known_fraud(card_rows["is_fraud"], _us(card_rows["label_known_at"]), ct, delay)
+        c_fraud, c_known = _known_fraud(
+            card_rows["is_fraud"], _us_fast(card_rows["label_known_at"]), ct, delay
+        )
     else:
         c_fraud, c_known = np.zeros(0, dtype=bool), np.zeros(0, dtype=np.int64)
     raw["card_known_frauds_30d"] = np.array([int((in_30 & c_fraud & (c_known < t)).sum())])
 
-    mt = _us(merchant_rows["occurred_at"]) if len(merchant_rows) else np.empty(0, dtype=np.int64)
+    mt = _us_fast(merchant_rows["occurred_at"]) if len(merchant_rows) else np.empty(0, dtype=np.int64)
     if len(merchant_rows):
         m_fraud, m_known = _known_fraud(
-            merchant_rows["is_fraud"], _us(merchant_rows["label_known_at"]), mt, delay
+            merchant_rows["is_fraud"], _us_fast(merchant_rows["label_known_at"]), mt, delay
         )
     else:
         m_fraud, m_known = np.zeros(0, dtype=bool), np.zeros(0, dtype=np.int64)
