@@ -216,3 +216,15 @@ def test_an_unexpected_failure_is_a_500_in_the_error_shape(integrator, monkeypat
     error = error_of(response)
     assert error["code"] == "server_error"
     assert "fire" not in error["message"]
+
+
+def test_a_refused_transaction_leaves_no_new_card_or_merchant(integrator):
+    response = submit(
+        key_client(integrator),
+        card_id="card_ghost",
+        merchant_id="m_ghost",
+        occurred_at="2999-01-01T00:00:00Z",
+    )
+    assert response.status_code == 400
+    assert not Card.objects.filter(external_id="card_ghost").exists()
+    assert not Merchant.objects.filter(external_id="m_ghost").exists()
