@@ -40,6 +40,12 @@ def training_source_path() -> str:
     return getattr(settings, "DETECTION_TRAINING_SOURCE", "transactions.history.transactions_frame")
 
 
+def training_params() -> dict:
+    """Overrides of the candidate algorithms' parameters, by algorithm name, e.g.
+    {"random_forest": {"n_estimators": 200}} (see detection.training.CANDIDATES)."""
+    return dict(getattr(settings, "DETECTION_TRAINING_PARAMS", {}))
+
+
 def champion_check_seconds() -> float:
     """How often a process asks the database whether the champion changed."""
     return float(getattr(settings, "DETECTION_CHAMPION_CHECK_SECONDS", 5))

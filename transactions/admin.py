@@ -65,6 +65,11 @@ class CardAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def save_model(self, request, obj, form, change):
+        # The only editable field; through the service so the change is audited.
+        if change and "credit_limit" in form.changed_data:
+            services.card_set_credit_limit(card=obj, credit_limit=obj.credit_limit, actor=request.user)
+
     @admin.display(description=_("card number"))
     def masked(self, obj):
         return obj.masked_number or "—"

@@ -205,6 +205,28 @@ def card_set_status(*, card, status, actor):
     return locked
 
 
+def card_set_credit_limit(*, card, credit_limit, actor):
+    """Change a card's limit (staff). A limit below what is already owed is allowed: the card
+    then simply has no available credit until it is paid down."""
+    errors = {}
+    limit = _clean_credit_limit(credit_limit, errors)
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        locked = _locked_card(card.pk)
+        before = {**_card_state(locked), "credit_limit": str(locked.credit_limit)}
+        locked.credit_limit = limit
+        locked.save(update_fields=["credit_limit"])
+        audit_record(
+            actor=actor,
+            action="card.credit_limit",
+            target=locked,
+            before=before,
+            after={**_card_state(locked), "credit_limit": str(limit)},
+        )
+    return locked
+
+
 def card_get_or_create(*, external_id, owner=None):
     """The card an integrator names by its id; one we have not seen is created without a number
     (the owner is only set on creation)."""
@@ -416,10 +438,20 @@ def transaction_submit(
                 decided_at=timezone.now(),
                 status=status,
             )
+            before = _card_state(locked)
             if status == Transaction.Status.APPROVED:
                 _move_money(locked.pk, balance=value)
+                locked.balance += value  # exact: the row is ours until commit
             elif status == Transaction.Status.PENDING_REVIEW:
                 _move_money(locked.pk, held=value)
+                locked.held += value
+            audit_record(
+                actor=submitted_by,
+                action="transaction.submit",
+                target=tx,
+                before={"card": before},
+                after={**_transaction_state(tx), "amount": str(value), "card": _card_state(locked)},
+            )
     except IntegrityError:  # the same external id submitted twice at the same moment
         raise ValidationError({"external_id": _("A transaction with this id already exists.")}) from None
     return tx

@@ -125,3 +125,19 @@ def test_the_card_admin_shows_only_the_masked_number(client, admin_user, custome
     for page in (listing, detail):
         assert "4111 11•• •••• 1111" in page
         assert "4111111111111111" not in page and card.fingerprint not in page
+
+
+def test_changing_a_credit_limit_in_the_admin_is_audited(client, admin_user, customer):
+    card = CardFactory(owner=customer, credit_limit=Decimal("1000"))
+    client.force_login(admin_user)
+
+    client.post(reverse("admin:transactions_card_change", args=[card.pk]), {"credit_limit": "2500.00"})
+
+    card.refresh_from_db()
+    assert card.credit_limit == Decimal("2500.00")
+    entry = AuditEntry.objects.get(action="card.credit_limit")
+    assert (entry.actor, entry.before["credit_limit"], entry.after["credit_limit"]) == (
+        admin_user,
+        "1000.00",
+        "2500.00",
+    )

@@ -141,6 +141,9 @@ def test_an_approved_transaction_is_stored_with_its_decision_and_adds_to_the_bal
     assert tx.decided_at is not None and tx.external_id.startswith("tx_")
     card = fresh(card)
     assert (card.balance, card.held, card.available_credit) == (Decimal("120.50"), 0, Decimal("879.50"))
+    entry = AuditEntry.objects.get(action="transaction.submit")
+    assert (entry.actor, entry.target_id) == (customer, str(tx.pk))
+    assert (entry.before["card"]["balance"], entry.after["card"]["balance"]) == ("0.00", "120.50")
 
 
 def test_a_transaction_under_review_holds_its_amount(customer, decision_is):
@@ -422,3 +425,35 @@ def test_merchant_lookup_refuses_bad_country(customer):
     with pytest.raises(ValidationError):
         services.merchant_get_or_create(external_id="M-2", country="Germany")
     assert not Merchant.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_reports_at_the_same_moment_open_only_one():
+    tx = Transaction.objects.create(
+        external_id="T-race",
+        card=CardFactory(owner=None),
+        merchant=MerchantFactory(),
+        amount=5,
+        occurred_at=timezone.now(),
+    )
+    outcomes = []
+    start = threading.Barrier(4)
+
+    def report():
+        try:
+            start.wait()
+            services.fraud_report_create(transaction=tx, reported_by=None, source="integrator")
+            outcomes.append("created")
+        except ValidationError:
+            outcomes.append("refused")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=report) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(outcomes) == ["created", "refused", "refused", "refused"]
+    assert FraudReport.objects.filter(transaction=tx, status="open").count() == 1

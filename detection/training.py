@@ -1,0 +1,423 @@
+"""Training with a time-honest protocol, a comparison of algorithms, and registration.
+
+Protocol (all periods half-open, UTC)
+-------------------------------------
+* **train** ``[train_start, train_end)``. The model is fitted as if at ``train_end + D`` (D, the
+  label delay, 7 days by default): a training row counts as fraud only when its fraud label was
+  known by then; anything else (unlabelled or reported later) counts as legitimate, as the bank
+  would have seen it.
+* **gap** ``[train_end, train_end + D)``: not used, so that validation rows are not ones whose
+  labels were missing at training time.
+* **validation** the ``validation_days`` (7) after the gap, with their true labels: picks the
+  algorithm (highest average precision) and the decision thresholds.
+* **test** the ``test_days`` (7) after validation: untouched until the end; its metrics are the
+  ones reported and compared with the logistic-regression baseline.
+
+Features of every row come from the whole history before it (`detection.features`), including
+history before ``train_start``. If the data stop before the validation period ends, training
+fails with a message saying which dates are needed; without test data the test metrics are
+missing and a warning says so.
+
+Imbalance and cost: every fraud of the training period is kept; legitimate rows are sampled
+down to at most ``max_train_rows`` in total and weighted back by the inverse of their sampling
+rate, so the cost stays bounded as the history grows while the fitted model still sees the true
+class balance. On top of that, logistic regression and the random forest use class-balanced
+weights (fraud weighs as much in total as legitimate rows); gradient boosting keeps the true
+balance (it copes with rare positives and stays better calibrated).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.inspection import permutation_importance
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from detection import evaluation
+from detection.features import FEATURE_NAMES, compute_features_frame
+
+BASELINE = "logistic_regression"
+DEFAULT_MAX_TRAIN_ROWS = 150_000
+
+
+class TrainingError(ValueError):
+    """Training cannot be done as asked (periods without data, no fraud to learn from...)."""
+
+
+# name → (estimator class, class-balanced weights?, default parameters). Sized so that 150k
+# training rows fit in well under a minute on two cores.
+CANDIDATES = {
+    "logistic_regression": (LogisticRegression, True, {"C": 0.1, "max_iter": 2000}),
+    "random_forest": (
+        RandomForestClassifier,
+        True,
+        {
+            "n_estimators": 80,
+            "max_depth": 12,
+            "min_samples_leaf": 5,
+            "max_features": "sqrt",
+            "max_samples": 0.3,
+        },
+    ),
+    "hist_gradient_boosting": (
+        HistGradientBoostingClassifier,
+        False,
+        {
+            "max_iter": 150,
+            "learning_rate": 0.08,
+            "max_leaf_nodes": 31,
+            "min_samples_leaf": 40,
+            "l2_regularization": 1.0,
+            "early_stopping": False,
+        },
+    ),
+}
+
+
+def _build(name, params, seed):
+    estimator, _, _ = CANDIDATES[name]
+    extra = {"random_state": seed} if name != "logistic_regression" else {}
+    if name == "random_forest":
+        extra["n_jobs"] = 2
+    model = estimator(**params, **extra)
+    # Logistic regression needs scaled inputs; trees do not.
+    return make_pipeline(StandardScaler(), model) if name == "logistic_regression" else model
+
+
+ALGORITHMS = tuple(CANDIDATES)
+
+
+@dataclass
+class TrainingResult:
+    algorithm: str
+    pipeline: object
+    parameters: dict
+    periods: dict
+    metrics: dict
+    comparison: dict
+    thresholds: dict
+    curves: dict
+    importances: dict
+    typical_values: dict
+    baseline: dict
+    warnings: list = field(default_factory=list)
+    seconds: dict = field(default_factory=dict)
+    training_rows: dict = field(default_factory=dict)
+
+    def summary(self) -> dict:
+        return {
+            "algorithm": self.algorithm,
+            "periods": {k: [v[0].isoformat(), v[1].isoformat()] for k, v in self.periods.items()},
+            "training_rows": self.training_rows,
+            "comparison": self.comparison,
+            "thresholds": self.thresholds,
+            "baseline": self.baseline,
+            "warnings": self.warnings,
+            "seconds": self.seconds,
+        }
+
+
+def _aware(value) -> datetime:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    if not isinstance(value, datetime):  # a date
+        value = datetime(value.year, value.month, value.day)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def plan_periods(train_start, train_end, *, label_delay=timedelta(days=7), validation_days=7, test_days=7):
+    """{"train", "gap", "validation", "test"} → (start, end) datetimes."""
+    train_start, train_end = _aware(train_start), _aware(train_end)
+    if train_start >= train_end:
+        raise TrainingError("The training period must start before it ends.")
+    validation_start = train_end + label_delay
+    test_start = validation_start + timedelta(days=validation_days)
+    return {
+        "train": (train_start, train_end),
+        "gap": (train_end, validation_start),
+        "validation": (validation_start, test_start),
+        "test": (test_start, test_start + timedelta(days=test_days)),
+    }
+
+
+def _in(times, period):
+    return ((times >= pd.Timestamp(period[0])) & (times < pd.Timestamp(period[1]))).to_numpy()
+
+
+def _weights(y, legit_weight, balanced):
+    weights = np.where(y == 1, 1.0, legit_weight)
+    if balanced and y.sum():
+        weights[y == 1] = weights[y == 0].sum() / y.sum()
+    return weights / weights.mean()
+
+
+def _fit(pipeline, X, y, weights):
+    if hasattr(pipeline, "steps"):
+        pipeline.fit(X, y, **{f"{pipeline.steps[-1][0]}__sample_weight": weights})
+    else:
+        pipeline.fit(X, y, sample_weight=weights)
+    return pipeline
+
+
+def _scores(pipeline, X):
+    return pipeline.predict_proba(X)[:, 1] if len(X) else np.zeros(0)
+
+
+def _evaluate(y, scores, frame, thresholds, *, curves=False):
+    return evaluation.evaluate(
+        y,
+        scores,
+        card_ids=frame["card_id"].astype(str).to_numpy(),
+        occurred_at=frame["occurred_at"],
+        thresholds=thresholds,
+        include_curves=curves,
+    )
+
+
+def _importances(pipeline, X, y, seed, max_rows=5_000):
+    """Permutation importance (drop in average precision) on validation rows: faithful for any
+    algorithm. A sample keeps every fraud to bound the cost."""
+    if y.sum() == 0 or y.sum() == len(y):
+        return {}
+    rng = np.random.default_rng(seed)
+    legit = np.flatnonzero(y == 0)
+    keep = np.r_[np.flatnonzero(y == 1), rng.choice(legit, min(legit.size, max_rows), replace=False)]
+    result = permutation_importance(
+        pipeline, X[keep], y[keep], scoring="average_precision", n_repeats=2, random_state=seed, n_jobs=1
+    )
+    return {name: round(float(v), 6) for name, v in zip(FEATURE_NAMES, result.importances_mean, strict=True)}
+
+
+def train(
+    frame: pd.DataFrame,
+    *,
+    train_start,
+    train_end,
+    label_delay=timedelta(days=7),
+    validation_days=7,
+    test_days=7,
+    algorithms=ALGORITHMS,
+    max_train_rows=DEFAULT_MAX_TRAIN_ROWS,
+    seed=0,
+    features: pd.DataFrame | None = None,
+    params: dict | None = None,
+    log=None,
+) -> TrainingResult:
+    """Train every candidate on a canonical frame, pick the best on validation, report test.
+
+    `features` may be passed when already computed (same index as `frame`); `params` overrides
+    candidates' parameters by name: ``{"random_forest": {"n_estimators": 200}}``."""
+    log = log or (lambda message: None)
+    if not isinstance(label_delay, timedelta):
+        label_delay = timedelta(days=float(label_delay))
+    unknown = set(algorithms) - set(ALGORITHMS)
+    if unknown:
+        raise TrainingError(
+            f"Unknown algorithm(s): {', '.join(sorted(unknown))}; known: {', '.join(ALGORITHMS)}."
+        )
+    periods = plan_periods(
+        train_start, train_end, label_delay=label_delay, validation_days=validation_days, test_days=test_days
+    )
+    seconds = {}
+    warnings = []
+    times = pd.to_datetime(frame["occurred_at"], utc=True)
+    if len(frame) == 0:
+        raise TrainingError("There are no transactions to train on.")
+    last = times.max()
+    # Rows after the test period never feed any feature we use: drop them early.
+    relevant = (times < pd.Timestamp(periods["test"][1])).to_numpy()
+    frame, times = frame[relevant], times[relevant]
+    in_train, in_val, in_test = (_in(times, periods[p]) for p in ("train", "validation", "test"))
+    if not in_train.any():
+        raise TrainingError(f"No transactions in the training period {_fmt(periods['train'])}.")
+    if not in_val.any() or last < pd.Timestamp(periods["validation"][1]) - pd.Timedelta(days=1):
+        raise TrainingError(
+            f"Not enough data after the training period: validation needs transactions from "
+            f"{_fmt(periods['validation'])} (training end + {label_delay.days} days label delay, then "
+            f"{validation_days} days), but the data end at {last:%Y-%m-%d %H:%M}. Train on an earlier period."
+        )
+    if not in_test.any():
+        warnings.append(
+            f"No transactions in the test period {_fmt(periods['test'])}: test metrics are not reported."
+        )
+
+    if features is None:
+        started = time.perf_counter()
+        features = compute_features_frame(frame, label_delay=label_delay)
+        seconds["features"] = round(time.perf_counter() - started, 2)
+        log(f"Features for {len(frame)} transactions in {seconds['features']} s.")
+    else:
+        features = features.loc[frame.index]
+    X_all = features[FEATURE_NAMES].to_numpy(dtype=np.float64)
+    fraud = pd.to_numeric(frame["is_fraud"], errors="coerce").fillna(0).to_numpy() == 1
+    known = pd.to_datetime(frame["label_known_at"], utc=True).fillna(times + label_delay)
+    trained_at = pd.Timestamp(periods["gap"][1])
+    # What the bank knew when it trained: frauds reported by then; the rest look legitimate.
+    y_train_all = fraud & (known < trained_at).to_numpy()
+    y_train = y_train_all[in_train].astype(np.int8)
+    if y_train.sum() == 0:
+        raise TrainingError(
+            f"No fraud known in the training period {_fmt(periods['train'])}: nothing to learn."
+        )
+    y_val = fraud[in_val].astype(np.int8)
+    if y_val.sum() == 0:
+        raise TrainingError(
+            f"No fraud in the validation period {_fmt(periods['validation'])}: cannot compare models."
+        )
+    y_test = fraud[in_test].astype(np.int8)
+
+    # Bounded cost: keep every fraud, sample legitimate rows, weight them back.
+    rng = np.random.default_rng(seed)
+    train_idx = np.flatnonzero(in_train)
+    frauds, legit = train_idx[y_train == 1], train_idx[y_train == 0]
+    budget = max(max_train_rows - frauds.size, 1000)
+    rate = min(1.0, budget / max(legit.size, 1))
+    if rate < 1.0:
+        legit = np.sort(rng.choice(legit, budget, replace=False))
+    fit_idx = np.r_[frauds, legit]
+    X_fit, y_fit = X_all[fit_idx], y_train_all[fit_idx].astype(np.int8)
+    training_rows = {
+        "period_rows": int(in_train.sum()),
+        "frauds": int(frauds.size),
+        "legitimate_sampled": int(legit.size),
+        "legitimate_sampling_rate": round(rate, 6),
+    }
+    log(
+        f"Training rows: {frauds.size} frauds + {legit.size} legitimate "
+        f"(sampled at {rate:.3f} of {int(in_train.sum()) - frauds.size})."
+    )
+
+    val_frame, test_frame = frame[in_val], frame[in_test]
+    X_val, X_test = X_all[in_val], X_all[in_test]
+    fitted, comparison = {}, {}
+    for name in algorithms:
+        _, balanced, defaults = CANDIDATES[name]
+        chosen_params = {**defaults, **(params or {}).get(name, {})}
+        started = time.perf_counter()
+        pipeline = _fit(
+            _build(name, chosen_params, seed), X_fit, y_fit, _weights(y_fit, 1.0 / rate, balanced)
+        )
+        fit_seconds = time.perf_counter() - started
+        if hasattr(pipeline, "n_jobs"):
+            pipeline.set_params(n_jobs=1)  # serving scores one transaction at a time
+        val_scores = _scores(pipeline, X_val)
+        thresholds = evaluation.choose_thresholds(
+            y_val,
+            val_scores,
+            card_ids=val_frame["card_id"].astype(str).to_numpy(),
+            occurred_at=val_frame["occurred_at"],
+        )
+        entry = {
+            "parameters": {**chosen_params, "class_weight": "balanced" if balanced else "weighted back"},
+            "fit_seconds": round(fit_seconds, 2),
+            "validation": _evaluate(y_val, val_scores, val_frame, thresholds),
+            "test": _evaluate(y_test, _scores(pipeline, X_test), test_frame, thresholds)
+            if in_test.any()
+            else None,
+        }
+        fitted[name] = (pipeline, thresholds, val_scores)
+        comparison[name] = entry
+        log(
+            f"{name}: validation AP {_num(entry['validation']['average_precision'])}, "
+            f"card precision@{entry['validation']['k']} {_num(entry['validation']['card_precision_at_k'])} "
+            f"({fit_seconds:.1f} s)"
+        )
+    seconds["training"] = round(sum(c["fit_seconds"] for c in comparison.values()), 2)
+
+    best = max(algorithms, key=lambda a: comparison[a]["validation"]["average_precision"] or 0.0)
+    pipeline, thresholds, val_scores = fitted[best]
+    started = time.perf_counter()
+    metrics = {
+        "validation": _evaluate(y_val, val_scores, val_frame, thresholds, curves=True),
+        "test": _evaluate(y_test, _scores(pipeline, X_test), test_frame, thresholds, curves=True)
+        if in_test.any()
+        else None,
+    }
+    curves = {p: (m or {}).pop("curves", {}) for p, m in metrics.items()}
+    importances = _importances(pipeline, X_val, y_val, seed)
+    seconds["importances"] = round(time.perf_counter() - started, 2)
+    legit_train = X_all[train_idx[y_train == 0]]
+    typical = dict(zip(FEATURE_NAMES, np.median(legit_train, axis=0).tolist(), strict=True))
+    baseline = _versus_baseline(comparison, best)
+    return TrainingResult(
+        algorithm=best,
+        pipeline=pipeline,
+        parameters={**comparison[best]["parameters"], "seed": seed, "max_train_rows": max_train_rows},
+        periods=periods,
+        metrics={k: v for k, v in metrics.items() if v is not None},
+        comparison=comparison,
+        thresholds=thresholds,
+        curves=curves,
+        importances=importances,
+        typical_values=typical,
+        baseline=baseline,
+        warnings=warnings,
+        seconds=seconds,
+        training_rows=training_rows,
+    )
+
+
+def _versus_baseline(comparison, best):
+    """How the chosen model compares with logistic regression on the test period."""
+    if BASELINE not in comparison:
+        return {}
+    period = "test" if comparison[best]["test"] is not None else "validation"
+    ours, base = comparison[best][period], comparison[BASELINE][period]
+    out = {"period": period, "baseline": BASELINE, "chosen": best}
+    for metric in ("average_precision", "card_precision_at_k", "roc_auc"):
+        a, b = ours.get(metric), base.get(metric)
+        out[metric] = {"chosen": a, "baseline": b, "difference": None if a is None or b is None else a - b}
+    ap, cp = out["average_precision"]["difference"], out["card_precision_at_k"]["difference"]
+    out["beats_baseline"] = best != BASELINE and ap is not None and cp is not None and ap > 0 and cp > 0
+    return out
+
+
+def _fmt(period):
+    return f"{period[0]:%Y-%m-%d %H:%M} – {period[1]:%Y-%m-%d %H:%M} UTC"
+
+
+def _num(value):
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def register(result: TrainingResult, *, promote="auto", created_by=None, notes=""):
+    """Record a training result as a model version in the registry."""
+    from detection import registry
+
+    periods = {name: result.periods[name] for name in ("train", "validation", "test")}
+    comparison = {
+        name: {period: _strip(entry[period]) for period in ("validation", "test")}
+        | {"fit_seconds": entry["fit_seconds"], "parameters": entry["parameters"]}
+        for name, entry in result.comparison.items()
+    }
+    return registry.register_version(
+        pipeline=result.pipeline,
+        algorithm=result.algorithm,
+        parameters=result.parameters,
+        feature_names=FEATURE_NAMES,
+        periods=periods,
+        metrics=result.metrics | {"baseline": result.baseline, "training_rows": result.training_rows},
+        comparison=comparison,
+        thresholds=result.thresholds,
+        curves=result.curves,
+        importances=result.importances,
+        typical_values=result.typical_values,
+        created_by=created_by,
+        promote=promote,
+        notes=notes or "; ".join(result.warnings),
+    )
+
+
+def _strip(metrics):
+    if metrics is None:
+        return None
+    return {k: v for k, v in metrics.items() if k != "curves"}
