@@ -310,7 +310,7 @@ class TransactionListCreateView(generics.ListAPIView):
         request=TransactionInputSerializer,
         responses={
             201: OpenApiResponse(TransactionOutputSerializer, description="Decided and stored."),
-            **errors(400, *AUTH_ERRORS, 409, 415, 422),
+            **errors(400, *AUTH_ERRORS, 409, 413, 415, 422),
         },
         examples=[
             OpenApiExample("Online purchase", value=EXAMPLE_TRANSACTION, request_only=True),

@@ -228,3 +228,17 @@ def test_a_refused_transaction_leaves_no_new_card_or_merchant(integrator):
     assert response.status_code == 400
     assert not Card.objects.filter(external_id="card_ghost").exists()
     assert not Merchant.objects.filter(external_id="m_ghost").exists()
+
+
+def test_an_oversized_body_is_413_in_the_error_shape(integrator):
+    body = '{"card_id": "c1", "merchant_id": "m1", "amount": "1", "x": "' + "x" * 3_000_000 + '"}'
+    response = key_client(integrator).post(URL, body, content_type="application/json")
+    assert response.status_code == 413
+    assert error_of(response)["code"] == "request_too_large"
+    assert not Transaction.objects.exists()
+
+
+def test_a_disallowed_host_under_the_api_answers_json(client):
+    response = client.get("/api/v1/me/", HTTP_HOST="evil.example")
+    assert response.status_code == 400
+    assert error_of(response)["code"] == "bad_request"
