@@ -104,28 +104,45 @@ def batch_score(*, job_id):
 
 @task()
 def model_train(*, job_id):
-    """Train on the stored transactions of the requested period and register the version."""
-    from detection.training import train_from_database
+    """Train on the stored transactions of the requested period and register the version, as
+    `train_model` does without --csv."""
+    from datetime import timedelta
+
+    from django.utils.dateparse import parse_datetime
+    from django.utils.module_loading import import_string
+
+    from detection import conf, training
+    from detection.dataset import canonical_frame
 
     job = ApiJob.objects.get(pk=job_id)
     _set(job_id, status=ApiJob.Status.RUNNING, started_at=timezone.now())
     params = job.params
     try:
-        version = train_from_database(
-            train_start=params["train_start"],
-            train_end=params["train_end"],
-            label_delay_days=params.get("label_delay_days", 7),
-            promote=params.get("promote", "auto"),
-            actor=job.owner,
+        start, end = parse_datetime(params["train_start"]), parse_datetime(params["train_end"])
+        delay = timedelta(days=params.get("label_delay_days", conf.label_delay_days()))
+        periods = training.plan_periods(start, end, label_delay=delay)
+        source = import_string(conf.training_source_path())
+        frame = canonical_frame(source(end=periods["test"][1]), label_delay=delay)
+        result = training.train(
+            frame, train_start=start, train_end=end, label_delay=delay, params=conf.training_params()
         )
-    except Exception as error:
+        version = training.register(result, promote=params.get("promote", "auto"), created_by=job.owner)
+    except training.TrainingError as error:  # e.g. not enough data: the message says what to do
+        _set(job_id, status=ApiJob.Status.FAILED, error=str(error), finished_at=timezone.now())
+        return
+    except Exception:
         logger.exception("training job %s failed", job.public_id)
-        message = "; ".join(error.messages) if isinstance(error, ValidationError) else str(error)
-        _set(job_id, status=ApiJob.Status.FAILED, error=message, finished_at=timezone.now())
+        _set(job_id, status=ApiJob.Status.FAILED, error=_("Training failed."), finished_at=timezone.now())
         return
     _set(
         job_id,
         status=ApiJob.Status.SUCCEEDED,
-        result={"version": version.version, "status": version.status, "metrics": version.metrics},
+        result={"version": version.version, "status": version.status, **_json_safe(result.summary())},
         finished_at=timezone.now(),
     )
+
+
+def _json_safe(value):
+    import json
+
+    return json.loads(json.dumps(value, default=str))

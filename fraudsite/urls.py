@@ -28,5 +28,6 @@ urlpatterns = [
 ]
 
 # Under /api/ these answer in the API's JSON error shape; elsewhere, the usual pages.
+handler400 = "accounts.api_common.errors.json_or_html_400"
 handler404 = "accounts.api_common.errors.json_or_html_404"
 handler500 = "accounts.api_common.errors.json_or_html_500"

@@ -241,14 +241,7 @@ def _submit(*, data, user):
 
 
 def _submit_atomically(*, data, user):
-    with db_transaction.atomic():
-        card = card_get_or_create(external_id=data["card_id"])
-        merchant = merchant_get_or_create(
-            external_id=data["merchant_id"],
-            name=data.get("merchant_name", ""),
-            category=data.get("merchant_category", ""),
-            country=data.get("country", ""),
-        )
+    def submit(card, merchant):
         return transaction_submit(
             card=card,
             merchant=merchant,
@@ -260,6 +253,23 @@ def _submit_atomically(*, data, user):
             external_id=data.get("transaction_id"),
             submitted_by=user,
         )
+
+    # Known card and merchant (the usual case): the service decides outside any transaction and
+    # locks only to store, so deciding never holds a lock (on SQLite, the database's).
+    card = Card.objects.filter(external_id=data["card_id"]).first()
+    merchant = Merchant.objects.filter(external_id=data["merchant_id"]).first()
+    if card is not None and merchant is not None:
+        return submit(card, merchant)
+    # A new card or merchant is created together with its first transaction, or not at all.
+    with db_transaction.atomic():
+        card = card or card_get_or_create(external_id=data["card_id"])
+        merchant = merchant or merchant_get_or_create(
+            external_id=data["merchant_id"],
+            name=data.get("merchant_name", ""),
+            category=data.get("merchant_category", ""),
+            country=data.get("country", ""),
+        )
+        return submit(card, merchant)
 
 
 @extend_schema_view(
@@ -300,7 +310,7 @@ class TransactionListCreateView(generics.ListAPIView):
         request=TransactionInputSerializer,
         responses={
             201: OpenApiResponse(TransactionOutputSerializer, description="Decided and stored."),
-            **errors(400, *AUTH_ERRORS, 409, 415, 422),
+            **errors(400, *AUTH_ERRORS, 409, 413, 415, 422),
         },
         examples=[
             OpenApiExample("Online purchase", value=EXAMPLE_TRANSACTION, request_only=True),

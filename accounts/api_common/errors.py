@@ -1,6 +1,6 @@
 """One error shape for every API error: `{"error": {"code", "message", "fields"}}`."""
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from django.utils.encoding import force_str
@@ -53,8 +53,16 @@ def django_validation_error_to_drf(error):
     return exceptions.ValidationError(detail)
 
 
+class RequestTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "request_too_large"
+    default_detail = "The request body is larger than the server accepts."
+
+
 def exception_handler(exc, context):
-    if isinstance(exc, DjangoValidationError):
+    if isinstance(exc, RequestDataTooBig):
+        exc = RequestTooLarge(_("The request body is larger than the server accepts."))
+    elif isinstance(exc, DjangoValidationError):
         exc = django_validation_error_to_drf(exc)
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
@@ -91,6 +99,18 @@ def json_or_html_404(request, exception=None):
     from django.views.defaults import page_not_found
 
     return page_not_found(request, exception)
+
+
+def json_or_html_400(request, exception=None):
+    """Django-level 400 (a suspicious request refused before any view): JSON under /api/."""
+    if _is_api(request):
+        return JsonResponse(
+            error_body("bad_request", _("The request could not be understood.")),
+            status=status.HTTP_400_BAD_REQUEST,
+        )
+    from django.views.defaults import bad_request
+
+    return bad_request(request, exception)
 
 
 def json_or_html_500(request):

@@ -16,7 +16,7 @@ _ERRORS = {
           "not_found", "Not found.", None),
     409: ("A request with the same Idempotency-Key is still being processed, or the state does not allow it.",
           "idempotency_key_in_flight", "A request with this Idempotency-Key is still being processed; retry in a moment.", None),
-    413: ("The upload is larger than the limit.",
+    413: ("The upload or body is larger than the limit.",
           "file_too_large", "The file is larger than the 10 MB limit.", None),
     415: ("The body's content type is not accepted here.",
           "unsupported_media_type", 'Unsupported media type "text/plain" in request.', None),

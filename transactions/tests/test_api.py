@@ -216,3 +216,29 @@ def test_an_unexpected_failure_is_a_500_in_the_error_shape(integrator, monkeypat
     error = error_of(response)
     assert error["code"] == "server_error"
     assert "fire" not in error["message"]
+
+
+def test_a_refused_transaction_leaves_no_new_card_or_merchant(integrator):
+    response = submit(
+        key_client(integrator),
+        card_id="card_ghost",
+        merchant_id="m_ghost",
+        occurred_at="2999-01-01T00:00:00Z",
+    )
+    assert response.status_code == 400
+    assert not Card.objects.filter(external_id="card_ghost").exists()
+    assert not Merchant.objects.filter(external_id="m_ghost").exists()
+
+
+def test_an_oversized_body_is_413_in_the_error_shape(integrator):
+    body = '{"card_id": "c1", "merchant_id": "m1", "amount": "1", "x": "' + "x" * 3_000_000 + '"}'
+    response = key_client(integrator).post(URL, body, content_type="application/json")
+    assert response.status_code == 413
+    assert error_of(response)["code"] == "request_too_large"
+    assert not Transaction.objects.exists()
+
+
+def test_a_disallowed_host_under_the_api_answers_json(client):
+    response = client.get("/api/v1/me/", HTTP_HOST="evil.example")
+    assert response.status_code == 400
+    assert error_of(response)["code"] == "bad_request"
