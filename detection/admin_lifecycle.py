@@ -30,6 +30,7 @@ class RetrainingRunAdmin(admin.ModelAdmin):
         "challenger",
         "requested_by",
         "finished_at",
+        "error_short",
     ]
     list_filter = ["status", "trigger", "outcome"]
     list_select_related = ["challenger", "requested_by"]
@@ -73,6 +74,10 @@ class RetrainingRunAdmin(admin.ModelAdmin):
     @admin.display(description=gettext_lazy("progress"))
     def progress_display(self, obj):
         return f"{obj.progress}%"
+
+    @admin.display(description=gettext_lazy("error"))
+    def error_short(self, obj):
+        return (obj.error[:120] + "…") if len(obj.error) > 120 else obj.error
 
     def get_urls(self):
         def view(function):

@@ -158,6 +158,7 @@ def test_runs_page_shows_a_failed_run_with_its_error(client, model_manager, db):
     client.force_login(model_manager)
     html = client.get(RUNS).content.decode()
     assert "Failed" in html
+    assert "No fraud in the validation period" in html  # in the list, beside the status
     assert (
         "No fraud in the validation period"
         in client.get(reverse("admin:detection_retrainingrun_change", args=[run.pk])).content.decode()
