@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = ROOT / "var" / "bench"
 MODEL_FILE = BENCH_DIR / "decide_model.joblib"
 SMALL_CUSTOMERS, SMALL_MERCHANTS, SMALL_DAYS = 150, 80, 30
-BIG_CUSTOMERS, BIG_MERCHANTS, BIG_DAYS = 5000, 2000, 90
+BIG_CUSTOMERS, BIG_MERCHANTS, BIG_DAYS = 5000, 2000, 100
 START = datetime(2025, 6, 1, tzinfo=UTC)  # first day of the decided cards' history
 
 
@@ -238,6 +238,7 @@ def child(args):
         "p90_ms": round(_percentile(latencies, 90), 3),
         "p99_ms": round(_percentile(latencies, 99), 3),
         "decisions": decisions,
+        "latencies_ms": [round(v, 4) for v in latencies],
     }
     if args.load_each_call:
         # The seed's way: read the artifact from disk for every transaction.
@@ -280,7 +281,8 @@ def main():
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--calls", type=int, default=1000, help="Calls per database and round.")
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--postgres", default=None, help="A PostgreSQL server URL to benchmark too.")
     parser.add_argument("--rebuild", action="store_true", help="Rebuild the databases from scratch.")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -303,18 +305,50 @@ def main():
         for size, label in ((10_000, "10k"), (1_000_000, "1m")):
             url = _create_pg_database(args.postgres, f"sentinel_bench_decide_{label}", args.rebuild)
             runs.append((f"postgresql {label}", url, size))
-    results = []
-    for label, url, size in runs:
-        command = [sys.executable, __file__, "--child", "--db", url, "--label", label, "--size", str(size)]
-        command += ["--calls", str(args.calls)]
-        if label == "sqlite 10k":
-            command.append("--load-each-call")
-        print(f"== {label}", file=sys.stderr, flush=True)
-        output = subprocess.run(command, check=True, capture_output=True, text=True, cwd=ROOT)
-        sys.stderr.write(output.stderr[-2000:])
-        result = json.loads(output.stdout.strip().splitlines()[-1])
-        print(json.dumps(result), flush=True)
-        results.append(result)
+    # Rounds alternate between the databases so a busy moment on the machine does not land
+    # on one of them only; the latencies of all rounds are pooled.
+    results = {}
+    for round_number in range(args.rounds):
+        for label, url, size in runs:
+            command = [
+                sys.executable,
+                __file__,
+                "--child",
+                "--db",
+                url,
+                "--label",
+                label,
+                "--size",
+                str(size),
+            ]
+            command += ["--calls", str(args.calls)]
+            if label == "sqlite 10k" and round_number == 0:
+                command.append("--load-each-call")
+            print(f"== {label} (round {round_number + 1})", file=sys.stderr, flush=True)
+            output = subprocess.run(command, check=True, capture_output=True, text=True, cwd=ROOT)
+            sys.stderr.write(output.stderr[-1000:])
+            result = json.loads(output.stdout.strip().splitlines()[-1])
+            pooled = results.setdefault(label, {**result, "latencies_ms": [], "rounds": 0})
+            pooled["latencies_ms"] += result["latencies_ms"]
+            pooled["rounds"] += 1
+            for key in (
+                "build_seconds",
+                "load_each_call_p50_ms",
+                "load_verified_each_call_p50_ms",
+                "artifact_kb",
+            ):
+                if result.get(key):
+                    pooled[key] = result[key]
+    for pooled in results.values():
+        latencies = pooled.pop("latencies_ms")
+        pooled["calls"] = len(latencies)
+        for name, q in (("p50_ms", 50), ("p90_ms", 90), ("p99_ms", 99)):
+            pooled[name] = round(_percentile(latencies, q), 3)
+        if "load_each_call_p50_ms" in pooled:
+            pooled["load_each_call_ratio"] = round(pooled["load_each_call_p50_ms"] / pooled["p50_ms"], 1)
+        pooled.pop("decisions", None)
+        print(json.dumps(pooled), flush=True)
+    results = list(results.values())
     by = {r["db"]: r for r in results}
     for backend in ("sqlite", "postgresql"):
         small, big = by.get(f"{backend} 10k"), by.get(f"{backend} 1m")

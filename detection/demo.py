@@ -17,7 +17,7 @@ VALIDATION_DAYS = TEST_DAYS = 7
 MIN_TRAIN_DAYS = 7
 MIN_DB_ROWS = 5_000
 # The fallback history: small enough to train in well under a minute on two cores.
-SIM_CUSTOMERS, SIM_MERCHANTS, SIM_DAYS = 1500, 600, 35
+SIM_CUSTOMERS, SIM_MERCHANTS, SIM_DAYS = 1000, 500, 35
 
 
 def _plan(frame, delay_days, *, min_rows=0):

@@ -45,6 +45,7 @@ same numbers bit for bit:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -61,6 +62,23 @@ NIGHT_START, NIGHT_END = 22, 6
 MAX_RATIO, MAX_Z = 1000.0, 50.0
 CHANNELS = ("online", "atm", "contactless")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def merchant_count_specs(delay_us: int) -> dict[str, tuple[int, int, bool]]:
+    """The merchant's window counts, shared by every evaluator (offline, online from rows, and
+    a history source that counts in SQL): name → (lo, hi, known frauds only), counting the
+    merchant's transactions with occurred_at in [t + lo, t + hi) — and, when the flag is set,
+    only frauds whose label was known before t (`label_known_at < t`, or without a time,
+    occurred_at + delay < t)."""
+    specs = {}
+    for w, width in MERCHANT_WINDOWS.items():
+        specs[f"merchant_n_{w}"] = (-width, 0, False)
+    for w, width in MERCHANT_WINDOWS.items():
+        specs[f"merchant_label_n_{w}"] = (-delay_us - width, -delay_us, False)
+        specs[f"merchant_label_frauds_{w}"] = (-delay_us - width, -delay_us, True)
+    specs["merchant_recent_frauds"] = (-delay_us, 0, True)
+    return specs
+
 
 FEATURE_NAMES = [
     "amount",
@@ -101,9 +119,28 @@ def _us(values) -> np.ndarray:
     return series.dt.tz_localize(None).dt.as_unit("us").to_numpy().view(np.int64)
 
 
+def _fraud_flags(is_fraud) -> np.ndarray:
+    """1 → True; 0, missing or anything else → False."""
+    column = is_fraud if isinstance(is_fraud, pd.Series) else pd.Series(is_fraud)
+    if column.dtype == object or pd.api.types.is_string_dtype(column.dtype):
+        column = pd.to_numeric(column, errors="coerce")
+    return column.to_numpy(dtype=np.float64, na_value=np.nan) == 1
+
+
+def _us_fast(column: pd.Series) -> np.ndarray:
+    """`_us` without the general parsing, for columns that are already datetimes (online)."""
+    dtype = column.dtype
+    if isinstance(dtype, pd.DatetimeTZDtype) or (isinstance(dtype, np.dtype) and dtype.kind == "M"):
+        # Epoch-based integers are UTC for aware columns; naive columns are UTC by convention.
+        return np.asarray(column.array.as_unit("us").asi8, dtype=np.int64)
+    return _us(column)
+
+
 def _known_fraud(is_fraud, known_us, occurred_us, delay_us):
     """(is a fraud, when its label became known): unlabelled rows are not frauds."""
-    fraud = pd.to_numeric(pd.Series(is_fraud), errors="coerce").fillna(0).to_numpy() == 1
+    fraud = (
+        is_fraud if isinstance(is_fraud, np.ndarray) and is_fraud.dtype == bool else _fraud_flags(is_fraud)
+    )
     known = np.where(known_us == np.iinfo(np.int64).min, occurred_us + delay_us, known_us)
     return fraud, known
 
@@ -285,20 +322,17 @@ def compute_features_frame(df: pd.DataFrame, *, label_delay=None) -> pd.DataFram
         card[fraud], np.maximum(known[fraud], t[fraud]), t[fraud] + CARD_HISTORY, card, t
     )
     by_merchant = _SortedKeys(merchant, t)
-    for w, width in MERCHANT_WINDOWS.items():
-        raw[f"merchant_n_{w}"] = by_merchant.count_before(merchant, t) - by_merchant.count_before(
-            merchant, t - width
-        )
-        raw[f"merchant_label_n_{w}"] = by_merchant.count_before(
-            merchant, t - delay
-        ) - by_merchant.count_before(merchant, t - delay - width)
-        tf = t[fraud]
-        raw[f"merchant_label_frauds_{w}"] = _interval_count(
-            merchant[fraud], np.maximum(known[fraud], tf + delay), tf + delay + width, merchant, t
-        )
-    raw["merchant_recent_frauds"] = _interval_count(
-        merchant[fraud], np.maximum(known[fraud], t[fraud]), t[fraud] + delay, merchant, t
-    )
+    tf = t[fraud]
+    for name, (lo, hi, known_fraud_only) in merchant_count_specs(delay).items():
+        if known_fraud_only:
+            # occurred in [t + lo, t + hi) and known before t  <=>  max(known, occurred - hi) < t <= occurred - lo
+            raw[name] = _interval_count(
+                merchant[fraud], np.maximum(known[fraud], tf - hi), tf - lo, merchant, t
+            )
+        else:
+            raw[name] = by_merchant.count_before(merchant, t + hi) - by_merchant.count_before(
+                merchant, t + lo
+            )
     features = _finish(raw, amount_c, t, _text(df, "channel"))
     return pd.DataFrame({name: features[name] for name in FEATURE_NAMES}, index=df.index)
 
@@ -324,24 +358,86 @@ def _when_us(value: datetime) -> int:
 
 
 def _column(frame, name, default=""):
-    if name in frame:
-        return frame[name].astype(str).fillna(default).to_numpy()
-    return np.full(len(frame), default, dtype=object)
+    if name not in frame:
+        return np.full(len(frame), default, dtype=object)
+    column = frame[name]
+    if pd.api.types.is_string_dtype(column.dtype) and not column.isna().any():
+        return column.to_numpy(dtype=object)
+    return _text(frame, name)
+
+
+@dataclass(frozen=True)
+class HistoryWindow:
+    """The columns of a history window the online features use, as numpy arrays. A history
+    source may hand these out directly (`card_window` / `merchant_window`) to skip DataFrames."""
+
+    occurred_us: np.ndarray  # int64 microseconds since the epoch, UTC
+    amount_c: np.ndarray  # int64 cents
+    merchant_id: np.ndarray  # object (str)
+    country: np.ndarray  # object (str)
+    fraud: np.ndarray  # bool
+    known_us: np.ndarray  # int64, smallest int64 when the label time is missing
+
+    @classmethod
+    def empty(cls):
+        ints = np.empty(0, dtype=np.int64)
+        return cls(
+            ints, ints, np.empty(0, dtype=object), np.empty(0, dtype=object), np.empty(0, dtype=bool), ints
+        )
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame):
+        if len(frame) == 0:
+            return cls.empty()
+        return cls(
+            occurred_us=_us_fast(frame["occurred_at"]),
+            amount_c=_cents(frame["amount"]),
+            merchant_id=_column(frame, "merchant_id"),
+            country=_column(frame, "country"),
+            fraud=_fraud_flags(frame["is_fraud"]),
+            known_us=_us_fast(frame["label_known_at"]),
+        )
+
+    @classmethod
+    def from_rows(cls, rows):
+        """From (occurred_at, amount, merchant_id, country, is_fraud, label_known_at) tuples, as
+        a database returns them (datetimes, Decimals, None for missing values)."""
+        if not rows:
+            return cls.empty()
+        occurred, amount, merchant, country, fraud, known = zip(*rows, strict=True)
+        missing = np.iinfo(np.int64).min
+        return cls(
+            occurred_us=np.fromiter((_when_us(d) for d in occurred), dtype=np.int64, count=len(rows)),
+            amount_c=_cents(np.array(amount, dtype=np.float64)),
+            merchant_id=np.array([str(m) for m in merchant], dtype=object),
+            country=np.array([c or "" for c in country], dtype=object),
+            fraud=np.array([f is not None and int(f) == 1 for f in fraud], dtype=bool),
+            known_us=np.fromiter(
+                (missing if d is None else _when_us(d) for d in known), dtype=np.int64, count=len(rows)
+            ),
+        )
+
+
+def _read_window(history, kind, key, start, end) -> HistoryWindow:
+    fast = getattr(history, f"{kind}_window", None)
+    if fast is not None:
+        return fast(key, start, end)
+    return HistoryWindow.from_frame(getattr(history, f"{kind}_history")(key, start, end))
 
 
 def compute_features_online(tx, *, history, label_delay=None) -> dict[str, float]:
     """Features of one `TransactionInput`, reading its card's and merchant's recent history
-    from `history` (a `HistorySource`). Same values as `compute_features_frame`."""
+    from `history` (a `HistorySource`; its `card_window`, `merchant_window` or
+    `merchant_counts` when it has them).
+    Same values as `compute_features_frame`."""
     delay = _delay_us(label_delay)
     occurred = tx.occurred_at if tx.occurred_at.tzinfo else tx.occurred_at.replace(tzinfo=UTC)
     windows = history_windows(occurred, label_delay=timedelta(microseconds=delay))
-    card_rows = history.card_history(tx.card_id, *windows["card"])
-    merchant_rows = history.merchant_history(tx.merchant_id, *windows["merchant"])
+    card = _read_window(history, "card", tx.card_id, *windows["card"])
     t = _when_us(occurred)
     raw = {}
 
-    ct = _us(card_rows["occurred_at"]) if len(card_rows) else np.empty(0, dtype=np.int64)
-    c_amount = _cents(card_rows["amount"]) if len(card_rows) else np.empty(0, dtype=np.int64)
+    ct, c_amount = card.occurred_us, card.amount_c
     in_30 = (ct >= t - CARD_HISTORY) & (ct < t)
     for w, width in CARD_WINDOWS.items():
         mine = (ct >= t - width) & (ct < t)
@@ -350,33 +446,24 @@ def compute_features_online(tx, *, history, label_delay=None) -> dict[str, float
         raw[f"card_max_{w}"] = np.array([int(c_amount[mine].max()) if mine.any() else 0])
     raw["card_sumsq_30d"] = np.array([float(np.sum(c_amount[in_30].astype(np.float64) ** 2))])
     raw["card_gap_us"] = np.array([t - int(ct[in_30].max()) if in_30.any() else -1])
-    raw["pair_n_30d"] = np.array(
-        [int((in_30 & (_column(card_rows, "merchant_id") == str(tx.merchant_id))).sum())]
-    )
+    raw["pair_n_30d"] = np.array([int((in_30 & (card.merchant_id == str(tx.merchant_id))).sum())])
     country = str(tx.country or "")
-    raw["country_n_30d"] = np.array(
-        [int((in_30 & (_column(card_rows, "country") == country)).sum()) if country else 1]
-    )
-    if len(card_rows):
-        c_fraud, c_known = _known_fraud(card_rows["is_fraud"], _us(card_rows["label_known_at"]), ct, delay)
-    else:
-        c_fraud, c_known = np.zeros(0, dtype=bool), np.zeros(0, dtype=np.int64)
+    raw["country_n_30d"] = np.array([int((in_30 & (card.country == country)).sum()) if country else 1])
+    c_fraud, c_known = _known_fraud(card.fraud, card.known_us, ct, delay)
     raw["card_known_frauds_30d"] = np.array([int((in_30 & c_fraud & (c_known < t)).sum())])
 
-    mt = _us(merchant_rows["occurred_at"]) if len(merchant_rows) else np.empty(0, dtype=np.int64)
-    if len(merchant_rows):
-        m_fraud, m_known = _known_fraud(
-            merchant_rows["is_fraud"], _us(merchant_rows["label_known_at"]), mt, delay
-        )
+    counts = getattr(history, "merchant_counts", None)
+    if counts is not None:
+        # The source counts in its own storage (e.g. SQL), from the same specs.
+        raw.update(counts(tx.merchant_id, occurred, merchant_count_specs(delay)))
     else:
-        m_fraud, m_known = np.zeros(0, dtype=bool), np.zeros(0, dtype=np.int64)
-    m_known_fraud = m_fraud & (m_known < t)
-    for w, width in MERCHANT_WINDOWS.items():
-        raw[f"merchant_n_{w}"] = np.array([int(((mt >= t - width) & (mt < t)).sum())])
-        labelled = (mt >= t - delay - width) & (mt < t - delay)
-        raw[f"merchant_label_n_{w}"] = np.array([int(labelled.sum())])
-        raw[f"merchant_label_frauds_{w}"] = np.array([int((labelled & m_known_fraud).sum())])
-    raw["merchant_recent_frauds"] = np.array([int(((mt >= t - delay) & (mt < t) & m_known_fraud).sum())])
+        merchant = _read_window(history, "merchant", tx.merchant_id, *windows["merchant"])
+        mt = merchant.occurred_us
+        m_fraud, m_known = _known_fraud(merchant.fraud, merchant.known_us, mt, delay)
+        m_known_fraud = m_fraud & (m_known < t)
+        for name, (lo, hi, known_fraud_only) in merchant_count_specs(delay).items():
+            mine = (mt >= t + lo) & (mt < t + hi)
+            raw[name] = np.array([int((mine & m_known_fraud).sum() if known_fraud_only else mine.sum())])
 
     features = _finish(raw, _cents([float(tx.amount)]), np.array([t]), [str(tx.channel or "")])
     return {name: float(features[name][0]) for name in FEATURE_NAMES}

@@ -290,12 +290,12 @@ def rollback(*, actor, note="") -> ModelVersion:
         current = ModelVersion.objects.select_for_update().filter(status=ModelVersion.Status.CHAMPION).first()
         if current is None:
             raise RegistryError(_("There is no champion to roll back."))
-        previous = (
-            ModelVersion.objects.select_for_update()
-            .filter(status=ModelVersion.Status.RETIRED, promoted_at__lt=current.promoted_at)
-            .order_by("-promoted_at")
-            .first()
+        earlier = ModelVersion.objects.select_for_update().filter(
+            status=ModelVersion.Status.RETIRED, promoted_at__isnull=False
         )
+        if current.promoted_at is not None:
+            earlier = earlier.filter(promoted_at__lt=current.promoted_at)
+        previous = earlier.order_by("-promoted_at").first()
         if previous is None:
             raise RegistryError(_("No earlier champion to roll back to."))
         current.status = ModelVersion.Status.RETIRED

@@ -39,6 +39,7 @@ from sklearn.inspection import permutation_importance
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 from detection import evaluation
 from detection.features import FEATURE_NAMES, compute_features_frame
@@ -70,10 +71,10 @@ CANDIDATES = {
         HistGradientBoostingClassifier,
         False,
         {
-            "max_iter": 150,
-            "learning_rate": 0.08,
-            "max_leaf_nodes": 31,
-            "min_samples_leaf": 40,
+            "max_iter": 200,
+            "learning_rate": 0.05,
+            "max_leaf_nodes": 15,
+            "min_samples_leaf": 100,
             "l2_regularization": 1.0,
             "early_stopping": False,
         },
@@ -197,7 +198,19 @@ def _importances(pipeline, X, y, seed, max_rows=5_000):
     return {name: round(float(v), 6) for name, v in zip(FEATURE_NAMES, result.importances_mean, strict=True)}
 
 
-def train(
+def train(frame: pd.DataFrame, *, threads: int | None = None, **kwargs) -> TrainingResult:
+    """Train every candidate on a canonical frame, pick the best on validation, report test
+    (see `_train` for the arguments). OpenMP/BLAS threads are limited to `threads` (default:
+    setting DETECTION_TRAINING_THREADS, 1)."""
+    if threads is None:
+        from detection import conf
+
+        threads = conf.training_threads()
+    with threadpool_limits(limits=threads):
+        return _train(frame, **kwargs)
+
+
+def _train(
     frame: pd.DataFrame,
     *,
     train_start,
@@ -212,7 +225,7 @@ def train(
     params: dict | None = None,
     log=None,
 ) -> TrainingResult:
-    """Train every candidate on a canonical frame, pick the best on validation, report test.
+    """Train every candidate, pick the best on validation, report test.
 
     `features` may be passed when already computed (same index as `frame`); `params` overrides
     candidates' parameters by name: ``{"random_forest": {"n_estimators": 200}}``."""
