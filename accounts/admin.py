@@ -3,8 +3,10 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
+from rest_framework_api_key.admin import APIKeyModelAdmin
 
-from accounts.models import AuditEntry, User
+from accounts.models import ApiJob, AuditEntry, IntegratorKey, User
+from accounts.roles import Role
 
 
 class UserCreationForm(AdminUserCreationForm):
@@ -80,4 +82,38 @@ class AuditEntryAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(IntegratorKey)
+class IntegratorKeyAdmin(APIKeyModelAdmin):
+    """Keys are created here or on the integrator's own page; the library's admin shows the key
+    once, in a message, and keeps only its hash."""
+
+    list_display = [*APIKeyModelAdmin.list_display, "owner", "last_used_at"]
+    list_filter = ["revoked", "created"]
+    search_fields = ["name", "prefix", "owner__email"]
+    list_select_related = ["owner"]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "owner":
+            kwargs["queryset"] = User.objects.filter(groups__name=Role.INTEGRATOR.value)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = (*super().get_readonly_fields(request, obj), "last_used_at")
+        return (*readonly, "owner") if obj is not None else readonly
+
+
+@admin.register(ApiJob)
+class ApiJobAdmin(admin.ModelAdmin):
+    list_display = ["public_id", "kind", "status", "owner", "total", "processed", "created_at", "finished_at"]
+    list_filter = ["kind", "status"]
+    search_fields = ["public_id", "owner__email"]
+    readonly_fields = [field.name for field in ApiJob._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False

@@ -1,3 +1,5 @@
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Submit
 from django import forms
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
@@ -52,3 +54,17 @@ class ProfileForm(forms.ModelForm):
     class Meta:
         model = User
         fields = ["display_name", "phone"]
+
+
+class ApiKeyForm(forms.Form):
+    name = forms.CharField(
+        label=_("Key name"),
+        max_length=50,
+        help_text=_("What uses the key, for example “checkout-eu”. The key is shown once."),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Rendered with {% crispy form %}, which takes its submit button from the helper.
+        self.helper = FormHelper()
+        self.helper.add_input(Submit("submit", _("Create key")))

@@ -1,7 +1,10 @@
+import uuid
+
 from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from rest_framework_api_key.models import AbstractAPIKey, BaseAPIKeyManager
 
 
 class UserManager(DjangoUserManager):
@@ -89,3 +92,111 @@ class AuditEntry(models.Model):
 
     def __str__(self):
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} {self.target_type}#{self.target_id}"
+
+
+class IntegratorKeyManager(BaseAPIKeyManager):
+    def get_usable_keys(self):
+        # A key stops working when it is revoked, when it expires (checked by the library) or
+        # when its owner is deactivated.
+        return super().get_usable_keys().filter(owner__is_active=True).select_related("owner")
+
+
+class IntegratorKey(AbstractAPIKey):
+    """An API key of an integrator. Only a hash is stored; the key is shown once, at creation,
+    and known by its prefix afterwards. Requests made with it act as its owner."""
+
+    owner = models.ForeignKey(
+        "accounts.User", verbose_name=_("owner"), related_name="api_keys", on_delete=models.CASCADE
+    )
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+
+    objects = IntegratorKeyManager()
+
+    class Meta(AbstractAPIKey.Meta):
+        verbose_name = _("integrator API key")
+        verbose_name_plural = _("integrator API keys")
+        ordering = ["-created"]
+
+    def __str__(self):
+        return f"{self.prefix} ({self.name})"
+
+
+class IdempotencyRecord(models.Model):
+    """The outcome of one POST sent with an `Idempotency-Key` header, so a retry returns the same
+    response instead of acting twice. The unique (owner, key) constraint is what makes two
+    concurrent requests with the same key unable to both proceed, on any database."""
+
+    class State(models.TextChoices):
+        IN_FLIGHT = "in_flight", _("In flight")
+        DONE = "done", _("Done")
+
+    owner = models.ForeignKey(
+        "accounts.User", verbose_name=_("owner"), related_name="+", on_delete=models.CASCADE
+    )
+    key = models.CharField(_("idempotency key"), max_length=255)
+    # sha256 of method, path and canonical body: the same key with another request is an error.
+    fingerprint = models.CharField(_("request fingerprint"), max_length=64)
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.IN_FLIGHT)
+    response_status = models.PositiveSmallIntegerField(_("response status"), null=True, blank=True)
+    response_body = models.JSONField(_("response body"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), db_index=True)
+
+    class Meta:
+        verbose_name = _("idempotency record")
+        verbose_name_plural = _("idempotency records")
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["owner", "key"], name="idempotency_owner_key")]
+
+    def __str__(self):
+        return f"{self.owner_id}:{self.key}"
+
+
+def job_upload_to(job, filename):
+    return f"jobs/{job.owner_id}/{job.public_id}/{filename}"
+
+
+class ApiJob(models.Model):
+    """Background work started through the API (a batch to score, a model to train): who asked,
+    how far it got, and where its files are. Domain-free on purpose: the task that does the work
+    lives with its domain and only reports progress here."""
+
+    class Kind(models.TextChoices):
+        BATCH_SCORE = "batch_score", _("Batch scoring")
+        TRAIN = "train", _("Training")
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
+
+    public_id = models.UUIDField(_("id"), unique=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        "accounts.User", verbose_name=_("owner"), related_name="api_jobs", on_delete=models.CASCADE
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.QUEUED)
+    params = models.JSONField(_("parameters"), default=dict, blank=True)
+    total = models.PositiveIntegerField(_("rows in total"), default=0)
+    processed = models.PositiveIntegerField(_("rows processed"), default=0)
+    input_file = models.FileField(_("input file"), upload_to=job_upload_to, blank=True)
+    result_file = models.FileField(_("result file"), upload_to=job_upload_to, blank=True)
+    result = models.JSONField(_("result"), default=dict, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("API job")
+        verbose_name_plural = _("API jobs")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.public_id} ({self.get_status_display()})"
+
+    @property
+    def progress(self):
+        if self.status == self.Status.SUCCEEDED:
+            return 1.0
+        return round(self.processed / self.total, 4) if self.total else 0.0

@@ -43,3 +43,34 @@ def audit_record(*, actor, action, target, before=None, after=None, note=""):
         after=after or {},
         note=note,
     )
+
+
+@transaction.atomic
+def api_key_create(*, owner, name, expiry_date=None, actor=None):
+    """Create an API key for an integrator. Returns (key, secret): the secret exists only in this
+    return value; the database keeps a hash and the prefix."""
+    from django.core.exceptions import ValidationError
+    from django.utils.translation import gettext as _
+
+    from accounts.models import IntegratorKey
+    from accounts.roles import has_role
+
+    if not has_role(owner, Role.INTEGRATOR):
+        raise ValidationError({"owner": _("Only integrators can hold API keys.")})
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": _("Give the key a name, for example the system that uses it.")})
+    key, secret = IntegratorKey.objects.create_key(owner=owner, name=name[:50], expiry_date=expiry_date)
+    # The audit target is the owner: a key's primary key (prefix and hash) is longer than target_id.
+    audit_record(actor=actor or owner, action="api_key.create", target=owner, after={"prefix": key.prefix})
+    return key, secret
+
+
+@transaction.atomic
+def api_key_revoke(*, key, actor):
+    """Revoke for good (the library refuses to un-revoke)."""
+    if not key.revoked:
+        key.revoked = True
+        key.save(update_fields=["revoked"])
+        audit_record(actor=actor, action="api_key.revoke", target=key.owner, after={"prefix": key.prefix})
+    return key

@@ -10,6 +10,8 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("profile/", views.profile, name="profile"),
     path("profile/edit/", views.profile_edit, name="profile_edit"),
+    path("api-keys/", views.api_keys, name="api_keys"),
+    path("api-keys/<str:prefix>/revoke/", views.api_key_revoke_view, name="api_key_revoke"),
     path(
         "password/change/",
         auth_views.PasswordChangeView.as_view(template_name="accounts/password_change.html"),

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "rest_framework_api_key",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_filters",
 ]
 
 MIDDLEWARE = [
@@ -215,6 +216,31 @@ if not DEBUG:
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # The first class answers 401 with `WWW-Authenticate: Api-Key` to anonymous callers.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.api_common.auth.IntegratorKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "accounts.api_common.pagination.NewestFirstPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "EXCEPTION_HANDLER": "accounts.api_common.errors.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["accounts.api_common.throttling.KeyScopedRateThrottle"],
+    # Per API key (per user for sessions, per address when anonymous), per scope.
+    "DEFAULT_THROTTLE_RATES": {
+        "default": env.str("API_RATE_DEFAULT", default="1200/min"),
+        "submit": env.str("API_RATE_SUBMIT", default="60000/min"),
+        "read": env.str("API_RATE_READ", default="6000/min"),
+        "batch": env.str("API_RATE_BATCH", default="30/hour"),
+        "train": env.str("API_RATE_TRAIN", default="10/hour"),
+    },
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Fraud detection API",
@@ -223,6 +249,18 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "DESCRIPTION": "Submit card transactions and get a fraud decision (approve, review or block) with a "
+    "risk score, the model version and the reasons; read and report transactions; score CSV files in "
+    "batch; manage model versions. Authenticate with `Authorization: Api-Key <key>`. Every error has "
+    'the shape `{"error": {"code", "message", "fields"}}`.',
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    # No call to the online validator (the CSP forbids it, and docs must work offline).
+    "SWAGGER_UI_SETTINGS": {"validatorUrl": None, "deepLinking": True, "displayOperationId": True},
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "DecisionEnum": "transactions.models.Decision",
+        "JobStatusEnum": "accounts.models.ApiJob.Status",
+    },
 }
 
 LOGGING = {

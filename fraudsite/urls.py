@@ -4,6 +4,9 @@ from django.templatetags.static import static
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import TemplateView
+from drf_spectacular.views import SpectacularAPIView
+
+from accounts.api_common.docs import SwaggerView
 
 admin.site.site_header = _("Sentinel staff console")
 admin.site.site_title = _("Sentinel staff console")
@@ -19,4 +22,12 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("", include("transactions.urls")),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("fraudsite.api")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
+
+# Under /api/ these answer in the API's JSON error shape; elsewhere, the usual pages.
+handler400 = "accounts.api_common.errors.json_or_html_400"
+handler404 = "accounts.api_common.errors.json_or_html_404"
+handler500 = "accounts.api_common.errors.json_or_html_500"

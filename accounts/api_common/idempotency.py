@@ -1,0 +1,118 @@
+"""`Idempotency-Key` for POSTs that create things, as Stripe does it: a retry with the same key
+and body gets the stored response (same status) without acting again; the same key with another
+body is refused (422); a retry while the first request still runs gets 409; keys live 24 hours.
+
+The claim is a row insert under a unique (owner, key) constraint, committed before the work
+starts, so of two concurrent requests exactly one proceeds, on SQLite and PostgreSQL alike."""
+
+import hashlib
+import json
+from datetime import timedelta
+from functools import wraps
+
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
+from django.http import Http404
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.utils.encoders import JSONEncoder
+
+from accounts.api_common.errors import api_error_response
+from accounts.models import IdempotencyRecord
+
+HEADER = "Idempotency-Key"
+TTL = timedelta(hours=24)
+MAX_KEY_LENGTH = 255
+HANDLED = (exceptions.APIException, Http404, PermissionDenied, DjangoValidationError)
+
+
+def request_fingerprint(request):
+    body = json.dumps(request.data, sort_keys=True, cls=JSONEncoder, separators=(",", ":"))
+    return hashlib.sha256(f"{request.method} {request.path}\n{body}".encode()).hexdigest()
+
+
+def _replay(record):
+    response = Response(record.response_body, status=record.response_status)
+    response["Idempotent-Replayed"] = "true"
+    return response
+
+
+def _claim(*, owner, key, fingerprint):
+    """Returns (record, None) when this request may proceed, else (None, response to send)."""
+    now = timezone.now()
+    for _attempt in range(3):
+        try:
+            with transaction.atomic():
+                return IdempotencyRecord.objects.create(
+                    owner=owner, key=key, fingerprint=fingerprint, created_at=now
+                ), None
+        except IntegrityError:
+            existing = IdempotencyRecord.objects.filter(owner=owner, key=key).first()
+            if existing is None:
+                continue  # released or expired meanwhile: claim again
+            if existing.created_at <= now - TTL:
+                IdempotencyRecord.objects.filter(pk=existing.pk, created_at=existing.created_at).delete()
+                continue
+            if existing.fingerprint != fingerprint:
+                return None, api_error_response(
+                    "idempotency_key_reused",
+                    _("This Idempotency-Key was already used with a different request body."),
+                    status.HTTP_422_UNPROCESSABLE_ENTITY,
+                )
+            if existing.state == IdempotencyRecord.State.IN_FLIGHT:
+                break
+            return None, _replay(existing)
+    return None, api_error_response(
+        "idempotency_key_in_flight",
+        _("A request with this Idempotency-Key is still being processed; retry in a moment."),
+        status.HTTP_409_CONFLICT,
+    )
+
+
+def idempotent(method):
+    """Decorate an APIView handler (`def post(self, request, ...)`)."""
+
+    @wraps(method)
+    def wrapper(view, request, *args, **kwargs):
+        key = request.headers.get(HEADER)
+        if key is None:
+            return method(view, request, *args, **kwargs)
+        key = key.strip()
+        if not key or len(key) > MAX_KEY_LENGTH:
+            return api_error_response(
+                "validation_error",
+                _("Idempotency-Key must be 1 to %(max)d characters.") % {"max": MAX_KEY_LENGTH},
+                status.HTTP_400_BAD_REQUEST,
+                {HEADER: [_("Invalid length.")]},
+            )
+        # Reading the body first: a request that does not parse is refused without a claim.
+        record, response = _claim(owner=request.user, key=key, fingerprint=request_fingerprint(request))
+        if response is not None:
+            return response
+        try:
+            response = method(view, request, *args, **kwargs)
+        except HANDLED as exc:
+            response = view.handle_exception(exc)
+        except BaseException:
+            record.delete()  # nothing was decided: the client may retry with the same key
+            raise
+        if response.status_code >= 500:
+            record.delete()
+            return response
+        # Store what the client saw, as JSON, so the replay is byte-for-byte the same data.
+        record.response_body = json.loads(json.dumps(response.data, cls=JSONEncoder))
+        record.response_status = response.status_code
+        record.state = IdempotencyRecord.State.DONE
+        record.save(update_fields=["response_body", "response_status", "state"])
+        return response
+
+    return wrapper
+
+
+def idempotency_records_purge(*, now=None):
+    """Delete expired records (a periodic chore; expired ones are also replaced on reuse)."""
+    cutoff = (now or timezone.now()) - TTL
+    return IdempotencyRecord.objects.filter(created_at__lte=cutoff).delete()[0]

@@ -1,0 +1,190 @@
+from datetime import timedelta
+
+import pytest
+from django.core.cache import cache
+from django.test import override_settings
+from django.urls import reverse
+from django.utils import timezone
+from rest_framework.settings import api_settings
+
+from accounts.models import AuditEntry, IntegratorKey
+from accounts.tests.api_clients import anonymous_client, error_of, key_client, session_client
+
+pytestmark = pytest.mark.django_db
+
+
+def test_me_with_a_key_names_the_owner_and_the_key(integrator):
+    client = key_client(integrator)
+    body = client.get("/api/v1/me/").json()
+    assert body["email"] == integrator.email
+    assert body["roles"] == ["integrator"]
+    assert body["auth"] == "api_key"
+    assert client.secret.startswith(body["api_key_prefix"] + ".")
+
+
+def test_me_with_a_session(customer):
+    body = session_client(customer).get("/api/v1/me/").json()
+    assert body["email"] == customer.email
+    assert body["auth"] == "session"
+    assert body["api_key_prefix"] is None
+
+
+def test_anonymous_gets_401_in_the_error_shape_with_the_scheme():
+    response = anonymous_client().get("/api/v1/me/")
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Api-Key"
+    assert error_of(response)["code"] == "not_authenticated"
+
+
+@pytest.mark.parametrize("header", ["Api-Key nope.nope", "Api-Key", "Api-Key a b", "Api-Key ünïcode"])
+def test_a_bad_key_is_refused(header):
+    client = anonymous_client()
+    client.credentials(HTTP_AUTHORIZATION=header)
+    response = client.get("/api/v1/me/")
+    assert response.status_code == 401
+    assert error_of(response)["code"] == "authentication_failed"
+
+
+def test_key_is_shown_once_hashed_at_rest_and_listed_by_prefix(integrator):
+    client = session_client(integrator)
+    created = client.post("/api/v1/keys/", {"name": "checkout"})
+    assert created.status_code == 201
+    secret = created.json()["key"]
+    prefix = created.json()["prefix"]
+    stored = IntegratorKey.objects.get(prefix=prefix)
+    assert secret not in stored.hashed_key and secret not in stored.id
+    listed = client.get("/api/v1/keys/").json()
+    assert [k["prefix"] for k in listed] == [prefix]
+    assert "key" not in listed[0] and secret not in str(listed)
+    assert AuditEntry.objects.filter(
+        action="api_key.create", target_id=integrator.pk, after__prefix=prefix
+    ).exists()
+
+
+def test_a_revoked_key_stops_working_at_once(integrator):
+    client = key_client(integrator)
+    prefix = client.secret.split(".")[0]
+    assert client.get("/api/v1/me/").status_code == 200
+    assert session_client(integrator).delete(f"/api/v1/keys/{prefix}/").status_code == 204
+    response = client.get("/api/v1/me/")
+    assert response.status_code == 401
+    assert error_of(response)["code"] == "authentication_failed"
+
+
+def test_cannot_revoke_someone_elses_key(integrator):
+    from accounts.tests.factories import integrator as make_integrator
+
+    other = key_client(make_integrator())
+    prefix = other.secret.split(".")[0]
+    response = session_client(integrator).delete(f"/api/v1/keys/{prefix}/")
+    assert response.status_code == 404
+    assert other.get("/api/v1/me/").status_code == 200
+
+
+def test_expired_key_and_deactivated_owner_are_refused(integrator):
+    client = key_client(integrator)
+    IntegratorKey.objects.update(expiry_date=timezone.now() - timedelta(seconds=1))
+    assert client.get("/api/v1/me/").status_code == 401
+    IntegratorKey.objects.update(expiry_date=None)
+    assert client.get("/api/v1/me/").status_code == 200
+    integrator.is_active = False
+    integrator.save()
+    assert client.get("/api/v1/me/").status_code == 401
+
+
+def test_only_integrators_hold_keys(customer):
+    response = session_client(customer).post("/api/v1/keys/", {"name": "mine"})
+    assert response.status_code == 403
+    assert error_of(response)["code"] == "permission_denied"
+    assert not IntegratorKey.objects.exists()
+
+
+def test_key_name_is_required(integrator):
+    response = session_client(integrator).post("/api/v1/keys/", {"name": ""})
+    assert response.status_code == 400
+    error = error_of(response)
+    assert error["code"] == "validation_error"
+    assert "name" in error["fields"]
+
+
+def test_session_writes_need_the_csrf_token(integrator):
+    from rest_framework.test import APIClient
+
+    client = APIClient(enforce_csrf_checks=True)
+    client.force_login(integrator)
+    response = client.post("/api/v1/keys/", {"name": "x"}, format="json")
+    assert response.status_code == 403
+    assert "CSRF" in error_of(response)["message"]
+
+
+def test_unknown_api_url_method_and_bad_json_answer_in_the_shape(integrator):
+    client = key_client(integrator)
+    missing = client.get("/api/v1/no-such-thing/")
+    assert missing.status_code == 404 and error_of(missing)["code"] == "not_found"
+    wrong_method = client.put("/api/v1/me/", {})
+    assert wrong_method.status_code == 405 and error_of(wrong_method)["code"] == "method_not_allowed"
+    bad_json = client.post("/api/v1/keys/", "{not json", content_type="application/json")
+    assert bad_json.status_code == 400 and error_of(bad_json)["code"] == "parse_error"
+    form = client.post("/api/v1/keys/", "name=x", content_type="application/x-www-form-urlencoded")
+    assert form.status_code == 415 and error_of(form)["code"] == "unsupported_media_type"
+
+
+def test_pages_outside_the_api_keep_their_html_404(client):
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
+
+
+def test_throttling_is_per_key_and_answers_429_in_the_shape(integrator):
+    cache.clear()
+    rates = {**api_settings.DEFAULT_THROTTLE_RATES, "read": "2/min"}
+    first, second = key_client(integrator, name="a"), key_client(integrator, name="b")
+    with override_settings(REST_FRAMEWORK={**_rest_settings(), "DEFAULT_THROTTLE_RATES": rates}):
+        assert [first.get("/api/v1/me/").status_code for _ in range(2)] == [200, 200]
+        throttled = first.get("/api/v1/me/")
+        assert throttled.status_code == 429
+        assert error_of(throttled)["code"] == "throttled"
+        assert int(throttled["Retry-After"]) > 0
+        # Another key of the same integrator has its own budget.
+        assert second.get("/api/v1/me/").status_code == 200
+    cache.clear()
+
+
+def _rest_settings():
+    from django.conf import settings
+
+    return settings.REST_FRAMEWORK
+
+
+def test_integrator_page_creates_shows_once_and_revokes(client, integrator):
+    client.force_login(integrator)
+    created = client.post(reverse("api_keys"), {"name": "checkout"})
+    assert created.status_code == 200
+    assert created["Cache-Control"] == "no-store"
+    secret = created.context["new_secret"]
+    assert secret.encode() in created.content
+    key = IntegratorKey.objects.get(owner=integrator)
+    assert key.is_valid(secret)
+    listed = client.get(reverse("api_keys"))
+    assert key.prefix.encode() in listed.content and secret.encode() not in listed.content
+    client.post(reverse("api_key_revoke", args=[key.prefix]))
+    key.refresh_from_db()
+    assert key.revoked
+
+
+def test_integrator_page_is_for_integrators_only(client, customer):
+    client.force_login(customer)
+    assert client.get(reverse("api_keys")).status_code == 403
+
+
+def test_admin_creates_a_key_for_an_integrator_and_shows_it_once(admin_client, integrator):
+    response = admin_client.post(
+        reverse("admin:accounts_integratorkey_add"),
+        {"name": "from admin", "owner": integrator.pk},
+        follow=True,
+    )
+    assert response.status_code == 200
+    key = IntegratorKey.objects.get(owner=integrator)
+    shown = [str(m) for m in response.context["messages"]]
+    assert any(key.prefix in message for message in shown)
+    assert admin_client.get(reverse("admin:accounts_integratorkey_changelist")).status_code == 200

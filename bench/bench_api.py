@@ -1,0 +1,313 @@
+"""Latency of POST /api/v1/transactions/ under gunicorn, at a constant offered rate (open loop).
+
+    .venv/bin/python bench/bench_api.py [--db postgres|sqlite|both] [--history 1000000]
+        [--rate 150] [--duration 60] [--search 200,300,400] [--workers 5 --threads 2]
+
+For each database: a fresh database with `--history` transactions over 180 days on 10,000 cards
+and 1,000 merchants (bulk SQL), a champion model (a small logistic regression on the real feature
+list, so decisions run lists, rules, features from history and the model), an integrator key,
+then gunicorn. The load generator schedules arrivals at a fixed rate and measures each latency
+from the request's scheduled time, so a slow server cannot slow the arrivals down (no
+coordinated omission). Prints a JSON summary; the figures go in docs/benchmarks.md by hand.
+"""
+
+import argparse
+import http.client
+import json
+import os
+import queue
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+PG_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/sentinel_bench")
+SQLITE_PATH = ROOT / "var" / "bench-api.sqlite3"
+CARDS, MERCHANTS, DAYS = 10_000, 1_000, 180
+ENV = {
+    "DJANGO_DEBUG": "0",
+    "DJANGO_SECRET_KEY": "bench-secret-key-" + "b" * 40,
+    "CARD_FINGERPRINT_KEY": "bench-card-fingerprint-key",
+    "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+    "DJANGO_SECURE_SSL_REDIRECT": "0",
+    "DJANGO_LOG_LEVEL": "ERROR",
+    "DJANGO_SETTINGS_MODULE": "fraudsite.settings",
+    "DETECTION_MODELS_DIR": str(ROOT / "var" / "bench-models"),
+}
+
+PG_HISTORY = """
+INSERT INTO transactions_merchant (external_id, name, category, country)
+SELECT 'bm_' || g, 'Merchant ' || g, (5000 + g % 40)::text, 'US' FROM generate_series(1, {merchants}) g;
+INSERT INTO transactions_card (external_id, brand, first6, last4, cardholder_name, credit_limit, balance, held,
+                               status, created_at)
+SELECT 'bc_' || g, '', '', '', '', 100000000, 0, 0, 'active', now() FROM generate_series(1, {cards}) g;
+INSERT INTO transactions_transaction (external_id, card_id, merchant_id, amount, currency, occurred_at, channel,
+    country, decision, model_version, decided_by, rule_hits, reasons, features, status, is_fraud, label_known_at,
+    label_source, created_at)
+SELECT 'bh_' || g,
+       (SELECT min(id) FROM transactions_card) + (g::bigint * 7919) % {cards},
+       (SELECT min(id) FROM transactions_merchant) + (g::bigint * 104729) % {merchants},
+       round((5 + random() * 120)::numeric, 2), 'USD',
+       now() - interval '{days} days' + (g::float / {history}) * interval '{days} days',
+       'online', 'US', 'approve', '', 'model', '[]', '[]', '{{}}', 'approved', g % 200 = 0,
+       now() - interval '{days} days' + (g::float / {history}) * interval '{days} days' + interval '7 days',
+       'import', now()
+FROM generate_series(1, {history}) g;
+ANALYZE;
+"""
+
+SQLITE_HISTORY = """
+WITH RECURSIVE g(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM g WHERE x < {merchants})
+INSERT INTO transactions_merchant (external_id, name, category, country)
+SELECT 'bm_' || x, 'Merchant ' || x, CAST(5000 + x % 40 AS TEXT), 'US' FROM g;
+WITH RECURSIVE g(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM g WHERE x < {cards})
+INSERT INTO transactions_card (external_id, brand, first6, last4, cardholder_name, credit_limit, balance, held,
+                               status, created_at)
+SELECT 'bc_' || x, '', '', '', '', '100000000', '0', '0', 'active', strftime('%Y-%m-%d %H:%M:%f', 'now') FROM g;
+WITH RECURSIVE g(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM g WHERE x < {history})
+INSERT INTO transactions_transaction (external_id, card_id, merchant_id, amount, currency, occurred_at, channel,
+    country, decision, model_version, decided_by, rule_hits, reasons, features, status, is_fraud, label_known_at,
+    label_source, created_at)
+SELECT 'bh_' || x,
+       (SELECT min(id) FROM transactions_card) + (x * 7919) % {cards},
+       (SELECT min(id) FROM transactions_merchant) + (x * 104729) % {merchants},
+       CAST(round(5 + (abs(random()) % 12000) / 100.0, 2) AS TEXT), 'USD',
+       strftime('%Y-%m-%d %H:%M:%f', 'now', '-{days} days', '+' || (x * {days} * 86400 / {history}) || ' seconds'),
+       'online', 'US', 'approve', '', 'model', '[]', '[]', '{{}}', 'approved', x % 200 = 0,
+       strftime('%Y-%m-%d %H:%M:%f', 'now', '-{days} days', '+' || (x * {days} * 86400 / {history}) || ' seconds',
+                '+7 days'),
+       'import', strftime('%Y-%m-%d %H:%M:%f', 'now')
+FROM g;
+ANALYZE;
+"""
+
+
+def log(*args):
+    print(*args, file=sys.stderr, flush=True)
+
+
+def run(cmd, env):
+    subprocess.run(cmd, env={**os.environ, **env}, check=True, cwd=ROOT)
+
+
+def prepare(db, history):
+    env = {**ENV, "DATABASE_URL": PG_URL if db == "postgres" else f"sqlite:///{SQLITE_PATH}"}
+    if db == "postgres":
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN_URL.replace("postgres://", "postgresql://"), autocommit=True) as conn:
+            conn.execute("DROP DATABASE IF EXISTS sentinel_bench WITH (FORCE)")
+            conn.execute("CREATE DATABASE sentinel_bench")
+    else:
+        SQLITE_PATH.parent.mkdir(exist_ok=True)
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{SQLITE_PATH}{suffix}").unlink(missing_ok=True)
+    log(f"[{db}] migrate")
+    run([sys.executable, "manage.py", "migrate", "-v", "0"], env)
+    log(f"[{db}] {history:,} transactions of history")
+    started = time.monotonic()
+    sql = (PG_HISTORY if db == "postgres" else SQLITE_HISTORY).format(
+        cards=CARDS, merchants=MERCHANTS, days=DAYS, history=history
+    )
+    setup = f"""
+from django.db import connection
+from accounts.tests import factories
+from accounts.services import api_key_create
+from detection.features import FEATURE_NAMES
+from detection.tests.pipelines import register_toy
+with connection.cursor() as cursor:
+    for statement in {sql!r}.split(";"):
+        if statement.strip():
+            cursor.execute(statement)
+register_toy(tuple(FEATURE_NAMES), promote="force")
+user = factories.integrator(email="bench@example.com")
+print(api_key_create(owner=user, name="bench")[1])
+"""
+    out = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", setup],
+        env={**os.environ, **env},
+        check=True,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    log(f"[{db}] history ready in {time.monotonic() - started:.0f} s")
+    return env, out.stdout.strip().splitlines()[-1]
+
+
+def start_gunicorn(env, workers, threads, port):
+    cmd = [
+        str(Path(sys.executable).parent / "gunicorn"),
+        "fraudsite.wsgi",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+        "--worker-class",
+        "gthread" if threads > 1 else "sync",
+        "--backlog",
+        "2048",
+        "--log-level",
+        "warning",
+    ]
+    process = subprocess.Popen(cmd, env={**os.environ, **env}, cwd=ROOT, start_new_session=True)
+    for _ in range(100):
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/api/v1/me/")
+            conn.getresponse().read()
+            return process
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("gunicorn did not start")
+
+
+def stop(process):
+    os.killpg(process.pid, signal.SIGTERM)
+    process.wait(timeout=30)
+
+
+def headers(key):
+    return {
+        "Authorization": f"Api-Key {key}",
+        "Content-Type": "application/json",
+        "Idempotency-Key": str(uuid.uuid4()),
+    }
+
+
+def load(port, key, rate, duration, *, senders=96):
+    """Open loop: request i is due at start + i/rate; latency counts from that moment."""
+    total = int(rate * duration)
+    due = queue.Queue()
+    results = []
+    lock = threading.Lock()
+    rng = random.Random(1)
+    bodies = [
+        json.dumps(
+            {
+                "card_id": f"bc_{rng.randint(1, CARDS)}",
+                "merchant_id": f"bm_{rng.randint(1, MERCHANTS)}",
+                "amount": f"{rng.uniform(5, 300):.2f}",
+                "currency": "USD",
+                "channel": "online",
+                "country": "US",
+            }
+        )
+        for _ in range(total)
+    ]
+
+    def sender():
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        while True:
+            item = due.get()
+            if item is None:
+                return
+            scheduled, body = item
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            status, request_headers = 0, headers(key)
+            for _attempt in range(2):
+                try:
+                    conn.request("POST", "/api/v1/transactions/", body=body, headers=request_headers)
+                    response = conn.getresponse()
+                    response.read()
+                    status = response.status
+                    break
+                except (OSError, http.client.HTTPException):
+                    # The server closed an idle keep-alive connection: reconnect and send again
+                    # (same Idempotency-Key, so a resend never decides twice).
+                    conn.close()
+                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            with lock:
+                results.append((status, time.perf_counter() - scheduled))
+
+    threads = [threading.Thread(target=sender, daemon=True) for _ in range(senders)]
+    for thread in threads:
+        thread.start()
+    start = time.perf_counter() + 0.5
+    for i in range(total):
+        due.put((start + i / rate, bodies[i]))
+    for _ in threads:
+        due.put(None)
+    for thread in threads:
+        thread.join()
+    latencies = sorted(latency for _status, latency in results)
+    errors = sum(1 for status, _ in results if status != 201)
+
+    def pct(p):
+        return round(1000 * latencies[min(len(latencies) - 1, int(p * len(latencies)))], 1)
+
+    statuses = {}
+    for status, _latency in results:
+        statuses[str(status)] = statuses.get(str(status), 0) + 1
+    return {
+        "rate": rate,
+        "statuses": statuses,
+        "duration_s": duration,
+        "requests": len(results),
+        "errors": errors,
+        "p50_ms": pct(0.50),
+        "p90_ms": pct(0.90),
+        "p99_ms": pct(0.99),
+        "max_ms": round(1000 * latencies[-1], 1),
+        "mean_ms": round(1000 * statistics.fmean(latencies), 1),
+    }
+
+
+def bench(db, args):
+    env, key = prepare(db, args.history)
+    process = start_gunicorn(env, args.workers, args.threads, args.port)
+    try:
+        load(args.port, key, 20, 5)  # warm up: models loaded, connections open
+        report = {"db": db, "workers": args.workers, "threads": args.threads, "history": args.history}
+        report["at_rate"] = load(args.port, key, args.rate, args.duration)
+        log(f"[{db}] {report['at_rate']}")
+        sustained = None
+        for rate in args.search:
+            result = load(args.port, key, rate, args.search_duration)
+            log(f"[{db}] search {result}")
+            if result["errors"] or result["p99_ms"] > 250:
+                break
+            sustained = rate
+        report["search"] = sustained
+        if sustained:
+            report["sustained"] = load(args.port, key, sustained, args.duration)
+            log(f"[{db}] confirm {report['sustained']}")
+        return report
+    finally:
+        stop(process)
+
+
+def main():
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--db", choices=["postgres", "sqlite", "both"], default="both")
+    parser.add_argument("--history", type=int, default=1_000_000)
+    parser.add_argument("--rate", type=float, default=150)
+    parser.add_argument("--duration", type=float, default=60)
+    parser.add_argument(
+        "--search", type=lambda s: [float(x) for x in s.split(",")], default=[200, 250, 300, 400]
+    )
+    parser.add_argument("--search-duration", type=float, default=20)
+    parser.add_argument("--workers", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--port", type=int, default=8765)
+    args = parser.parse_args()
+    dbs = ["postgres", "sqlite"] if args.db == "both" else [args.db]
+    print(json.dumps([bench(db, args) for db in dbs], indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,187 @@
+"""Model versions through the API: read them (analysts, model managers), train and promote
+(model managers). Training runs in the background and returns a job to poll."""
+
+from django.db import transaction as db_transaction
+from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
+from rest_framework import generics, serializers, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.api_common.pagination import NewestFirstPagination
+from accounts.api_common.permissions import IsModelManager, role_permission
+from accounts.api_common.schema import AUTH_ERRORS, errors
+from accounts.models import ApiJob
+from accounts.roles import Role
+from detection import registry
+from detection.models import ModelVersion
+
+ModelReaders = role_permission(Role.ANALYST, Role.MODEL_MANAGER)
+
+
+class ModelVersionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ModelVersion
+        fields = [
+            "version",
+            "algorithm",
+            "status",
+            "train_start",
+            "train_end",
+            "validation_start",
+            "validation_end",
+            "test_start",
+            "test_end",
+            "metrics",
+            "thresholds",
+            "feature_names",
+            "library_versions",
+            "sha256",
+            "created_at",
+            "promoted_at",
+            "notes",
+        ]
+
+
+class PromoteInputSerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=2000, required=False, default="", allow_blank=True)
+
+
+class TrainInputSerializer(serializers.Serializer):
+    train_start = serializers.DateTimeField(help_text="Train on transactions from this moment…")
+    train_end = serializers.DateTimeField(help_text="…until this one (excluded).")
+    label_delay_days = serializers.IntegerField(min_value=0, max_value=365, required=False, default=7)
+    promote = serializers.ChoiceField(choices=registry.PROMOTE_CHOICES, required=False, default="auto")
+
+    def validate(self, attrs):
+        if attrs["train_start"] >= attrs["train_end"]:
+            raise ValidationError({"train_end": [_("The end must be after the start.")]})
+        return attrs
+
+
+class TrainJobSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    status = serializers.ChoiceField(choices=ApiJob.Status.choices)
+    params = serializers.JSONField()
+    result = serializers.JSONField(help_text="When succeeded: the new `version` and its metrics.")
+    error = serializers.CharField(allow_blank=True)
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+
+class ModelPagination(NewestFirstPagination):
+    ordering = ("-created_at", "-id")
+
+
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="models_list",
+        summary="List model versions",
+        description="Newest first, with their metrics and status (champion, candidate, retired).",
+        responses={200: ModelVersionSerializer(many=True), **errors(400, *AUTH_ERRORS)},
+        tags=["models"],
+    )
+)
+class ModelListView(generics.ListAPIView):
+    permission_classes = [ModelReaders]
+    serializer_class = ModelVersionSerializer
+    pagination_class = ModelPagination
+    throttle_scope = "read"
+    queryset = ModelVersion.objects.all()
+    filterset_fields = ["status"]
+
+
+class ModelDetailView(APIView):
+    permission_classes = [ModelReaders]
+    throttle_scope = "read"
+
+    @extend_schema(
+        operation_id="models_retrieve",
+        summary="Read a model version",
+        responses={200: ModelVersionSerializer, **errors(404, *AUTH_ERRORS)},
+        tags=["models"],
+    )
+    def get(self, request, version):
+        return Response(ModelVersionSerializer(get_object_or_404(ModelVersion, version=version)).data)
+
+
+class PromoteView(APIView):
+    permission_classes = [IsModelManager]
+    throttle_scope = "train"
+
+    @extend_schema(
+        operation_id="models_promote",
+        summary="Make a version the champion",
+        description="The current champion is retired; decisions use the new one at once. Audited.",
+        request=PromoteInputSerializer,
+        responses={200: ModelVersionSerializer, **errors(400, 404, *AUTH_ERRORS)},
+        tags=["models"],
+    )
+    def post(self, request, version):
+        model_version = get_object_or_404(ModelVersion, version=version)
+        serializer = PromoteInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            promoted = registry.promote_version(
+                model_version, actor=request.user, note=serializer.validated_data["note"]
+            )
+        except registry.RegistryError as error:
+            raise ValidationError({"version": [str(error)]}) from None
+        return Response(ModelVersionSerializer(promoted).data)
+
+
+class TrainView(APIView):
+    permission_classes = [IsModelManager]
+    throttle_scope = "train"
+
+    @extend_schema(
+        operation_id="models_train",
+        summary="Train a new model version",
+        description="Trains in the background on the transactions stored here that occurred in "
+        "[train_start, train_end). Returns a job; poll `GET /models/jobs/{id}/`.",
+        request=TrainInputSerializer,
+        responses={202: TrainJobSerializer, **errors(400, *AUTH_ERRORS)},
+        examples=[
+            OpenApiExample(
+                "Train on October",
+                value={"train_start": "2026-10-01T00:00:00Z", "train_end": "2026-11-01T00:00:00Z"},
+                request_only=True,
+            )
+        ],
+        tags=["models"],
+    )
+    def post(self, request):
+        from detection.tasks import model_train
+
+        serializer = TrainInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        params = serializer.validated_data
+        job = ApiJob.objects.create(
+            owner=request.user,
+            kind=ApiJob.Kind.TRAIN,
+            params={
+                **params,
+                "train_start": params["train_start"].isoformat(),
+                "train_end": params["train_end"].isoformat(),
+            },
+        )
+        db_transaction.on_commit(lambda: model_train.enqueue(job_id=job.pk))
+        job.refresh_from_db()
+        return Response(TrainJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class TrainJobView(APIView):
+    permission_classes = [IsModelManager]
+    throttle_scope = "read"
+
+    @extend_schema(
+        operation_id="models_jobs_retrieve",
+        summary="Status of a training job",
+        responses={200: TrainJobSerializer, **errors(404, *AUTH_ERRORS)},
+        tags=["models"],
+    )
+    def get(self, request, id):
+        job = get_object_or_404(ApiJob, owner=request.user, kind=ApiJob.Kind.TRAIN, public_id=id)
+        return Response(TrainJobSerializer(job).data)

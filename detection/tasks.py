@@ -1,0 +1,148 @@
+"""Background work started through the API: scoring an uploaded CSV, training a model. Each task
+reports progress on its `accounts.ApiJob` row and never leaves a job half-written: a failure
+marks the job failed with a message, and its result file is written only when complete."""
+
+import csv
+import io
+import logging
+import tempfile
+
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.tasks import task
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import ApiJob
+
+logger = logging.getLogger(__name__)
+
+REQUIRED_COLUMNS = ("transaction_id", "occurred_at", "card_id", "merchant_id", "amount")
+RESULT_COLUMNS = ("transaction_id", "score", "risk_score", "decision", "reasons")
+
+
+# Bad rows named in the error, at most; the count says how many there were in all.
+MAX_ROWS_REPORTED = 20
+
+
+def read_csv_bytes(raw):
+    """The canonical CSV as a clean frame, or ValidationError naming the bad lines: a batch is
+    scored whole or not at all."""
+    from detection.dataset import DatasetError, read_transactions_csv
+
+    try:
+        raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ValidationError({"file": [_("The file is not UTF-8 text.")]}) from None
+    with tempfile.NamedTemporaryFile(suffix=".csv") as handle:
+        handle.write(raw)
+        handle.flush()
+        try:
+            frame, rejected = read_transactions_csv(handle.name)
+        except DatasetError as error:
+            raise ValidationError({"file": [str(error).replace(handle.name, _("the file"))]}) from None
+    if rejected:
+        messages = [
+            _("Line %(line)d: %(reason)s.") % {"line": row["line"], "reason": row["reason"]}
+            for row in rejected[:MAX_ROWS_REPORTED]
+        ]
+        summary = _("%(count)d row(s) are not valid; nothing was stored.") % {"count": len(rejected)}
+        raise ValidationError({"file": [summary, *messages]})
+    if len(frame) == 0:
+        raise ValidationError({"file": [_("The file has no transactions.")]})
+    return frame
+
+
+def batch_validate_csv(upload):
+    """Check every row of an uploaded CSV before anything is stored; returns the row count."""
+    return len(read_csv_bytes(upload.read()))
+
+
+def _set(job_id, **fields):
+    ApiJob.objects.filter(pk=job_id).update(**fields)
+
+
+@task()
+def batch_score(*, job_id):
+    """Score every transaction of the job's CSV with the history in the file before it."""
+    from detection.scoring import score_frame
+
+    job = ApiJob.objects.get(pk=job_id)
+    _set(job_id, status=ApiJob.Status.RUNNING, started_at=timezone.now())
+    try:
+        with job.input_file.open("rb") as raw:
+            frame = read_csv_bytes(raw.read())
+        scores = score_frame(frame, version=job.params.get("model_version"))
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(RESULT_COLUMNS)
+        for row in scores.itertuples(index=False):
+            reasons = row.reasons if isinstance(row.reasons, str) else ";".join(row.reasons or [])
+            writer.writerow(
+                [row.transaction_id, f"{row.score:.6f}", int(row.risk_score), row.decision, reasons]
+            )
+        with transaction.atomic():
+            job.refresh_from_db()
+            job.result_file.save("scores.csv", ContentFile(out.getvalue().encode()), save=False)
+            job.status = ApiJob.Status.SUCCEEDED
+            job.processed = job.total = len(scores)
+            job.finished_at = timezone.now()
+            job.save()
+    except Exception as error:
+        from detection.registry import RegistryError
+
+        logger.exception("batch %s failed", job.public_id)
+        if isinstance(error, ValidationError):
+            message = "; ".join(error.messages)
+        elif isinstance(error, RegistryError):  # e.g. no model yet: says what to do
+            message = str(error)
+        else:
+            message = _("Scoring failed.")
+        _set(job_id, status=ApiJob.Status.FAILED, error=message, finished_at=timezone.now())
+
+
+@task()
+def model_train(*, job_id):
+    """Train on the stored transactions of the requested period and register the version, as
+    `train_model` does without --csv."""
+    from datetime import timedelta
+
+    from django.utils.dateparse import parse_datetime
+    from django.utils.module_loading import import_string
+
+    from detection import conf, training
+    from detection.dataset import canonical_frame
+
+    job = ApiJob.objects.get(pk=job_id)
+    _set(job_id, status=ApiJob.Status.RUNNING, started_at=timezone.now())
+    params = job.params
+    try:
+        start, end = parse_datetime(params["train_start"]), parse_datetime(params["train_end"])
+        delay = timedelta(days=params.get("label_delay_days", conf.label_delay_days()))
+        periods = training.plan_periods(start, end, label_delay=delay)
+        source = import_string(conf.training_source_path())
+        frame = canonical_frame(source(end=periods["test"][1]), label_delay=delay)
+        result = training.train(
+            frame, train_start=start, train_end=end, label_delay=delay, params=conf.training_params()
+        )
+        version = training.register(result, promote=params.get("promote", "auto"), created_by=job.owner)
+    except training.TrainingError as error:  # e.g. not enough data: the message says what to do
+        _set(job_id, status=ApiJob.Status.FAILED, error=str(error), finished_at=timezone.now())
+        return
+    except Exception:
+        logger.exception("training job %s failed", job.public_id)
+        _set(job_id, status=ApiJob.Status.FAILED, error=_("Training failed."), finished_at=timezone.now())
+        return
+    _set(
+        job_id,
+        status=ApiJob.Status.SUCCEEDED,
+        result={"version": version.version, "status": version.status, **_json_safe(result.summary())},
+        finished_at=timezone.now(),
+    )
+
+
+def _json_safe(value):
+    import json
+
+    return json.loads(json.dumps(value, default=str))

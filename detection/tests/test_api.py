@@ -1,0 +1,79 @@
+"""Model versions through the API: list, read, train in the background, promote."""
+
+import pytest
+
+from accounts.tests.api_clients import error_of, session_client
+from detection import simulator
+from detection.models import ModelVersion
+from detection.tests.pipelines import register_toy
+
+pytestmark = pytest.mark.django_db
+LIGHT = {
+    "random_forest": {"n_estimators": 10, "max_depth": 6},
+    "hist_gradient_boosting": {"max_iter": 15, "max_leaf_nodes": 15},
+}
+
+
+def train(client, django_capture_on_commit_callbacks, **body):
+    body = {"train_start": "2025-01-08T00:00:00Z", "train_end": "2025-01-25T00:00:00Z"} | body
+    with django_capture_on_commit_callbacks(execute=True):
+        return client.post("/api/v1/models/train", body, format="json")
+
+
+def test_list_read_and_promote(model_manager, analyst):
+    first = register_toy(promote="force")
+    second = register_toy(promote="never", seed=1)
+    manager = session_client(model_manager)
+    listed = manager.get("/api/v1/models/").json()["results"]
+    assert [m["version"] for m in listed] == [second.version, first.version]
+    assert listed[1]["status"] == "champion" and "test" in listed[1]["metrics"]
+    assert (
+        manager.get("/api/v1/models/", {"status": "candidate"}).json()["results"][0]["version"]
+        == second.version
+    )
+    assert session_client(analyst).get(f"/api/v1/models/{first.version}/").status_code == 200
+
+    promoted = manager.post(f"/api/v1/models/{second.version}/promote", {"note": "better"}, format="json")
+    assert promoted.status_code == 200 and promoted.json()["status"] == "champion"
+    first.refresh_from_db()
+    assert first.status == ModelVersion.Status.RETIRED
+    assert session_client(analyst).post(f"/api/v1/models/{first.version}/promote", {}).status_code == 403
+    missing = manager.post("/api/v1/models/nope/promote", {}, format="json")
+    assert missing.status_code == 404 and error_of(missing)["code"] == "not_found"
+
+
+def test_training_without_enough_data_fails_with_a_clear_message(
+    model_manager, django_capture_on_commit_callbacks
+):
+    client = session_client(model_manager)
+    job = train(client, django_capture_on_commit_callbacks).json()
+    status = client.get(f"/api/v1/models/jobs/{job['id']}/").json()
+    assert status["status"] == "failed"
+    assert "no transactions" in status["error"].lower()
+
+
+def test_training_period_is_validated(model_manager, django_capture_on_commit_callbacks):
+    client = session_client(model_manager)
+    response = train(client, django_capture_on_commit_callbacks, train_end="2025-01-01T00:00:00Z")
+    assert response.status_code == 400
+    assert "train_end" in error_of(response)["fields"]
+
+
+@pytest.mark.slow
+def test_training_from_the_database_registers_a_version(
+    model_manager, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    from transactions.importing import transactions_import
+
+    settings.DETECTION_TRAINING_PARAMS = LIGHT
+    path = tmp_path / "history.csv"
+    simulator.write_csv(simulator.simulate(customers=150, merchants=60, days=45, seed=5), path)
+    transactions_import(path=path, progress=False)
+    client = session_client(model_manager)
+    created = train(client, django_capture_on_commit_callbacks, promote="never")
+    assert created.status_code == 202
+    status = client.get(f"/api/v1/models/jobs/{created.json()['id']}/").json()
+    assert status["status"] == "succeeded", status["error"]
+    version = ModelVersion.objects.get(version=status["result"]["version"])
+    assert version.status == ModelVersion.Status.CANDIDATE
+    assert client.get(f"/api/v1/models/{version.version}/").json()["metrics"]

@@ -1,0 +1,34 @@
+"""Wiring only: every endpoint of /api/v1/ in one list. The views live in each app's api.py."""
+
+from django.urls import path
+
+from accounts import api as accounts_api
+from detection import api as detection_api
+from transactions import api as transactions_api
+
+app_name = "api"
+urlpatterns = [
+    path("me/", accounts_api.MeView.as_view(), name="me"),
+    path("keys/", accounts_api.KeyListView.as_view(), name="keys"),
+    path("keys/<str:prefix>/", accounts_api.KeyDetailView.as_view(), name="key-detail"),
+    path("transactions/", transactions_api.TransactionListCreateView.as_view(), name="transactions"),
+    path(
+        "transactions/<str:id>/", transactions_api.TransactionDetailView.as_view(), name="transaction-detail"
+    ),
+    path(
+        "transactions/<str:id>/reports/",
+        transactions_api.TransactionReportsView.as_view(),
+        name="transaction-reports",
+    ),
+    path("reports/", transactions_api.ReportListView.as_view(), name="reports"),
+    path("reports/<int:pk>/", transactions_api.ReportDetailView.as_view(), name="report-detail"),
+    path("decisions/score", transactions_api.ScoreView.as_view(), name="decisions-score"),
+    path("batches/", transactions_api.BatchCreateView.as_view(), name="batches"),
+    path("batches/<uuid:id>/", transactions_api.BatchDetailView.as_view(), name="batch-detail"),
+    path("batches/<uuid:id>/result/", transactions_api.BatchResultView.as_view(), name="batch-result"),
+    path("models/", detection_api.ModelListView.as_view(), name="models"),
+    path("models/train", detection_api.TrainView.as_view(), name="models-train"),
+    path("models/jobs/<uuid:id>/", detection_api.TrainJobView.as_view(), name="train-job"),
+    path("models/<str:version>/", detection_api.ModelDetailView.as_view(), name="model-detail"),
+    path("models/<str:version>/promote", detection_api.PromoteView.as_view(), name="model-promote"),
+]

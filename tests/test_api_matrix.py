@@ -1,0 +1,175 @@
+"""Every API endpoint × every kind of caller: exactly the expected status, and no response ever
+carries data of a party the caller may not see."""
+
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from accounts.models import ApiJob
+from accounts.tests import factories as users
+from accounts.tests.api_clients import anonymous_client, key_client, session_client
+from detection.models import ModelVersion
+from transactions.models import FraudReport
+from transactions.tests.factories import CardFactory, MerchantFactory, TransactionFactory
+
+pytestmark = pytest.mark.slow  # 176 cases, ~20 s
+
+PARTIES = [
+    "anonymous",
+    "customer_a",
+    "customer_b",
+    "integrator_x",
+    "integrator_y",
+    "analyst",
+    "model_manager",
+    "admin",
+]
+
+# What each party may see, by marker; every other marker must never appear in its responses.
+STAFF_SEES = {"tx_x1", "tx_x2", "tx_y1", "card_a", "card_b", "note-a", "note-b"}
+VISIBLE = {
+    "anonymous": set(),
+    "customer_a": {"tx_x1", "tx_x2", "card_a", "note-a"},
+    "customer_b": {"tx_y1", "card_b", "note-b"},
+    "integrator_x": {"tx_x1", "tx_x2", "card_a", "note-a", "job_x", "key_x"},
+    "integrator_y": {"tx_y1", "card_b", "note-b", "job_y", "key_y"},
+    "analyst": STAFF_SEES,
+    "model_manager": STAFF_SEES | {"job_train"},
+    "admin": STAFF_SEES,
+}
+CSV = "transaction_id,occurred_at,card_id,merchant_id,amount\nb1,2026-11-01T10:00:00Z,c1,m1,5.00\n"
+
+A, B, X, Y, AN, MM, AD = (
+    "customer_a",
+    "customer_b",
+    "integrator_x",
+    "integrator_y",
+    "analyst",
+    "model_manager",
+    "admin",
+)
+
+
+def expect(default, **by_party):
+    return {party: by_party.get(party, default) for party in PARTIES if party != "anonymous"} | {
+        "anonymous": 401
+    }
+
+
+ONLY_ANALYSTS = expect(403, analyst=200, admin=200)
+ONLY_MODEL_READERS = expect(403, analyst=200, model_manager=200, admin=200)
+
+# (name, method, path, body, expected status per party). Paths use {markers} filled per test.
+ENDPOINTS = [
+    ("me", "get", "/api/v1/me/", None, expect(200)),
+    ("keys list", "get", "/api/v1/keys/", None, expect(403, integrator_x=200, integrator_y=200, admin=200)),
+    ("keys create", "post", "/api/v1/keys/", {"name": "new"}, expect(403, integrator_x=201, integrator_y=201, admin=201)),
+    ("keys revoke X's", "delete", "/api/v1/keys/{key_x}/", None,
+     expect(403, integrator_x=204, integrator_y=404, admin=404)),
+    ("transactions list", "get", "/api/v1/transactions/", None, expect(200)),
+    ("transactions create", "post", "/api/v1/transactions/",
+     {"card_id": "card_new", "merchant_id": "m_new", "amount": "5.00"},
+     expect(403, integrator_x=201, integrator_y=201, admin=201)),
+    ("transaction of X", "get", "/api/v1/transactions/tx_x1/", None,
+     expect(200, customer_b=404, integrator_y=404)),
+    ("transaction of X by pk", "get", "/api/v1/transactions/{tx_x1_pk}/", None,
+     expect(200, customer_b=404, integrator_y=404)),
+    ("reports of X's transaction", "get", "/api/v1/transactions/tx_x1/reports/", None,
+     expect(200, customer_b=404, integrator_y=404, model_manager=403)),
+    ("report X's transaction", "post", "/api/v1/transactions/tx_x2/reports/", {"note": "new"},
+     expect(201, customer_b=404, integrator_y=404, model_manager=403)),
+    ("report queue", "get", "/api/v1/reports/", None, ONLY_ANALYSTS),
+    ("report of A", "get", "/api/v1/reports/{report_a}/", None, ONLY_ANALYSTS),
+    ("resolve report of A", "patch", "/api/v1/reports/{report_a}/", {"status": "rejected"}, ONLY_ANALYSTS),
+    ("score", "post", "/api/v1/decisions/score", {"card_id": "card_a", "merchant_id": "m_x", "amount": "5.00"},
+     expect(403, integrator_x=200, integrator_y=200, analyst=200, admin=200)),
+    ("models list", "get", "/api/v1/models/", None, ONLY_MODEL_READERS),
+    ("model", "get", "/api/v1/models/v-matrix/", None, ONLY_MODEL_READERS),
+    ("promote", "post", "/api/v1/models/v-matrix/promote", {}, expect(403, model_manager=200, admin=200)),
+    ("train", "post", "/api/v1/models/train",
+     {"train_start": "2026-01-01T00:00:00Z", "train_end": "2026-02-01T00:00:00Z"},
+     expect(403, model_manager=202, admin=202)),
+    ("training job", "get", "/api/v1/models/jobs/{job_train}/", None, expect(403, model_manager=200, admin=404)),
+    ("batches create", "post", "/api/v1/batches/", "CSV",
+     expect(403, integrator_x=202, integrator_y=202, analyst=202, model_manager=202, admin=202)),
+    ("batch of X", "get", "/api/v1/batches/{job_x}/", None,
+     expect(403, integrator_x=200, integrator_y=404, analyst=404, model_manager=404, admin=404)),
+    ("batch result of X", "get", "/api/v1/batches/{job_x}/result/", None,
+     expect(403, integrator_x=200, integrator_y=404, analyst=404, model_manager=404, admin=404)),
+]  # fmt: skip
+
+
+@pytest.fixture
+def world(db):
+    people = {
+        A: users.customer(),
+        B: users.customer(),
+        X: users.integrator(),
+        Y: users.integrator(),
+        AN: users.analyst(),
+        MM: users.model_manager(),
+        AD: users.UserFactory(is_superuser=True, is_staff=True, roles=[]),
+    }
+    card_a = CardFactory(owner=people[A], external_id="card_a")
+    card_b = CardFactory(owner=people[B], external_id="card_b")
+    merchant = MerchantFactory(external_id="m_x")
+    tx_x1 = TransactionFactory(external_id="tx_x1", card=card_a, merchant=merchant, submitted_by=people[X])
+    TransactionFactory(external_id="tx_x2", card=card_a, merchant=merchant, submitted_by=people[X])
+    tx_y1 = TransactionFactory(external_id="tx_y1", card=card_b, merchant=merchant, submitted_by=people[Y])
+    report_a = FraudReport.objects.create(
+        transaction=tx_x1, reported_by=people[A], source="customer", note="note-a"
+    )
+    FraudReport.objects.create(transaction=tx_y1, reported_by=people[B], source="customer", note="note-b")
+    ModelVersion.objects.create(
+        version="v-matrix", algorithm="logreg", artifact_path="x.joblib", sha256="0" * 64
+    )
+    clients = {"anonymous": anonymous_client()}
+    for party, user in people.items():
+        clients[party] = key_client(user) if party in (X, Y) else session_client(user)
+    markers = {
+        "tx_x1_pk": str(tx_x1.pk),
+        "report_a": str(report_a.pk),
+        "key_x": clients[X].secret.split(".")[0],
+        "key_y": clients[Y].secret.split(".")[0],
+    }
+    for name, owner, kind in (("job_x", X, ApiJob.Kind.BATCH_SCORE), ("job_y", Y, ApiJob.Kind.BATCH_SCORE),
+                              ("job_train", MM, ApiJob.Kind.TRAIN)):  # fmt: skip
+        job = ApiJob(owner=people[owner], kind=kind, status=ApiJob.Status.SUCCEEDED, total=1, processed=1)
+        job.result_file.save("scores.csv", ContentFile(b"transaction_id,score\nb1,0.5\n"), save=False)
+        job.save()
+        markers[name] = str(job.public_id)
+    return clients, markers
+
+
+@pytest.mark.parametrize("party", PARTIES)
+@pytest.mark.parametrize(
+    ("name", "method", "path", "body", "expected"), ENDPOINTS, ids=[e[0] for e in ENDPOINTS]
+)
+def test_authorization_matrix(
+    world, django_capture_on_commit_callbacks, party, name, method, path, body, expected
+):
+    clients, markers = world
+    client = clients[party]
+    url = path.format(**markers)
+    with django_capture_on_commit_callbacks(execute=True):
+        if body == "CSV":
+            response = client.post(
+                url, {"file": SimpleUploadedFile("b.csv", CSV.encode())}, format="multipart"
+            )
+        elif body is None:
+            response = getattr(client, method)(url)
+        else:
+            response = getattr(client, method)(url, body, format="json")
+    assert response.status_code == expected[party], (name, party, response.content[:300])
+
+    content = b"".join(response.streaming_content) if response.streaming else response.content
+    text = content.decode()
+    literal = {"tx_x1", "tx_x2", "tx_y1", "card_a", "card_b", "note-a", "note-b"}
+    secret_markers = {m: m for m in literal} | {
+        m: markers[m] for m in ("job_x", "job_y", "job_train", "key_x", "key_y")
+    }
+    for marker, value in secret_markers.items():
+        if marker not in VISIBLE[party]:
+            assert value not in text, f"{party} saw {marker} in {name}"
+    if response.status_code >= 400:
+        assert set(response.json()) == {"error"}

@@ -1,0 +1,627 @@
+"""Transactions, fraud reports, decisions without storing, and batch scoring, for integrators,
+customers and analysts. Views validate input, call one service or selector, and render."""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction as db_transaction
+from django.http import FileResponse
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import generics, parsers, renderers, serializers, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.api_common.errors import api_error_response, django_validation_error_to_drf
+from accounts.api_common.idempotency import idempotent
+from accounts.api_common.pagination import NewestFirstPagination
+from accounts.api_common.permissions import (
+    HasRole,
+    IsAnalyst,
+    IsIntegrator,
+    request_has_role,
+    role_permission,
+)
+from accounts.api_common.schema import AUTH_ERRORS, IDEMPOTENCY_KEY, errors
+from accounts.models import ApiJob
+from accounts.roles import Role
+from detection import scoring
+from detection.contracts import TransactionInput
+from transactions.models import Card, Decision, FraudReport, Merchant, Transaction
+from transactions.selectors import fraud_reports_for, transaction_get_for, transactions_for
+from transactions.services import (
+    card_get_or_create,
+    fraud_report_create,
+    fraud_report_resolve,
+    merchant_get_or_create,
+    transaction_submit,
+)
+
+
+# The largest CSV accepted by POST /batches/ (bytes).
+def batch_max_bytes():
+    return getattr(settings, "API_BATCH_MAX_BYTES", 10 * 1024 * 1024)
+
+
+# ---- serializers ---------------------------------------------------------------------------
+
+
+class ReasonSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Stable, machine-readable, e.g. `amount_vs_card_history`.")
+    message = serializers.CharField(help_text="A plain sentence, in the request's language.")
+
+
+class DecisionFieldsMixin(serializers.Serializer):
+    decision = serializers.ChoiceField(choices=Decision.choices, help_text="approve, review or block.")
+    risk_score = serializers.IntegerField(min_value=0, max_value=100, allow_null=True)
+    score = serializers.FloatField(allow_null=True, help_text="The model's probability of fraud, 0–1.")
+    model_version = serializers.CharField(allow_blank=True)
+    decided_by = serializers.CharField(
+        allow_blank=True, help_text="allow_list, block_list, rule, model or fallback."
+    )
+    reasons = ReasonSerializer(many=True)
+
+
+class StrictCharField(serializers.CharField):
+    """A string, and only a string: `12` or `true` is a client bug, not an id."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class TransactionInputSerializer(serializers.Serializer):
+    transaction_id = StrictCharField(
+        max_length=64,
+        required=False,
+        help_text="Your unique id; generated when omitted. A duplicate is refused (400).",
+    )
+    card_id = StrictCharField(
+        max_length=64,
+        help_text="Your card or customer identifier (never a card number). Unknown ids are created.",
+    )
+    merchant_id = serializers.CharField(
+        max_length=64, help_text="Merchant or terminal id. Unknown ids are created."
+    )
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, coerce_to_string=False)
+    currency = serializers.RegexField(
+        r"^[A-Z]{3}$", required=False, default="USD", help_text="ISO 4217, e.g. EUR."
+    )
+    occurred_at = serializers.DateTimeField(required=False, help_text="ISO 8601; default: now.")
+    channel = serializers.ChoiceField(choices=Transaction.Channel.choices, required=False, default="")
+    country = serializers.RegexField(
+        r"^[A-Z]{2}$", required=False, default="", help_text="ISO 3166-1 alpha-2."
+    )
+    merchant_name = serializers.CharField(max_length=200, required=False, default="")
+    merchant_category = serializers.CharField(max_length=32, required=False, default="", help_text="MCC.")
+
+    def validate_card_id(self, value):
+        if any(not ch.isprintable() for ch in value) or (value.isdigit() and len(value) >= 12):
+            # A long run of digits is most likely a card number, which we must never store.
+            raise ValidationError(_("Send your own card identifier, never a card number."))
+        return value
+
+
+class TransactionOutputSerializer(DecisionFieldsMixin, serializers.Serializer):
+    id = serializers.IntegerField(source="pk")
+    transaction_id = serializers.CharField(source="external_id")
+    card_id = serializers.CharField(source="card.external_id")
+    merchant_id = serializers.CharField(source="merchant.external_id")
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2)
+    currency = serializers.CharField()
+    occurred_at = serializers.DateTimeField()
+    channel = serializers.CharField(allow_blank=True)
+    country = serializers.CharField(allow_blank=True)
+    status = serializers.ChoiceField(choices=Transaction.Status.choices)
+    decision = serializers.CharField(
+        allow_blank=True, help_text="approve, review or block; empty for imported history."
+    )
+    decided_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+
+
+class DecisionOutputSerializer(DecisionFieldsMixin, serializers.Serializer):
+    pass
+
+
+class ReportInputSerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=2000, required=False, default="", allow_blank=True)
+    source = serializers.ChoiceField(
+        choices=[FraudReport.Source.INTEGRATOR, FraudReport.Source.CHARGEBACK],
+        required=False,
+        help_text="Integrators only: `integrator` (default) or `chargeback`.",
+    )
+
+
+class ReportOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    transaction_id = serializers.CharField(source="transaction.external_id")
+    source = serializers.ChoiceField(choices=FraudReport.Source.choices)
+    status = serializers.ChoiceField(choices=FraudReport.Status.choices)
+    note = serializers.CharField(allow_blank=True)
+    created_at = serializers.DateTimeField()
+    resolved_at = serializers.DateTimeField(allow_null=True)
+    resolution_note = serializers.CharField(allow_blank=True)
+
+
+class ReportResolveSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(
+        choices=[FraudReport.Status.CONFIRMED, FraudReport.Status.REJECTED],
+        help_text="`confirmed`: it was fraud; `rejected`: the transaction was legitimate.",
+    )
+    note = serializers.CharField(max_length=2000, required=False, default="", allow_blank=True)
+
+
+class BatchInputSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="CSV in the canonical transaction format (UTF-8, header row).")
+
+
+class BatchOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    status = serializers.ChoiceField(choices=ApiJob.Status.choices)
+    progress = serializers.FloatField(help_text="0–1.")
+    total = serializers.IntegerField(help_text="Rows in the file.")
+    processed = serializers.IntegerField()
+    error = serializers.CharField(allow_blank=True)
+    result_url = serializers.SerializerMethodField(help_text="The scored CSV, once `status` is succeeded.")
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+    def get_result_url(self, job) -> str | None:
+        if job.status != ApiJob.Status.SUCCEEDED:
+            return None
+        request = self.context.get("request")
+        path = f"/api/v1/batches/{job.public_id}/result/"
+        return request.build_absolute_uri(path) if request else path
+
+
+# ---- transactions --------------------------------------------------------------------------
+
+
+class TransactionFilter(filters.FilterSet):
+    card = filters.CharFilter(field_name="card__external_id", help_text="Card id.")
+    merchant = filters.CharFilter(field_name="merchant__external_id", help_text="Merchant id.")
+    decision = filters.ChoiceFilter(choices=Decision.choices)
+    status = filters.ChoiceFilter(choices=Transaction.Status.choices)
+    occurred_after = filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
+    occurred_before = filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
+
+    class Meta:
+        model = Transaction
+        fields = []
+
+
+class TransactionPagination(NewestFirstPagination):
+    ordering = ("-occurred_at", "-id")
+
+
+EXAMPLE_TRANSACTION = {
+    "transaction_id": "tx_2026_000123",
+    "card_id": "card_8f3a",
+    "merchant_id": "m_4521",
+    "amount": "129.90",
+    "currency": "EUR",
+    "occurred_at": "2026-11-20T14:03:00Z",
+    "channel": "online",
+    "country": "FR",
+}
+EXAMPLE_DECIDED = {
+    "id": 1042,
+    **EXAMPLE_TRANSACTION,
+    "status": "pending_review",
+    "decision": "review",
+    "risk_score": 71,
+    "score": 0.71,
+    "model_version": "2026-11-18.1",
+    "decided_by": "model",
+    "reasons": [{"code": "amount_vs_card_history", "message": "Amount is 9 times this card's usual amount."}],
+    "decided_at": "2026-11-20T14:03:00.041Z",
+    "created_at": "2026-11-20T14:03:00.041Z",
+}
+
+
+# The services name some fields as the models do; the API names them as the CSV format does.
+SERVICE_FIELDS = {"external_id": "transaction_id", "merchant_country": "country"}
+
+
+def _submit(*, data, user):
+    """Resolve the card and merchant, then let the service decide and store, all or nothing."""
+    try:
+        return _submit_atomically(data=data, user=user)
+    except DjangoValidationError as error:
+        if hasattr(error, "error_dict"):
+            error = DjangoValidationError(
+                {SERVICE_FIELDS.get(key, key): value for key, value in error.error_dict.items()}
+            )
+        raise error from None
+
+
+def _submit_atomically(*, data, user):
+    def submit(card, merchant):
+        return transaction_submit(
+            card=card,
+            merchant=merchant,
+            amount=data["amount"],
+            occurred_at=data.get("occurred_at"),
+            currency=data.get("currency", "USD"),
+            channel=data.get("channel", ""),
+            country=data.get("country", ""),
+            external_id=data.get("transaction_id"),
+            submitted_by=user,
+        )
+
+    # Known card and merchant (the usual case): the service decides outside any transaction and
+    # locks only to store, so deciding never holds a lock (on SQLite, the database's).
+    card = Card.objects.filter(external_id=data["card_id"]).first()
+    merchant = Merchant.objects.filter(external_id=data["merchant_id"]).first()
+    if card is not None and merchant is not None:
+        return submit(card, merchant)
+    # A new card or merchant is created together with its first transaction, or not at all.
+    with db_transaction.atomic():
+        card = card or card_get_or_create(external_id=data["card_id"])
+        merchant = merchant or merchant_get_or_create(
+            external_id=data["merchant_id"],
+            name=data.get("merchant_name", ""),
+            category=data.get("merchant_category", ""),
+            country=data.get("country", ""),
+        )
+        return submit(card, merchant)
+
+
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="transactions_list",
+        summary="List transactions",
+        description="Newest first, cursor-paginated. Integrators see the transactions they submitted, "
+        "customers those of their cards, analysts all.",
+        responses={200: TransactionOutputSerializer(many=True), **errors(400, *AUTH_ERRORS)},
+        tags=["transactions"],
+    ),
+)
+class TransactionListCreateView(generics.ListAPIView):
+    serializer_class = TransactionOutputSerializer
+    filterset_class = TransactionFilter
+    pagination_class = TransactionPagination
+
+    def get_throttles(self):
+        self.throttle_scope = "submit" if self.request.method == "POST" else "read"
+        return super().get_throttles()
+
+    def get_permissions(self):
+        if self.request.method == "POST":
+            return [IsIntegrator()]
+        return super().get_permissions()
+
+    def get_queryset(self):
+        return transactions_for(self.request.user).select_related("card", "merchant")
+
+    @extend_schema(
+        operation_id="transactions_create",
+        summary="Submit a transaction and get its decision",
+        description="Decides at once (lists, rules, then the model) and stores the transaction with its "
+        "decision and reasons. Send an `Idempotency-Key` so that retries never decide twice. Unknown "
+        "`card_id` and `merchant_id` values are created on first use. `review` holds the amount "
+        "against the card's credit until an analyst decides; `block` declines.",
+        parameters=[IDEMPOTENCY_KEY],
+        request=TransactionInputSerializer,
+        responses={
+            201: OpenApiResponse(TransactionOutputSerializer, description="Decided and stored."),
+            **errors(400, *AUTH_ERRORS, 409, 413, 415, 422),
+        },
+        examples=[
+            OpenApiExample("Online purchase", value=EXAMPLE_TRANSACTION, request_only=True),
+            OpenApiExample(
+                "Held for review", value=EXAMPLE_DECIDED, response_only=True, status_codes=["201"]
+            ),
+        ],
+        tags=["transactions"],
+    )
+    @idempotent
+    def post(self, request):
+        serializer = TransactionInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        tx = _submit(data=serializer.validated_data, user=request.user)
+        return Response(TransactionOutputSerializer(tx).data, status=status.HTTP_201_CREATED)
+
+
+class TransactionDetailView(APIView):
+    throttle_scope = "read"
+
+    @extend_schema(
+        operation_id="transactions_retrieve",
+        summary="Read a transaction and its decision",
+        description="`id` is our numeric id or your `transaction_id`. Someone else's transaction is 404.",
+        responses={200: TransactionOutputSerializer, **errors(404, *AUTH_ERRORS)},
+        tags=["transactions"],
+    )
+    def get(self, request, id):
+        return Response(TransactionOutputSerializer(transaction_get_for(request.user, id)).data)
+
+
+ReportersPermission = role_permission(Role.CUSTOMER, Role.INTEGRATOR, Role.ANALYST)
+
+
+def _report_source(request, requested):
+    if request_has_role(request, Role.ANALYST):
+        return FraudReport.Source.ANALYST
+    if request_has_role(request, Role.INTEGRATOR):
+        return requested or FraudReport.Source.INTEGRATOR
+    return FraudReport.Source.CUSTOMER
+
+
+class TransactionReportsView(APIView):
+    permission_classes = [ReportersPermission]
+    throttle_scope = "read"
+    pagination_class = None
+
+    @extend_schema(
+        operation_id="transactions_reports_list",
+        summary="Fraud reports of a transaction",
+        responses={200: ReportOutputSerializer(many=True), **errors(404, *AUTH_ERRORS)},
+        tags=["reports"],
+    )
+    def get(self, request, id):
+        tx = transaction_get_for(request.user, id)
+        return Response(ReportOutputSerializer(tx.reports.select_related("transaction"), many=True).data)
+
+    @extend_schema(
+        operation_id="transactions_reports_create",
+        summary="Report a transaction as fraud",
+        description="Opens a fraud report for an analyst to resolve. Customers report their own "
+        "transactions, integrators those they submitted.",
+        request=ReportInputSerializer,
+        responses={201: ReportOutputSerializer, **errors(400, 404, *AUTH_ERRORS)},
+        examples=[
+            OpenApiExample(
+                "Chargeback", value={"source": "chargeback", "note": "Cardholder dispute"}, request_only=True
+            )
+        ],
+        tags=["reports"],
+    )
+    def post(self, request, id):
+        tx = transaction_get_for(request.user, id)
+        serializer = ReportInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        report = fraud_report_create(
+            transaction=tx,
+            reported_by=request.user,
+            source=_report_source(request, serializer.validated_data.get("source")),
+            note=serializer.validated_data["note"],
+        )
+        return Response(ReportOutputSerializer(report).data, status=status.HTTP_201_CREATED)
+
+
+# ---- the analysts' queue -------------------------------------------------------------------
+
+
+class ReportFilter(filters.FilterSet):
+    status = filters.ChoiceFilter(choices=FraudReport.Status.choices)
+    source = filters.ChoiceFilter(choices=FraudReport.Source.choices)
+
+    class Meta:
+        model = FraudReport
+        fields = []
+
+
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="reports_list",
+        summary="The fraud report queue",
+        description="Analysts only. Filter `status=open` for the work queue.",
+        responses={200: ReportOutputSerializer(many=True), **errors(400, *AUTH_ERRORS)},
+        tags=["reports"],
+    ),
+)
+class ReportListView(generics.ListAPIView):
+    permission_classes = [IsAnalyst]
+    serializer_class = ReportOutputSerializer
+    filterset_class = ReportFilter
+    throttle_scope = "read"
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return FraudReport.objects.none()
+        return fraud_reports_for(self.request.user).select_related("transaction")
+
+
+class ReportDetailView(APIView):
+    permission_classes = [IsAnalyst]
+    throttle_scope = "read"
+
+    def get_object(self, request, pk):
+        return get_object_or_404(fraud_reports_for(request.user).select_related("transaction"), pk=pk)
+
+    @extend_schema(
+        operation_id="reports_retrieve",
+        summary="Read a fraud report",
+        responses={200: ReportOutputSerializer, **errors(404, *AUTH_ERRORS)},
+        tags=["reports"],
+    )
+    def get(self, request, pk):
+        return Response(ReportOutputSerializer(self.get_object(request, pk)).data)
+
+    @extend_schema(
+        operation_id="reports_resolve",
+        summary="Resolve a fraud report",
+        description="Confirm (the transaction becomes confirmed fraud and is labelled) or reject it.",
+        request=ReportResolveSerializer,
+        responses={200: ReportOutputSerializer, **errors(400, 404, *AUTH_ERRORS)},
+        examples=[
+            OpenApiExample(
+                "Confirm", value={"status": "confirmed", "note": "Cardholder confirmed"}, request_only=True
+            )
+        ],
+        tags=["reports"],
+    )
+    def patch(self, request, pk):
+        report = self.get_object(request, pk)
+        serializer = ReportResolveSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        report = fraud_report_resolve(
+            report=report,
+            resolved_by=request.user,
+            confirmed=serializer.validated_data["status"] == FraudReport.Status.CONFIRMED,
+            note=serializer.validated_data["note"],
+        )
+        return Response(ReportOutputSerializer(report).data)
+
+
+# ---- deciding without storing --------------------------------------------------------------
+
+
+def _decision_preview(data):
+    """What detection would decide now, reading (never creating) the card and merchant."""
+    card = Card.objects.filter(external_id=data["card_id"]).only("fingerprint").first()
+    merchant = Merchant.objects.filter(external_id=data["merchant_id"]).only("category", "country").first()
+    occurred_at = data.get("occurred_at") or timezone.now()
+    return scoring.decide(
+        TransactionInput(
+            transaction_id=data.get("transaction_id") or "preview",
+            occurred_at=occurred_at,
+            card_id=data["card_id"],
+            merchant_id=data["merchant_id"],
+            amount=data["amount"],
+            currency=data.get("currency", "USD"),
+            merchant_category=data.get("merchant_category") or (merchant.category if merchant else ""),
+            channel=data.get("channel", ""),
+            country=data.get("country") or (merchant.country if merchant else ""),
+            card_fingerprint=(card.fingerprint or "") if card else "",
+        )
+    )
+
+
+class ScorePermission(HasRole):
+    roles = (Role.INTEGRATOR, Role.ANALYST)
+
+
+class ScoreView(APIView):
+    permission_classes = [ScorePermission]
+    throttle_scope = "submit"
+
+    @extend_schema(
+        operation_id="decisions_score",
+        summary="Decide without storing",
+        description="The decision the transaction would get now, with its reasons; nothing is stored "
+        "and no balance changes. Integrators and analysts.",
+        request=TransactionInputSerializer,
+        responses={200: DecisionOutputSerializer, **errors(400, *AUTH_ERRORS, 415)},
+        examples=[OpenApiExample("Online purchase", value=EXAMPLE_TRANSACTION, request_only=True)],
+        tags=["decisions"],
+    )
+    def post(self, request):
+        serializer = TransactionInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        decision = _decision_preview(serializer.validated_data)
+        return Response(DecisionOutputSerializer(decision).data)
+
+
+# ---- batches -------------------------------------------------------------------------------
+
+
+class BatchPermission(HasRole):
+    roles = (Role.INTEGRATOR, Role.ANALYST, Role.MODEL_MANAGER)
+
+
+def _jobs_for(user):
+    return ApiJob.objects.filter(owner=user, kind=ApiJob.Kind.BATCH_SCORE)
+
+
+class BatchCreateView(APIView):
+    permission_classes = [BatchPermission]
+    parser_classes = [parsers.MultiPartParser]
+    throttle_scope = "batch"
+
+    @extend_schema(
+        operation_id="batches_create",
+        summary="Score a CSV file in the background",
+        description="Upload a CSV in the canonical transaction format (`transaction_id, occurred_at, "
+        "card_id, merchant_id, amount` required; `currency, merchant_category, channel, country` "
+        "optional). Every row is checked first: a file with a bad row is refused with the line "
+        "numbers and nothing is stored. Each transaction is scored with the history in the file "
+        "before it. Poll `GET /batches/{id}/`, then download `result_url`. Limit: 10 MB.",
+        request={"multipart/form-data": BatchInputSerializer},
+        responses={202: BatchOutputSerializer, **errors(400, *AUTH_ERRORS, 413, 415)},
+        tags=["batches"],
+    )
+    def post(self, request):
+        from detection.tasks import batch_score, batch_validate_csv
+
+        serializer = BatchInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        upload = serializer.validated_data["file"]
+        if upload.size > batch_max_bytes():
+            return api_error_response(
+                "file_too_large",
+                _("The file is larger than the %(mb)d MB limit.")
+                % {"mb": batch_max_bytes() // (1024 * 1024)},
+                status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            )
+        try:
+            total = batch_validate_csv(upload)
+        except DjangoValidationError as error:
+            raise django_validation_error_to_drf(error) from None
+        upload.seek(0)
+        job = ApiJob(owner=request.user, kind=ApiJob.Kind.BATCH_SCORE, total=total)
+        job.input_file.save("input.csv", upload, save=False)
+        job.save()
+        db_transaction.on_commit(lambda: batch_score.enqueue(job_id=job.pk))
+        job.refresh_from_db()
+        return Response(
+            BatchOutputSerializer(job, context={"request": request}).data, status=status.HTTP_202_ACCEPTED
+        )
+
+
+class BatchDetailView(APIView):
+    permission_classes = [BatchPermission]
+    throttle_scope = "read"
+
+    @extend_schema(
+        operation_id="batches_retrieve",
+        summary="Status and progress of a batch",
+        responses={200: BatchOutputSerializer, **errors(404, *AUTH_ERRORS)},
+        tags=["batches"],
+    )
+    def get(self, request, id):
+        job = get_object_or_404(_jobs_for(request.user), public_id=id)
+        return Response(BatchOutputSerializer(job, context={"request": request}).data)
+
+
+class CSVRenderer(renderers.BaseRenderer):
+    """Lets clients ask for `Accept: text/csv`; errors still go out as JSON bytes."""
+
+    media_type = "text/csv"
+    format = "csv"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return renderers.JSONRenderer().render(data)
+
+
+class BatchResultView(APIView):
+    permission_classes = [BatchPermission]
+    renderer_classes = [renderers.JSONRenderer, CSVRenderer]
+    throttle_scope = "read"
+
+    @extend_schema(
+        operation_id="batches_result",
+        summary="Download the scored CSV",
+        description="Columns `transaction_id, score, risk_score, decision, reasons` (reasons `;`-joined codes). "
+        "404 until the batch has succeeded.",
+        responses={
+            (200, "text/csv"): OpenApiResponse(bytes, description="The scored CSV."),
+            **errors(404, *AUTH_ERRORS),
+        },
+        tags=["batches"],
+    )
+    def get(self, request, id):
+        job = get_object_or_404(_jobs_for(request.user), public_id=id, status=ApiJob.Status.SUCCEEDED)
+        response = FileResponse(
+            job.result_file.open("rb"),
+            content_type="text/csv",
+            as_attachment=True,
+            filename=f"batch-{job.public_id}-scores.csv",
+        )
+        return response
