@@ -53,8 +53,8 @@ INSERT INTO transactions_transaction (external_id, card_id, merchant_id, amount,
     country, decision, model_version, decided_by, rule_hits, reasons, features, status, is_fraud, label_known_at,
     label_source, created_at)
 SELECT 'bh_' || g,
-       (SELECT min(id) FROM transactions_card) + (g * 7919) % {cards},
-       (SELECT min(id) FROM transactions_merchant) + (g * 104729) % {merchants},
+       (SELECT min(id) FROM transactions_card) + (g::bigint * 7919) % {cards},
+       (SELECT min(id) FROM transactions_merchant) + (g::bigint * 104729) % {merchants},
        round((5 + random() * 120)::numeric, 2), 'USD',
        now() - interval '{days} days' + (g::float / {history}) * interval '{days} days',
        'online', 'US', 'approve', '', 'model', '[]', '[]', '{{}}', 'approved', g % 200 = 0,
@@ -136,7 +136,7 @@ print(api_key_create(owner=user, name="bench")[1])
         env={**os.environ, **env},
         check=True,
         cwd=ROOT,
-        capture_output=True,
+        stdout=subprocess.PIPE,
         text=True,
     )
     log(f"[{db}] history ready in {time.monotonic() - started:.0f} s")

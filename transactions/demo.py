@@ -1,11 +1,13 @@
-"""Demo cards, merchants and a few months of history for the demo customers. Part of
-`seed_demo`, which runs it before detection's part trains a model on the history.
+"""Demo cards, merchants and a few months of history. Part of `seed_demo`, which runs it before
+detection's part trains a model on the history.
 
-The history comes as rows in the canonical CSV columns from `history_rows()`; detection's
-simulator produces the same shape, so it can take over by replacing that one function.
+Two parts: the bank's wider traffic (hundreds of cards, months of it) from detection's simulator,
+imported like any canonical CSV, so the model, the queue and the dashboards have real volume; and
+the demo customers' own cards with a readable history of everyday merchants (`history_rows()`).
 """
 
 import random
+import tempfile
 from datetime import timedelta
 from decimal import Decimal
 
@@ -178,10 +180,43 @@ def _merchants():
     return merchants
 
 
+# The simulated bank: about 1,200 transactions a day, enough for the time-honest training.
+BANK_CARDS, BANK_MERCHANTS, BANK_DAYS = 600, 300, 90
+
+
+def _seed_bank_traffic(*, stdout, now):
+    """Simulated traffic up to now. Labels that would only become known after now are left
+    out, as they would be in a live bank: those frauds are still waiting to be reported."""
+    import pandas as pd
+
+    from detection.simulator import simulate, write_csv
+    from transactions.importing import transactions_import
+
+    if Transaction.objects.filter(external_id__startswith="sim_").exists():
+        return
+    start = (now - timedelta(days=BANK_DAYS)).replace(hour=0, minute=0, second=0)
+    frame = simulate(customers=BANK_CARDS, merchants=BANK_MERCHANTS, days=BANK_DAYS, seed=SEED, start=start)
+    frame = frame[frame["occurred_at"] < pd.Timestamp(now)].copy()
+    for column in ("transaction_id", "card_id", "merchant_id"):
+        frame[column] = frame[column].cat.rename_categories(lambda value: f"sim_{value}")
+    unknown = frame["label_known_at"] >= pd.Timestamp(now)
+    frame["is_fraud"] = frame["is_fraud"].astype("Int8")
+    frame.loc[unknown, "is_fraud"] = pd.NA
+    frame.loc[unknown, "label_known_at"] = pd.NaT
+    with tempfile.NamedTemporaryFile(suffix=".csv") as handle:
+        write_csv(frame, handle.name)
+        result = transactions_import(path=handle.name, progress=False)
+    stdout.write(
+        f"  Simulated bank traffic: {result.imported:,} transactions of {result.cards_created} cards "
+        f"at {result.merchants_created} merchants over {BANK_DAYS} days"
+    )
+
+
 def seed(*, stdout):
-    """Idempotent: customers who already have cards are left alone."""
+    """Idempotent: what exists is kept; customers who already have cards are left alone."""
     rng = random.Random(SEED)
     now = timezone.now().replace(microsecond=0)
+    _seed_bank_traffic(stdout=stdout, now=now)
     with transaction.atomic():
         merchants = _merchants()
         for index, email in enumerate(DEMO_CUSTOMERS):

@@ -12,7 +12,9 @@ from transactions.models import Card, FraudReport, Transaction
 pytestmark = pytest.mark.django_db
 
 
-def test_the_demo_gives_the_demo_customers_cards_and_months_of_history_once():
+def test_the_demo_gives_the_demo_customers_cards_and_months_of_history_once(monkeypatch):
+    monkeypatch.setattr(demo, "BANK_CARDS", 40)
+    monkeypatch.setattr(demo, "BANK_DAYS", 20)
     accounts_demo.seed(stdout=io.StringIO())
     demo.seed(stdout=io.StringIO())
     counts = Transaction.objects.count()
@@ -32,4 +34,21 @@ def test_the_demo_gives_the_demo_customers_cards_and_months_of_history_once():
     demo.seed(stdout=io.StringIO())
 
     assert Transaction.objects.count() == counts
-    assert Card.objects.count() == 4
+    assert Card.objects.filter(owner__isnull=False).count() == 4
+
+
+def test_the_simulated_bank_traffic_knows_only_the_labels_known_by_now(monkeypatch):
+    monkeypatch.setattr(demo, "BANK_CARDS", 40)
+    monkeypatch.setattr(demo, "BANK_DAYS", 20)
+    now = timezone.now()
+
+    demo.seed(stdout=io.StringIO())
+
+    traffic = Transaction.objects.filter(external_id__startswith="sim_")
+    assert Card.objects.filter(owner__isnull=True).count() == 40
+    assert traffic.count() > 40 * 20 * 0.3
+    assert not traffic.filter(occurred_at__gte=now).exists()
+    assert not traffic.filter(label_known_at__gt=timezone.now()).exists()
+    # The last week's transactions are not all labelled yet, as in a live bank.
+    assert traffic.filter(occurred_at__gte=now - timedelta(days=2), is_fraud__isnull=True).exists()
+    assert traffic.filter(is_fraud=True).exists()
