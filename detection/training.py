@@ -2,28 +2,41 @@
 
 Protocol (all periods half-open, UTC)
 -------------------------------------
-* **train** ``[train_start, train_end)``. The model is fitted as if at ``train_end + D`` (D, the
-  label delay, 7 days by default): a training row counts as fraud only when its fraud label was
-  known by then; anything else (unlabelled or reported later) counts as legitimate, as the bank
-  would have seen it.
-* **gap** ``[train_end, train_end + D)``: not used, so that validation rows are not ones whose
-  labels were missing at training time.
-* **validation** the ``validation_days`` (7) after the gap, with their true labels: picks the
-  algorithm (highest average precision) and the decision thresholds.
-* **test** the ``test_days`` (7) after validation: untouched until the end; its metrics are the
-  ones reported and compared with the logistic-regression baseline.
+Training with ``--train-start S --train-end E`` happens as if at ``E + D`` (D, the label delay,
+7 days by default). It uses only what the bank knows then: transactions that occurred before
+``E`` (features from the whole history before each of them, including before ``S``) and fraud
+labels known by ``E + D`` (``label_known_at < E + D``); any other row counts as legitimate, as
+the bank saw it. Nothing at or after ``E`` is read for the model, so the week(s) after ``E`` can
+be a judge's test period.
 
-Features of every row come from the whole history before it (`detection.features`), including
-history before ``train_start``. If the data stop before the validation period ends, training
-fails with a message saying which dates are needed; without test data the test metrics are
-missing and a warning says so.
+Model choice and thresholds are made inside the window, on its end:
 
-Imbalance and cost: every fraud of the training period is kept; legitimate rows are sampled
-down to at most ``max_train_rows`` in total and weighted back by the inverse of their sampling
-rate, so the cost stays bounded as the history grows while the fitted model still sees the true
-class balance. On top of that, logistic regression and the random forest use class-balanced
-weights (fraud weighs as much in total as legitimate rows); gradient boosting keeps the true
-balance (it copes with rare positives and stays better calibrated).
+* **fit** ``[S, E − G − V)``: the candidates are fitted here.
+* **gap** ``[E − G − V, E − V)``: skipped, as the label delay separates training from use.
+* **validation** ``[E − V, E)``: compares the candidates (average precision) and sets the
+  decision thresholds, with the labels known at ``E + D``.
+* **train** ``[S, E)``: the chosen algorithm is then refitted on the whole window (same sampling
+  and weighting); that refit is the registered model.
+* **test** ``[E + D, E + D + test_days)``, optional: when the data contain it, the registered
+  model (and the refitted logistic-regression baseline) are evaluated there with true labels,
+  for the report only; it never influences the model. Without it, a warning says that test
+  metrics are missing.
+
+Sizes. With a long window (``E − S ≥ D + 2·V``, V = ``validation_days``, 7) the gap is D and the
+validation V, so the candidates are compared exactly as the model will be used: on transactions
+one label delay after the last one they learnt from. With a shorter window (the benchmark's 7
+days) there is no room for both, and the fit period matters most: the gap is dropped (G = 0) and
+V shrinks to 30 % of the window in whole days, at least 1 day (7 days → fit 5 days, validate 2).
+Validation labels are still those known at ``E + D``, at least D after each validation
+transaction, as for the fit rows. Windows under 2 days are refused.
+
+Imbalance and cost: every known fraud is kept; legitimate rows are sampled down to at most
+``max_train_rows`` in total for the final fit (``selection_max_rows`` for each candidate, smaller
+by default, so comparing three algorithms and refitting one stays within the cost of the earlier
+protocol) and weighted back by the inverse of their sampling rate, so the fitted model still sees
+the true class balance. On top of that, logistic regression and the random forest use
+class-balanced weights (fraud weighs as much in total as legitimate rows); gradient boosting
+keeps the true balance (it copes with rare positives and stays better calibrated).
 """
 
 from __future__ import annotations
@@ -46,6 +59,11 @@ from detection.features import FEATURE_NAMES, compute_features_frame
 
 BASELINE = "logistic_regression"
 DEFAULT_MAX_TRAIN_ROWS = 150_000
+# Rows for each candidate of the comparison; the chosen one is refitted with max_train_rows.
+DEFAULT_SELECTION_MAX_ROWS = 100_000
+MIN_WINDOW = timedelta(days=2)
+# Short windows: validation is this share of the window (whole days, at least one), no gap.
+SHORT_VALIDATION_SHARE = 0.3
 
 
 class TrainingError(ValueError):
@@ -136,16 +154,32 @@ def _aware(value) -> datetime:
 
 
 def plan_periods(train_start, train_end, *, label_delay=timedelta(days=7), validation_days=7, test_days=7):
-    """{"train", "gap", "validation", "test"} → (start, end) datetimes."""
+    """{"fit", "gap", "validation", "train", "test"} → (start, end) datetimes (see the module
+    docstring): fit, gap and validation split the training window [train_start, train_end),
+    train is the whole window (the final fit), test starts one label delay after its end."""
     train_start, train_end = _aware(train_start), _aware(train_end)
+    if not isinstance(label_delay, timedelta):
+        label_delay = timedelta(days=float(label_delay))
     if train_start >= train_end:
         raise TrainingError("The training period must start before it ends.")
-    validation_start = train_end + label_delay
-    test_start = validation_start + timedelta(days=validation_days)
+    window = train_end - train_start
+    if window < MIN_WINDOW:
+        raise TrainingError(
+            f"The training period must last at least {MIN_WINDOW.days} days: its end is used to "
+            "choose the model and the thresholds."
+        )
+    validation, gap = timedelta(days=validation_days), label_delay
+    if window < label_delay + 2 * validation:
+        # Too short for a full gap and validation: keep most of the window to learn from.
+        share = int(window.total_seconds() * SHORT_VALIDATION_SHARE // 86400)
+        validation, gap = min(validation, timedelta(days=max(1, share))), timedelta(0)
+    validation_start = train_end - validation
+    test_start = train_end + label_delay
     return {
         "train": (train_start, train_end),
-        "gap": (train_end, validation_start),
-        "validation": (validation_start, test_start),
+        "fit": (train_start, validation_start - gap),
+        "gap": (validation_start - gap, validation_start),
+        "validation": (validation_start, train_end),
         "test": (test_start, test_start + timedelta(days=test_days)),
     }
 
@@ -199,8 +233,8 @@ def _importances(pipeline, X, y, seed, max_rows=5_000):
 
 
 def train(frame: pd.DataFrame, *, threads: int | None = None, **kwargs) -> TrainingResult:
-    """Train every candidate on a canonical frame, pick the best on validation, report test
-    (see `_train` for the arguments). OpenMP/BLAS threads are limited to `threads` (default:
+    """Compare the candidates inside the training window, register-ready refit of the best,
+    test report when the data have it (see `_train` for the arguments). OpenMP/BLAS threads are limited to `threads` (default:
     setting DETECTION_TRAINING_THREADS, 1)."""
     if threads is None:
         from detection import conf
@@ -220,12 +254,14 @@ def _train(
     test_days=7,
     algorithms=ALGORITHMS,
     max_train_rows=DEFAULT_MAX_TRAIN_ROWS,
+    selection_max_rows=DEFAULT_SELECTION_MAX_ROWS,
     seed=0,
     features: pd.DataFrame | None = None,
     params: dict | None = None,
     log=None,
 ) -> TrainingResult:
-    """Train every candidate, pick the best on validation, report test.
+    """Fit every candidate on the fit period, pick the best on validation, refit it on the whole
+    window, report test when the data have it.
 
     `features` may be passed when already computed (same index as `frame`); `params` overrides
     candidates' parameters by name: ``{"random_forest": {"n_estimators": 200}}``."""
@@ -242,21 +278,22 @@ def _train(
     )
     seconds = {}
     warnings = []
-    times = pd.to_datetime(frame["occurred_at"], utc=True)
     if len(frame) == 0:
         raise TrainingError("There are no transactions to train on.")
-    last = times.max()
-    # Rows after the test period never feed any feature we use: drop them early.
+    times = pd.to_datetime(frame["occurred_at"], utc=True)
+    # Rows after the test period never feed any feature we use: drop them early. Rows at or
+    # after train_end only ever serve the (optional) test report.
     relevant = (times < pd.Timestamp(periods["test"][1])).to_numpy()
     frame, times = frame[relevant], times[relevant]
-    in_train, in_val, in_test = (_in(times, periods[p]) for p in ("train", "validation", "test"))
-    if not in_train.any():
-        raise TrainingError(f"No transactions in the training period {_fmt(periods['train'])}.")
-    if not in_val.any() or last < pd.Timestamp(periods["validation"][1]) - pd.Timedelta(days=1):
+    in_train, in_fit, in_val, in_test = (
+        _in(times, periods[p]) for p in ("train", "fit", "validation", "test")
+    )
+    if not in_fit.any():
+        raise TrainingError(f"No transactions in the training period {_fmt(periods['fit'])}.")
+    if not in_val.any():
         raise TrainingError(
-            f"Not enough data after the training period: validation needs transactions from "
-            f"{_fmt(periods['validation'])} (training end + {label_delay.days} days label delay, then "
-            f"{validation_days} days), but the data end at {last:%Y-%m-%d %H:%M}. Train on an earlier period."
+            f"No transactions in the validation period {_fmt(periods['validation'])} (the end of the "
+            "training period): the data must cover the whole training period."
         )
     if not in_test.any():
         warnings.append(
@@ -273,41 +310,26 @@ def _train(
     X_all = features[FEATURE_NAMES].to_numpy(dtype=np.float64)
     fraud = pd.to_numeric(frame["is_fraud"], errors="coerce").fillna(0).to_numpy() == 1
     known = pd.to_datetime(frame["label_known_at"], utc=True).fillna(times + label_delay)
-    trained_at = pd.Timestamp(periods["gap"][1])
-    # What the bank knew when it trained: frauds reported by then; the rest look legitimate.
-    y_train_all = fraud & (known < trained_at).to_numpy()
-    y_train = y_train_all[in_train].astype(np.int8)
-    if y_train.sum() == 0:
+    trained_at = pd.Timestamp(periods["train"][1] + label_delay)
+    # What the bank knows when it trains: frauds reported by then; the rest look legitimate.
+    # Fit and validation rows alike (validation is part of the training window).
+    y_known = (fraud & (known < trained_at).to_numpy()).astype(np.int8)
+    if y_known[in_fit].sum() == 0:
         raise TrainingError(
-            f"No fraud known in the training period {_fmt(periods['train'])}: nothing to learn."
+            f"No fraud known in the training period {_fmt(periods['fit'])}: nothing to learn."
         )
-    y_val = fraud[in_val].astype(np.int8)
+    y_val = y_known[in_val]
     if y_val.sum() == 0:
         raise TrainingError(
-            f"No fraud in the validation period {_fmt(periods['validation'])}: cannot compare models."
+            f"No fraud known in the validation period {_fmt(periods['validation'])} (the end of the "
+            "training period): cannot compare models; train on a longer period."
         )
-    y_test = fraud[in_test].astype(np.int8)
+    y_test = fraud[in_test].astype(np.int8)  # true labels: the report only
 
-    # Bounded cost: keep every fraud, sample legitimate rows, weight them back.
     rng = np.random.default_rng(seed)
-    train_idx = np.flatnonzero(in_train)
-    frauds, legit = train_idx[y_train == 1], train_idx[y_train == 0]
-    budget = max(max_train_rows - frauds.size, 1000)
-    rate = min(1.0, budget / max(legit.size, 1))
-    if rate < 1.0:
-        legit = np.sort(rng.choice(legit, budget, replace=False))
-    fit_idx = np.r_[frauds, legit]
-    X_fit, y_fit = X_all[fit_idx], y_train_all[fit_idx].astype(np.int8)
-    training_rows = {
-        "period_rows": int(in_train.sum()),
-        "frauds": int(frauds.size),
-        "legitimate_sampled": int(legit.size),
-        "legitimate_sampling_rate": round(rate, 6),
-    }
-    log(
-        f"Training rows: {frauds.size} frauds + {legit.size} legitimate "
-        f"(sampled at {rate:.3f} of {int(in_train.sum()) - frauds.size})."
-    )
+    fit_idx, fit_rate, _ = _sample(in_fit, y_known, min(selection_max_rows, max_train_rows), rng)
+    X_fit, y_fit = X_all[fit_idx], y_known[fit_idx]
+    log(f"Candidates fitted on {fit_idx.size} rows of {_fmt(periods['fit'])}.")
 
     val_frame, test_frame = frame[in_val], frame[in_test]
     X_val, X_test = X_all[in_val], X_all[in_test]
@@ -317,11 +339,11 @@ def _train(
         chosen_params = {**defaults, **(params or {}).get(name, {})}
         started = time.perf_counter()
         pipeline = _fit(
-            _build(name, chosen_params, seed), X_fit, y_fit, _weights(y_fit, 1.0 / rate, balanced)
+            _build(name, chosen_params, seed), X_fit, y_fit, _weights(y_fit, 1.0 / fit_rate, balanced)
         )
         fit_seconds = time.perf_counter() - started
         if hasattr(pipeline, "n_jobs"):
-            pipeline.set_params(n_jobs=1)  # serving scores one transaction at a time
+            pipeline.set_params(n_jobs=1)  # threaded forest sums are not bit-for-bit repeatable
         val_scores = _scores(pipeline, X_val)
         thresholds = evaluation.choose_thresholds(
             y_val,
@@ -333,9 +355,7 @@ def _train(
             "parameters": {**chosen_params, "class_weight": "balanced" if balanced else "weighted back"},
             "fit_seconds": round(fit_seconds, 2),
             "validation": _evaluate(y_val, val_scores, val_frame, thresholds),
-            "test": _evaluate(y_test, _scores(pipeline, X_test), test_frame, thresholds)
-            if in_test.any()
-            else None,
+            "test": None,  # filled for the refitted models only
         }
         fitted[name] = (pipeline, thresholds, val_scores)
         comparison[name] = entry
@@ -347,7 +367,36 @@ def _train(
     seconds["training"] = round(sum(c["fit_seconds"] for c in comparison.values()), 2)
 
     best = max(algorithms, key=lambda a: comparison[a]["validation"]["average_precision"] or 0.0)
-    pipeline, thresholds, val_scores = fitted[best]
+    candidate, thresholds, val_scores = fitted[best]
+
+    # The winner learns from the whole window; its thresholds stay those chosen on validation.
+    train_idx, rate, training_rows = _sample(in_train, y_known, max_train_rows, rng)
+    log(
+        f"Refitting {best} on {_fmt(periods['train'])}: {training_rows['frauds']} frauds + "
+        f"{training_rows['legitimate_sampled']} legitimate (sampled at {rate:.3f})."
+    )
+    X_train, y_train = X_all[train_idx], y_known[train_idx]
+    refits = {}
+    started = time.perf_counter()
+    # The baseline is refitted too (it is cheap) only to compare with it on test.
+    for name in dict.fromkeys([best, BASELINE] if in_test.any() and BASELINE in algorithms else [best]):
+        _, balanced, _ = CANDIDATES[name]
+        refit = _fit(
+            _build(
+                name, {k: v for k, v in comparison[name]["parameters"].items() if k != "class_weight"}, seed
+            ),
+            X_train,
+            y_train,
+            _weights(y_train, 1.0 / rate, balanced),
+        )
+        if hasattr(refit, "n_jobs"):
+            refit.set_params(n_jobs=1)  # serving scores one transaction at a time
+        refits[name] = refit
+        if in_test.any():
+            comparison[name]["test"] = _evaluate(y_test, _scores(refit, X_test), test_frame, fitted[name][1])
+    seconds["refit"] = round(time.perf_counter() - started, 2)
+    pipeline = refits[best]
+
     started = time.perf_counter()
     metrics = {
         "validation": _evaluate(y_val, val_scores, val_frame, thresholds, curves=True),
@@ -356,15 +405,21 @@ def _train(
         else None,
     }
     curves = {p: (m or {}).pop("curves", {}) for p, m in metrics.items()}
-    importances = _importances(pipeline, X_val, y_val, seed)
+    # On validation rows, which the candidate (not the refit) never saw.
+    importances = _importances(candidate, X_val, y_val, seed)
     seconds["importances"] = round(time.perf_counter() - started, 2)
-    legit_train = X_all[train_idx[y_train == 0]]
+    legit_train = X_all[np.flatnonzero(in_train & (y_known == 0))]
     typical = dict(zip(FEATURE_NAMES, np.median(legit_train, axis=0).tolist(), strict=True))
     baseline = _versus_baseline(comparison, best)
     return TrainingResult(
         algorithm=best,
         pipeline=pipeline,
-        parameters={**comparison[best]["parameters"], "seed": seed, "max_train_rows": max_train_rows},
+        parameters={
+            **comparison[best]["parameters"],
+            "seed": seed,
+            "max_train_rows": max_train_rows,
+            "selection_max_rows": selection_max_rows,
+        },
         periods=periods,
         metrics={k: v for k, v in metrics.items() if v is not None},
         comparison=comparison,
@@ -375,15 +430,38 @@ def _train(
         baseline=baseline,
         warnings=warnings,
         seconds=seconds,
-        training_rows=training_rows,
+        training_rows=training_rows | {"fit_rows": int(fit_idx.size), "fit_period_rows": int(in_fit.sum())},
     )
 
 
+def _sample(mask, y, max_rows, rng):
+    """Bounded cost: every known fraud of `mask`, legitimate rows sampled so that at most
+    `max_rows` remain (at least 1,000 legitimate); (indices, legitimate sampling rate, counts)."""
+    idx = np.flatnonzero(mask)
+    frauds, legit = idx[y[idx] == 1], idx[y[idx] == 0]
+    budget = max(max_rows - frauds.size, 1000)
+    rate = min(1.0, budget / max(legit.size, 1))
+    if rate < 1.0:
+        legit = np.sort(rng.choice(legit, budget, replace=False))
+    counts = {
+        "period_rows": int(idx.size),
+        "frauds": int(frauds.size),
+        "legitimate_sampled": int(legit.size),
+        "legitimate_sampling_rate": round(rate, 6),
+    }
+    return np.r_[frauds, legit], rate, counts
+
+
 def _versus_baseline(comparison, best):
-    """How the chosen model compares with logistic regression on the test period."""
+    """How the chosen model compares with logistic regression: on test (both refitted on the
+    whole window) when there is one, else on validation (both fitted on the fit period)."""
     if BASELINE not in comparison:
         return {}
-    period = "test" if comparison[best]["test"] is not None else "validation"
+    period = (
+        "test"
+        if comparison[best]["test"] is not None and comparison[BASELINE]["test"] is not None
+        else "validation"
+    )
     ours, base = comparison[best][period], comparison[BASELINE][period]
     out = {"period": period, "baseline": BASELINE, "chosen": best}
     for metric in ("average_precision", "card_precision_at_k", "roc_auc"):
@@ -418,7 +496,12 @@ def register(result: TrainingResult, *, promote="auto", created_by=None, notes="
         parameters=result.parameters,
         feature_names=FEATURE_NAMES,
         periods=periods,
-        metrics=result.metrics | {"baseline": result.baseline, "training_rows": result.training_rows},
+        metrics=result.metrics
+        | {
+            "baseline": result.baseline,
+            "training_rows": result.training_rows,
+            "periods": result.summary()["periods"],
+        },
         comparison=comparison,
         thresholds=result.thresholds,
         curves=result.curves,

@@ -12,9 +12,13 @@ from detection.management.commands._period import parse_date
 
 class Command(BaseCommand):
     help = (
-        "Train candidate models on transactions that occurred in [--train-start, --train-end), "
-        "validate on the 7 days after the label delay, test on the 7 days after that, and register "
-        "the best by validation average precision as a new model version."
+        "Train on what the bank knows at --train-end + label delay: transactions in "
+        "[--train-start, --train-end) and labels known by then. The candidates are fitted on the "
+        "start of the window and compared (average precision) on its last --validation-days "
+        "(after a gap of one label delay; for windows shorter than delay + 2 x validation: no gap "
+        "and 30%% of the window, whole days, at least 1); the best is refitted on the whole window "
+        "and registered. Test metrics are reported for the --test-days after --train-end + label "
+        "delay when the data contain them; they never influence the model."
     )
 
     def add_arguments(self, parser):
@@ -32,10 +36,21 @@ class Command(BaseCommand):
             "--label-delay-days",
             type=float,
             default=None,
-            help="Days until a label is known; also the gap before validation (default: setting, 7).",
+            help="Days until a label is known; training happens at --train-end + this delay, and the "
+            "gap before validation inside the window (default: setting, 7).",
         )
-        parser.add_argument("--validation-days", type=int, default=7, help="Validation length (default 7).")
-        parser.add_argument("--test-days", type=int, default=7, help="Test length (default 7).")
+        parser.add_argument(
+            "--validation-days",
+            type=int,
+            default=7,
+            help="Validation length at the end of the window (default 7; shorter for short windows).",
+        )
+        parser.add_argument(
+            "--test-days",
+            type=int,
+            default=7,
+            help="Test length after --train-end + label delay; report only, optional (default 7).",
+        )
         parser.add_argument(
             "--algorithm",
             action="append",
@@ -74,13 +89,16 @@ class Command(BaseCommand):
         if options["map"] and not options["csv"]:
             raise CommandError("--map only applies to --csv.")
         delay = timedelta(days=delay_days)
-        periods = training.plan_periods(
-            start,
-            end,
-            label_delay=delay,
-            validation_days=options["validation_days"],
-            test_days=options["test_days"],
-        )
+        try:
+            periods = training.plan_periods(
+                start,
+                end,
+                label_delay=delay,
+                validation_days=options["validation_days"],
+                test_days=options["test_days"],
+            )
+        except training.TrainingError as error:
+            raise CommandError(str(error)) from error
         verbose = options["verbosity"] > 0
 
         def log(message):
@@ -126,6 +144,11 @@ class Command(BaseCommand):
             return
         chosen = result.comparison[result.algorithm]
         period = "test" if chosen["test"] else "validation"
+        validation = result.periods["validation"]
+        self.stdout.write(
+            f"Chose {result.algorithm} on validation {validation[0]:%Y-%m-%d} → {validation[1]:%Y-%m-%d}, "
+            f"refitted on {start:%Y-%m-%d} → {end:%Y-%m-%d}."
+        )
         self.stdout.write(
             f"Registered {version.version} ({result.algorithm}, {version.status}). "
             f"{period.capitalize()}: ROC AUC {_n(chosen[period]['roc_auc'])}, "
