@@ -225,27 +225,29 @@ class Challenge:
 
 
 def plan_periods(first, last, *, label_delay, validation_days, evaluation_days) -> dict:
-    """Periods ending with the day of the last transaction: evaluation, validation before it,
-    the label-delay gap, and training from the first day."""
+    """Periods ending with the day of the last transaction: the evaluation period last, one label
+    delay before it the end of the training window (whose own end is the validation, see
+    `training.plan_periods`), and training from the first day."""
     test_end = pd.Timestamp(last).floor("D") + pd.Timedelta(days=1)
     test_start = test_end - pd.Timedelta(days=evaluation_days)
-    validation_start = test_start - pd.Timedelta(days=validation_days)
-    train_end = validation_start - pd.Timedelta(label_delay)
+    train_end = test_start - pd.Timedelta(label_delay)
     train_start = pd.Timestamp(first).floor("D")
-    if train_start >= train_end:
-        needed = evaluation_days + validation_days + label_delay.days + 1
+    needed = evaluation_days + label_delay.days + validation_days + 1
+    if train_end - train_start < pd.Timedelta(days=validation_days + 1):
         raise RetrainingError(
             _(
-                "Not enough history to retrain: the evaluation (%(e)d days), validation (%(v)d days) "
-                "and label delay (%(d)d days) need at least %(n)d days of transactions."
+                "Not enough history to retrain: the evaluation (%(e)d days), label delay (%(d)d days) "
+                "and validation (%(v)d days) need at least %(n)d days of transactions."
             )
             % {"e": evaluation_days, "v": validation_days, "d": label_delay.days, "n": needed}
         )
-    return {
-        "train": (train_start.to_pydatetime(), train_end.to_pydatetime()),
-        "validation": (validation_start.to_pydatetime(), test_start.to_pydatetime()),
-        "test": (test_start.to_pydatetime(), test_end.to_pydatetime()),
-    }
+    return training.plan_periods(
+        train_start.to_pydatetime(),
+        train_end.to_pydatetime(),
+        label_delay=label_delay,
+        validation_days=validation_days,
+        test_days=evaluation_days,
+    )
 
 
 def _summary(metrics: dict | None) -> dict | None:

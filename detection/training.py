@@ -184,6 +184,25 @@ def plan_periods(train_start, train_end, *, label_delay=timedelta(days=7), valid
     }
 
 
+def _same_alert_rate(thresholds, candidate_scores, refit_scores, legitimate):
+    """Thresholds for the refitted model that flag the same share of legitimate validation rows
+    as the candidate's thresholds did (the refit's scores are on another scale). Legitimate rows
+    only: the refit learned the validation frauds, so their scores say nothing of new traffic.
+    A threshold above 1 (flag nothing) stays as it is; one above every legitimate row stays above
+    every one, and never rises above the candidate's."""
+    moved = {}
+    candidate_legit, refit_legit = candidate_scores[legitimate], refit_scores[legitimate]
+    for band, threshold in thresholds.items():
+        rate = float(np.mean(candidate_legit >= threshold)) if len(candidate_legit) else 0.0
+        if threshold > 1 or not len(refit_legit):
+            moved[band] = threshold
+        elif rate == 0.0:  # above every legitimate row, as the candidate's was
+            moved[band] = float(min(np.nextafter(refit_legit.max(), np.inf), threshold))
+        else:
+            moved[band] = float(np.quantile(refit_legit, 1.0 - rate, method="higher"))
+    return moved
+
+
 def _in(times, period):
     return ((times >= pd.Timestamp(period[0])) & (times < pd.Timestamp(period[1]))).to_numpy()
 
@@ -369,7 +388,8 @@ def _train(
     best = max(algorithms, key=lambda a: comparison[a]["validation"]["average_precision"] or 0.0)
     candidate, thresholds, val_scores = fitted[best]
 
-    # The winner learns from the whole window; its thresholds stay those chosen on validation.
+    # The winner learns from the whole window; its thresholds keep the alert rates chosen on
+    # validation (a refit's scores are on another scale than the candidate's).
     train_idx, rate, training_rows = _sample(in_train, y_known, max_train_rows, rng)
     log(
         f"Refitting {best} on {_fmt(periods['train'])}: {training_rows['frauds']} frauds + "
@@ -392,14 +412,17 @@ def _train(
         if hasattr(refit, "n_jobs"):
             refit.set_params(n_jobs=1)  # serving scores one transaction at a time
         refits[name] = refit
+        refit_thresholds = _same_alert_rate(fitted[name][1], fitted[name][2], _scores(refit, X_val), y_val == 0)
+        fitted[name] = (fitted[name][0], refit_thresholds, fitted[name][2])
         if in_test.any():
-            comparison[name]["test"] = _evaluate(y_test, _scores(refit, X_test), test_frame, fitted[name][1])
+            comparison[name]["test"] = _evaluate(y_test, _scores(refit, X_test), test_frame, refit_thresholds)
     seconds["refit"] = round(time.perf_counter() - started, 2)
     pipeline = refits[best]
+    validation_thresholds, thresholds = thresholds, fitted[best][1]
 
     started = time.perf_counter()
     metrics = {
-        "validation": _evaluate(y_val, val_scores, val_frame, thresholds, curves=True),
+        "validation": _evaluate(y_val, val_scores, val_frame, validation_thresholds, curves=True),
         "test": _evaluate(y_test, _scores(pipeline, X_test), test_frame, thresholds, curves=True)
         if in_test.any()
         else None,
