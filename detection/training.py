@@ -412,7 +412,9 @@ def _train(
         if hasattr(refit, "n_jobs"):
             refit.set_params(n_jobs=1)  # serving scores one transaction at a time
         refits[name] = refit
-        refit_thresholds = _same_alert_rate(fitted[name][1], fitted[name][2], _scores(refit, X_val), y_val == 0)
+        refit_thresholds = _same_alert_rate(
+            fitted[name][1], fitted[name][2], _scores(refit, X_val), y_val == 0
+        )
         fitted[name] = (fitted[name][0], refit_thresholds, fitted[name][2])
         if in_test.any():
             comparison[name]["test"] = _evaluate(y_test, _scores(refit, X_test), test_frame, refit_thresholds)
