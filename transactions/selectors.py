@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
+from django.shortcuts import get_object_or_404
 
 from accounts.roles import Role, has_role, user_roles
 from transactions.models import Card, FraudReport, Merchant, Transaction
@@ -80,17 +81,11 @@ def fraud_reports_for(user) -> QuerySet[FraudReport]:
 
 
 def fraud_report_get_for(user, pk) -> FraudReport:
-    report = fraud_reports_for(user).filter(pk=pk).first()
-    if report is None:
-        raise Http404("No such fraud report.")
-    return report
+    return get_object_or_404(fraud_reports_for(user), pk=pk)
 
 
 def card_get_for(user, pk) -> Card:
-    card = cards_for(user).filter(pk=pk).first()
-    if card is None:
-        raise Http404("No such card.")
-    return card
+    return get_object_or_404(cards_for(user), pk=pk)
 
 
 def open_report_of(transaction) -> FraudReport | None:
@@ -176,17 +171,11 @@ def customer_transactions(user, *, card=None, status="", since=None) -> QuerySet
 
 
 def customer_transaction_get(user, pk) -> Transaction:
-    tx = customer_transactions(user).filter(pk=pk).first()
-    if tx is None:
-        raise Http404("No such transaction.")
-    return tx
+    return get_object_or_404(customer_transactions(user), pk=pk)
 
 
 def customer_card_get(user, pk) -> Card:
-    card = customer_cards(user).filter(pk=pk).first()
-    if card is None:
-        raise Http404("No such card.")
-    return card
+    return get_object_or_404(customer_cards(user), pk=pk)
 
 
 def customer_reports(user) -> QuerySet[FraudReport]:
@@ -200,10 +189,7 @@ def customer_reports(user) -> QuerySet[FraudReport]:
 
 
 def customer_report_get(user, pk) -> FraudReport:
-    report = customer_reports(user).filter(pk=pk).first()
-    if report is None:
-        raise Http404("No such fraud report.")
-    return report
+    return get_object_or_404(customer_reports(user), pk=pk)
 
 
 def merchant_choices():
