@@ -1,5 +1,6 @@
-"""Model versions through the API: read them (analysts, model managers), train and promote
-(model managers). Training runs in the background and returns a job to poll."""
+"""Model versions through the API: read them (analysts, model managers), train, retrain through
+the gate and promote (model managers). Training runs in the background and returns a job or a
+run to poll."""
 
 from django.db import transaction as db_transaction
 from django.shortcuts import get_object_or_404
@@ -15,8 +16,8 @@ from accounts.api_common.permissions import IsModelManager, role_permission
 from accounts.api_common.schema import AUTH_ERRORS, errors
 from accounts.models import ApiJob
 from accounts.roles import Role
-from detection import registry
-from detection.models import ModelVersion
+from detection import registry, retraining
+from detection.models import ModelVersion, RetrainingRun
 
 ModelReaders = role_permission(Role.ANALYST, Role.MODEL_MANAGER)
 
@@ -185,3 +186,74 @@ class TrainJobView(APIView):
     def get(self, request, id):
         job = get_object_or_404(ApiJob, owner=request.user, kind=ApiJob.Kind.TRAIN, public_id=id)
         return Response(TrainJobSerializer(job).data)
+
+
+class RetrainingRunSerializer(serializers.ModelSerializer):
+    challenger = serializers.SlugRelatedField(slug_field="version", read_only=True, allow_null=True)
+    champion = serializers.SlugRelatedField(slug_field="version", read_only=True, allow_null=True)
+    outcome = serializers.CharField(
+        read_only=True, help_text="promoted, kept or first once the gate has decided; empty before."
+    )
+
+    class Meta:
+        model = RetrainingRun
+        fields = [
+            "id",
+            "trigger",
+            "status",
+            "progress",
+            "stage",
+            "new_labels",
+            "new_frauds",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "outcome",
+            "challenger",
+            "champion",
+            "comparison",
+            "error",
+        ]
+        read_only_fields = fields
+
+
+class RetrainView(APIView):
+    """The same retraining as the admin's "Train now": a challenger on all labelled history,
+    promoted only through the champion/challenger gate."""
+
+    permission_classes = [IsModelManager]
+    throttle_scope = "train"
+
+    @extend_schema(
+        operation_id="models_retrain",
+        summary="Retrain through the champion/challenger gate",
+        description="Queues a retraining on every label known now; the challenger replaces the "
+        "champion only if it is not worse on the most recent period. When a run is already queued "
+        "or running, that run is returned (200) and nothing new is queued (202 otherwise). Poll "
+        "`GET /models/retrain/{id}/`.",
+        request=None,
+        responses={202: RetrainingRunSerializer, 200: RetrainingRunSerializer, **errors(*AUTH_ERRORS)},
+        tags=["models"],
+    )
+    def post(self, request):
+        run, created = retraining.retraining_request(trigger="api", requested_by=request.user)
+        return Response(
+            RetrainingRunSerializer(run).data,
+            status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK,
+        )
+
+
+class RetrainRunView(APIView):
+    permission_classes = [IsModelManager]
+    throttle_scope = "read"
+
+    @extend_schema(
+        operation_id="models_retrain_retrieve",
+        summary="Status of a retraining run",
+        description="Queued, running (with progress), succeeded (with the gate's outcome and "
+        "figures) or failed (with the error).",
+        responses={200: RetrainingRunSerializer, **errors(404, *AUTH_ERRORS)},
+        tags=["models"],
+    )
+    def get(self, request, pk):
+        return Response(RetrainingRunSerializer(get_object_or_404(RetrainingRun, pk=pk)).data)

@@ -4,11 +4,12 @@ carries data of a party the caller may not see."""
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 
 from accounts.models import ApiJob
 from accounts.tests import factories as users
 from accounts.tests.api_clients import anonymous_client, key_client, session_client
-from detection.models import ModelVersion
+from detection.models import ModelVersion, RetrainingRun
 from transactions.models import FraudReport
 from transactions.tests.factories import CardFactory, MerchantFactory, TransactionFactory
 
@@ -90,6 +91,8 @@ ENDPOINTS = [
      {"train_start": "2026-01-01T00:00:00Z", "train_end": "2026-02-01T00:00:00Z"},
      expect(403, model_manager=202, admin=202)),
     ("training job", "get", "/api/v1/models/jobs/{job_train}/", None, expect(403, model_manager=200, admin=404)),
+    ("retrain through the gate", "post", "/api/v1/models/retrain", None, expect(403, model_manager=202, admin=202)),
+    ("retraining run", "get", "/api/v1/models/retrain/{run}/", None, expect(403, model_manager=200, admin=200)),
     ("batches create", "post", "/api/v1/batches/", "CSV",
      expect(403, integrator_x=202, integrator_y=202, analyst=202, model_manager=202, admin=202)),
     ("batch of X", "get", "/api/v1/batches/{job_x}/", None,
@@ -123,11 +126,16 @@ def world(db):
     ModelVersion.objects.create(
         version="v-matrix", algorithm="logreg", artifact_path="x.joblib", sha256="0" * 64
     )
+    # A finished run, so that each party's retraining request queues a new one.
+    run = RetrainingRun.objects.create(
+        trigger="manual", status="failed", active=None, labels_cutoff=timezone.now(), error="test"
+    )
     clients = {"anonymous": anonymous_client()}
     for party, user in people.items():
         clients[party] = key_client(user) if party in (X, Y) else session_client(user)
     markers = {
         "tx_x1_pk": str(tx_x1.pk),
+        "run": str(run.pk),
         "report_a": str(report_a.pk),
         "key_x": clients[X].secret.split(".")[0],
         "key_y": clients[Y].secret.split(".")[0],

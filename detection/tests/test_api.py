@@ -77,3 +77,35 @@ def test_training_from_the_database_registers_a_version(
     version = ModelVersion.objects.get(version=status["result"]["version"])
     assert version.status == ModelVersion.Status.CANDIDATE
     assert client.get(f"/api/v1/models/{version.version}/").json()["metrics"]
+
+
+def test_retraining_through_the_gate_is_queued_once_and_can_be_polled(model_manager, analyst):
+    from accounts.models import AuditEntry
+    from detection.models import RetrainingRun
+
+    manager = session_client(model_manager)
+
+    first = manager.post("/api/v1/models/retrain")
+    again = manager.post("/api/v1/models/retrain")
+
+    assert first.status_code == 202
+    assert first.json()["status"] == "queued" and first.json()["trigger"] == "api"
+    # A second request while the first is waiting returns the same run and queues nothing.
+    assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
+    assert RetrainingRun.objects.count() == 1
+    assert AuditEntry.objects.filter(action="retraining.request", actor=model_manager).exists()
+    polled = manager.get(f"/api/v1/models/retrain/{first.json()['id']}/")
+    assert polled.status_code == 200 and polled.json()["outcome"] == ""
+    assert session_client(analyst).post("/api/v1/models/retrain").status_code == 403
+    assert error_of(manager.get("/api/v1/models/retrain/999999/"))["code"] == "not_found"
+
+
+def test_a_failed_retraining_reports_its_error(model_manager, django_capture_on_commit_callbacks):
+    manager = session_client(model_manager)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        run = manager.post("/api/v1/models/retrain").json()
+
+    polled = manager.get(f"/api/v1/models/retrain/{run['id']}/").json()
+    assert polled["status"] == "failed"
+    assert "Not enough history" in polled["error"] or "no transactions" in polled["error"]
