@@ -13,7 +13,7 @@ from django.utils.module_loading import import_string
 from detection import conf
 from detection.models import ModelVersion
 
-VALIDATION_DAYS = TEST_DAYS = 7
+TEST_DAYS = 7
 MIN_TRAIN_DAYS = 7
 MIN_DB_ROWS = 5_000
 # The fallback history: small enough to train in well under a minute on two cores.
@@ -21,12 +21,13 @@ SIM_CUSTOMERS, SIM_MERCHANTS, SIM_DAYS = 1000, 500, 35
 
 
 def _plan(frame, delay_days, *, min_rows=0):
-    """(train_start, train_end) with validation and test after the label delay, or None."""
+    """(train_start, train_end) leaving a test week after the label delay, or None. Validation
+    lies inside the training window (see `training.plan_periods`)."""
     if len(frame) < max(min_rows, 1):
         return None
     times = pd.to_datetime(frame["occurred_at"], utc=True)
     first, last = times.min().floor("D"), times.max().floor("D")
-    train_end = last - pd.Timedelta(days=delay_days + VALIDATION_DAYS + TEST_DAYS - 1)
+    train_end = last - pd.Timedelta(days=delay_days + TEST_DAYS - 1)
     if train_end - first < pd.Timedelta(days=MIN_TRAIN_DAYS):
         return None
     return first.to_pydatetime(), train_end.to_pydatetime()
