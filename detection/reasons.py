@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from threadpoolctl import ThreadpoolController
 
+from detection import fast_predict
 from detection.contracts import Reason
 
 # One transaction is a handful of rows: OpenMP threads only add start-up and, on a busy
@@ -259,6 +260,8 @@ class Explainer:
         # Models fitted on a DataFrame check the column names; those fitted on arrays warn when
         # given names. Give each what it was trained on.
         self._named = hasattr(pipeline, "feature_names_in_")
+        # The same scores for a few rows (a decision and its reasons) in a fraction of the time.
+        self._fast = fast_predict.compile_model(pipeline, len(self.feature_names), self._sklearn_predict)
 
     def _perturbed(self, row: np.ndarray):
         """The original row and one copy per group with that group reset to typical."""
@@ -273,16 +276,26 @@ class Explainer:
             groups.append(group)
         return groups, np.vstack(copies)
 
-    def predict(self, matrix: np.ndarray) -> np.ndarray:
+    def _sklearn_predict(self, matrix: np.ndarray) -> np.ndarray:
         data = pd.DataFrame(matrix, columns=self.feature_names) if self._named else matrix
         return self.pipeline.predict_proba(data)[:, 1]
+
+    def predict(self, matrix: np.ndarray) -> np.ndarray:
+        if self._fast is not None and len(matrix) <= fast_predict.MAX_ROWS:
+            return self._fast(matrix)
+        return self._sklearn_predict(matrix)
+
+    def _predict_few(self, matrix: np.ndarray) -> np.ndarray:
+        if self._fast is not None:
+            return self._fast(matrix)
+        with _threads.limit(limits=1, user_api="openmp"):
+            return self._sklearn_predict(matrix)
 
     def score_and_explain(self, features: dict, *, max_reasons=MAX_REASONS) -> tuple[float, list[Reason]]:
         """The score of one transaction and its top reasons, in one model call."""
         row = np.array([float(features.get(name, np.nan)) for name in self.feature_names])
         groups, matrix = self._perturbed(row)
-        with _threads.limit(limits=1, user_api="openmp"):
-            scores = self.predict(matrix)
+        scores = self._predict_few(matrix)
         score = float(scores[0])
         log_odds = logit(scores)
         drops = log_odds[0] - log_odds[1:]
