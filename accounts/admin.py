@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from rest_framework_api_key.admin import APIKeyModelAdmin
 
+from accounts.api_common.auth import forget_verified_keys
 from accounts.models import ApiJob, AuditEntry, IntegratorKey, User
 from accounts.roles import Role
 
@@ -53,6 +54,7 @@ class UserAdmin(DjangoUserAdmin):
     @admin.action(description=_("Deactivate selected users"), permissions=["change"])
     def deactivate_users(self, request, queryset):
         count = queryset.exclude(pk=request.user.pk).update(is_active=False)
+        forget_verified_keys()  # a bulk update sends no signal: their API keys stop at once
         self.message_user(
             request,
             ngettext("%d user deactivated.", "%d users deactivated.", count) % count,

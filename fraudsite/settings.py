@@ -92,6 +92,16 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+# Keep each worker thread's connection open between requests: opening one costs more than a
+# decision (PostgreSQL starts a backend process per connection). Checked before reuse.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=300)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Server-side binding lets psycopg prepare the statements a request repeats (a decision runs
+    # the same dozen every time), so PostgreSQL stops parsing and planning them again.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "server_side_binding", env.bool("DATABASE_SERVER_SIDE_BINDING", default=True)
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web server and the task worker write to the same file: wait for locks instead of
     # failing at once, and take the write lock at BEGIN so transactions never deadlock.

@@ -1,18 +1,56 @@
 """Integrators authenticate with `Authorization: Api-Key <prefix>.<secret>`; people using the
 browsable API with their session."""
 
+import hashlib
+import time
 from datetime import timedelta
 
+from django.contrib.auth import get_user_model
+from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
+from accounts.api_common.permissions import roles_of_user
 from accounts.models import IntegratorKey
 
 KEYWORD = "Api-Key"
 # Recording the last use on every request would add a write to each decision.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+# Checking a key costs two queries (the key with its owner, the owner's roles) and a hash, on
+# every decision. A verified key is therefore remembered by this process for a few seconds.
+# Revoking or deleting a key, or changing a user or their roles, forgets every key in this
+# process at once; other processes follow within KEY_CACHE_SECONDS.
+KEY_CACHE_SECONDS = 5.0
+_verified: dict[str, tuple[float, IntegratorKey, set]] = {}
+
+
+def forget_verified_keys(**kwargs):
+    _verified.clear()
+
+
+for _model in (IntegratorKey, get_user_model()):
+    post_save.connect(forget_verified_keys, sender=_model, dispatch_uid=f"forget-keys-save-{_model.__name__}")
+    post_delete.connect(
+        forget_verified_keys, sender=_model, dispatch_uid=f"forget-keys-del-{_model.__name__}"
+    )
+m2m_changed.connect(
+    forget_verified_keys, sender=get_user_model().groups.through, dispatch_uid="forget-keys-roles"
+)
+
+
+def _verify(secret):
+    """(key, roles of its owner) for a usable key, else raises IntegratorKey.DoesNotExist."""
+    digest = hashlib.sha256(secret.encode()).hexdigest()
+    cached = _verified.get(digest)
+    if cached is not None and cached[0] > time.monotonic():
+        return cached[1], cached[2]
+    key = IntegratorKey.objects.get_from_key(secret)
+    roles = roles_of_user(key.owner)
+    _verified[digest] = (time.monotonic() + KEY_CACHE_SECONDS, key, roles)
+    return key, roles
 
 
 class IntegratorKeyAuthentication(authentication.BaseAuthentication):
@@ -23,8 +61,7 @@ class IntegratorKeyAuthentication(authentication.BaseAuthentication):
         if len(header) != 2:
             raise exceptions.AuthenticationFailed(_("Send the header as `Authorization: Api-Key <key>`."))
         try:
-            secret = header[1].decode("ascii")
-            key = IntegratorKey.objects.get_from_key(secret)
+            key, roles = _verify(header[1].decode("ascii"))
         except (UnicodeDecodeError, IntegratorKey.DoesNotExist):
             raise exceptions.AuthenticationFailed(_("This API key is not valid or was revoked.")) from None
         if key.has_expired:
@@ -32,6 +69,8 @@ class IntegratorKeyAuthentication(authentication.BaseAuthentication):
         now = timezone.now()
         if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
             IntegratorKey.objects.filter(pk=key.pk).update(last_used_at=now)
+            key.last_used_at = now
+        request._api_roles = roles  # what the permission checks read (one lookup per key)
         return key.owner, key
 
     def authenticate_header(self, request):

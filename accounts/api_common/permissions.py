@@ -5,18 +5,19 @@ from rest_framework import permissions
 from accounts.roles import Role, user_roles
 
 
+def roles_of_user(user) -> set:
+    if not (user and user.is_authenticated and user.is_active):
+        return set()
+    if user.is_superuser:
+        return set(Role)
+    return set(user_roles(user))
+
+
 def _roles_of(request):
-    # One query per request, however many checks run.
+    # One query per request, however many checks run (none when the API key brought them).
     cached = getattr(request, "_api_roles", None)
     if cached is None:
-        user = request.user
-        if not (user and user.is_authenticated and user.is_active):
-            cached = set()
-        elif user.is_superuser:
-            cached = set(Role)
-        else:
-            cached = set(user_roles(user))
-        request._api_roles = cached
+        cached = request._api_roles = roles_of_user(request.user)
     return cached
 
 

@@ -2,12 +2,16 @@ from datetime import timedelta
 
 import pytest
 from django.core.cache import cache
+from django.db import connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework.settings import api_settings
 
 from accounts.models import AuditEntry, IntegratorKey
+from accounts.roles import Role
+from accounts.services import api_key_revoke, user_set_roles
 from accounts.tests.api_clients import anonymous_client, error_of, key_client, session_client
 
 pytestmark = pytest.mark.django_db
@@ -83,12 +87,38 @@ def test_cannot_revoke_someone_elses_key(integrator):
 
 def test_expired_key_and_deactivated_owner_are_refused(integrator):
     client = key_client(integrator)
-    IntegratorKey.objects.update(expiry_date=timezone.now() - timedelta(seconds=1))
+    key = IntegratorKey.objects.get()
+    key.expiry_date = timezone.now() - timedelta(seconds=1)
+    key.save()  # as the admin does
     assert client.get("/api/v1/me/").status_code == 401
-    IntegratorKey.objects.update(expiry_date=None)
+    key.expiry_date = None
+    key.save()
     assert client.get("/api/v1/me/").status_code == 200
     integrator.is_active = False
     integrator.save()
+    assert client.get("/api/v1/me/").status_code == 401
+
+
+def test_a_verified_key_costs_no_query_until_it_or_its_owner_changes(integrator, admin_user):
+    client = key_client(integrator)
+    with CaptureQueriesContext(connection) as first:
+        assert client.get("/api/v1/transactions/").status_code == 200
+    with CaptureQueriesContext(connection) as again:
+        assert client.get("/api/v1/transactions/").status_code == 200
+
+    def key_lookups(queries):
+        return [q for q in queries if "accounts_integratorkey" in q["sql"]]
+
+    assert key_lookups(first.captured_queries)  # the first request looked the key up...
+    assert key_lookups(again.captured_queries) == []  # ...the next one did not
+    assert len(again.captured_queries) < len(first.captured_queries)
+
+    # Taking the role away, or revoking the key, applies to the very next request.
+    integrator.groups.clear()
+    assert client.post("/api/v1/transactions/", {}, format="json").status_code == 403
+    user_set_roles(user=integrator, roles=[Role.INTEGRATOR])
+    assert client.post("/api/v1/transactions/", {}, format="json").status_code == 400  # allowed, empty
+    api_key_revoke(key=IntegratorKey.objects.get(), actor=admin_user)
     assert client.get("/api/v1/me/").status_code == 401
 
 
