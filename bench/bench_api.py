@@ -1,7 +1,7 @@
 """Latency of POST /api/v1/transactions/ under gunicorn, at a constant offered rate (open loop).
 
     .venv/bin/python bench/bench_api.py [--db postgres|sqlite|both] [--history 1000000]
-        [--rate 150] [--duration 60] [--search 200,300,400] [--workers 5 --threads 2]
+        [--rate 150] [--duration 60] [--search 200,300,400] [--workers N --threads N]
 
 For each database: a fresh database with `--history` transactions over 180 days on 10,000 cards
 and 1,000 merchants (bulk SQL), a champion model (a small logistic regression on the real feature
@@ -144,23 +144,14 @@ print(api_key_create(owner=user, name="bench")[1])
 
 
 def start_gunicorn(env, workers, threads, port):
-    cmd = [
-        str(Path(sys.executable).parent / "gunicorn"),
-        "fraudsite.wsgi",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        str(workers),
-        "--threads",
-        str(threads),
-        "--worker-class",
-        "gthread" if threads > 1 else "sync",
-        "--backlog",
-        "2048",
-        "--log-level",
-        "warning",
-    ]
-    process = subprocess.Popen(cmd, env={**os.environ, **env}, cwd=ROOT, start_new_session=True)
+    """The project's own gunicorn.conf.py (read from ROOT), with these workers and threads."""
+    cmd = [str(Path(sys.executable).parent / "gunicorn"), "fraudsite.wsgi", "--log-level", "warning"]
+    sizes = {"WEB_BIND": f"127.0.0.1:{port}"}
+    if workers:
+        sizes["WEB_WORKERS"] = str(workers)
+    if threads:
+        sizes["WEB_THREADS"] = str(threads)
+    process = subprocess.Popen(cmd, env={**os.environ, **env, **sizes}, cwd=ROOT, start_new_session=True)
     for _ in range(100):
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
@@ -230,7 +221,7 @@ def load(port, key, rate, duration, *, senders=96):
                     conn.close()
                     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
             with lock:
-                results.append((status, time.perf_counter() - scheduled))
+                results.append((status, time.perf_counter() - scheduled, scheduled))
 
     threads = [threading.Thread(target=sender, daemon=True) for _ in range(senders)]
     for thread in threads:
@@ -242,17 +233,25 @@ def load(port, key, rate, duration, *, senders=96):
         due.put(None)
     for thread in threads:
         thread.join()
-    latencies = sorted(latency for _status, latency in results)
-    errors = sum(1 for status, _ in results if status != 201)
+    latencies = sorted(latency for _status, latency, _at in results)
+    errors = sum(1 for status, _latency, _at in results if status != 201)
 
     def pct(p):
         return round(1000 * latencies[min(len(latencies) - 1, int(p * len(latencies)))], 1)
 
     statuses = {}
-    for status, _latency in results:
+    for status, _latency, _at in results:
         statuses[str(status)] = statuses.get(str(status), 0) + 1
+    # The slowest second shows stalls (garbage collection, checkpoints) that a percentile hides.
+    by_second = {}
+    for _status, latency, at in results:
+        second = int(at - start)
+        by_second[second] = max(by_second.get(second, 0.0), latency)
     return {
         "rate": rate,
+        "slowest_seconds": {
+            s: round(1000 * v) for s, v in sorted(by_second.items(), key=lambda kv: -kv[1])[:5]
+        },
         "statuses": statuses,
         "duration_s": duration,
         "requests": len(results),
@@ -301,8 +300,8 @@ def main():
         "--search", type=lambda s: [float(x) for x in s.split(",")], default=[200, 250, 300, 400]
     )
     parser.add_argument("--search-duration", type=float, default=20)
-    parser.add_argument("--workers", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=None, help="Default: gunicorn.conf.py's.")
+    parser.add_argument("--threads", type=int, default=None, help="Default: gunicorn.conf.py's.")
     parser.add_argument("--port", type=int, default=8765)
     args = parser.parse_args()
     dbs = ["postgres", "sqlite"] if args.db == "both" else [args.db]

@@ -240,6 +240,14 @@ def _submit(*, data, user):
         raise error from None
 
 
+def _by_external_id(model, external_id):
+    # get(), not filter().first(): no ORDER BY to build, on the path of every decision.
+    try:
+        return model.objects.get(external_id=external_id)
+    except model.DoesNotExist:
+        return None
+
+
 def _submit_atomically(*, data, user):
     def submit(card, merchant):
         return transaction_submit(
@@ -256,8 +264,8 @@ def _submit_atomically(*, data, user):
 
     # Known card and merchant (the usual case): the service decides outside any transaction and
     # locks only to store, so deciding never holds a lock (on SQLite, the database's).
-    card = Card.objects.filter(external_id=data["card_id"]).first()
-    merchant = Merchant.objects.filter(external_id=data["merchant_id"]).first()
+    card = _by_external_id(Card, data["card_id"])
+    merchant = _by_external_id(Merchant, data["merchant_id"])
     if card is not None and merchant is not None:
         return submit(card, merchant)
     # A new card or merchant is created together with its first transaction, or not at all.

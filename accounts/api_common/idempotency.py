@@ -12,7 +12,7 @@ from functools import wraps
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError, transaction
+from django.db import connection
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -40,31 +40,48 @@ def _replay(record):
     return response
 
 
+def _insert_claim(*, owner, key, fingerprint, now):
+    """The claim as one statement (no transaction to open and commit around it): the new record,
+    or None when this owner already holds this key."""
+    table, quote = IdempotencyRecord._meta.db_table, connection.ops.quote_name
+    columns = ", ".join(quote(c) for c in ("owner_id", "key", "fingerprint", "state", "created_at"))
+    state = IdempotencyRecord.State.IN_FLIGHT
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(table)} ({columns}) VALUES (%s, %s, %s, %s, %s) "  # noqa: S608 - names from our model, values as parameters
+            f"ON CONFLICT ({quote('owner_id')}, {quote('key')}) DO NOTHING RETURNING {quote('id')}",
+            [owner.pk, key, fingerprint, state, connection.ops.adapt_datetimefield_value(now)],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return IdempotencyRecord(
+        id=row[0], owner=owner, key=key, fingerprint=fingerprint, state=state, created_at=now
+    )
+
+
 def _claim(*, owner, key, fingerprint):
     """Returns (record, None) when this request may proceed, else (None, response to send)."""
     now = timezone.now()
     for _attempt in range(3):
-        try:
-            with transaction.atomic():
-                return IdempotencyRecord.objects.create(
-                    owner=owner, key=key, fingerprint=fingerprint, created_at=now
-                ), None
-        except IntegrityError:
-            existing = IdempotencyRecord.objects.filter(owner=owner, key=key).first()
-            if existing is None:
-                continue  # released or expired meanwhile: claim again
-            if existing.created_at <= now - TTL:
-                IdempotencyRecord.objects.filter(pk=existing.pk, created_at=existing.created_at).delete()
-                continue
-            if existing.fingerprint != fingerprint:
-                return None, api_error_response(
-                    "idempotency_key_reused",
-                    _("This Idempotency-Key was already used with a different request body."),
-                    status.HTTP_422_UNPROCESSABLE_ENTITY,
-                )
-            if existing.state == IdempotencyRecord.State.IN_FLIGHT:
-                break
-            return None, _replay(existing)
+        record = _insert_claim(owner=owner, key=key, fingerprint=fingerprint, now=now)
+        if record is not None:
+            return record, None
+        existing = IdempotencyRecord.objects.filter(owner=owner, key=key).first()
+        if existing is None:
+            continue  # released or expired meanwhile: claim again
+        if existing.created_at <= now - TTL:
+            IdempotencyRecord.objects.filter(pk=existing.pk, created_at=existing.created_at).delete()
+            continue
+        if existing.fingerprint != fingerprint:
+            return None, api_error_response(
+                "idempotency_key_reused",
+                _("This Idempotency-Key was already used with a different request body."),
+                status.HTTP_422_UNPROCESSABLE_ENTITY,
+            )
+        if existing.state == IdempotencyRecord.State.IN_FLIGHT:
+            break
+        return None, _replay(existing)
     return None, api_error_response(
         "idempotency_key_in_flight",
         _("A request with this Idempotency-Key is still being processed; retry in a moment."),

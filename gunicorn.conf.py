@@ -1,0 +1,38 @@
+"""gunicorn's settings for serving the site (gunicorn reads this file from the working directory).
+
+    gunicorn fraudsite.wsgi            # WEB_WORKERS, WEB_THREADS and WEB_BIND override the defaults
+
+A decision is mostly CPU-bound Python with a few short database round trips, so the default is
+single-threaded workers, three per core: enough to keep the cores busy while some wait on the
+database, without threads fighting over one interpreter lock (figures in docs/benchmarks.md).
+"""
+
+import gc
+import multiprocessing
+import os
+
+bind = os.environ.get("WEB_BIND", "0.0.0.0:8000")
+workers = int(os.environ.get("WEB_WORKERS", 3 * multiprocessing.cpu_count()))
+threads = int(os.environ.get("WEB_THREADS", "1"))
+worker_class = "gthread" if threads > 1 else "sync"
+backlog = 2048
+keepalive = 5
+
+
+def post_worker_init(worker):
+    """Load the champion before the first request, then freeze what startup built: Django,
+    scikit-learn and the model live as long as the worker, and the collector's full passes over
+    them used to stall a request now and then."""
+    from django.db import connections
+
+    from detection import registry, scoring
+
+    try:
+        loaded = registry.serving_model()
+        if loaded is not None:
+            scoring.explainer_for(loaded)
+    except Exception:  # a worker without a model still serves (decisions fall back to review)
+        worker.log.exception("Could not load the champion model at start-up")
+    finally:
+        connections.close_all()  # the worker opens its own when it serves
+    gc.freeze()
