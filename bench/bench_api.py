@@ -61,7 +61,7 @@ SELECT 'bh_' || g,
        now() - interval '{days} days' + (g::float / {history}) * interval '{days} days' + interval '7 days',
        'import', now()
 FROM generate_series(1, {history}) g;
-ANALYZE;
+VACUUM ANALYZE;
 """
 
 SQLITE_HISTORY = """
