@@ -12,16 +12,15 @@ coordinated omission). Prints a JSON summary; the figures go in docs/benchmarks.
 """
 
 import argparse
+import asyncio
 import http.client
 import json
 import os
-import queue
 import random
 import signal
 import statistics
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -168,20 +167,76 @@ def stop(process):
     process.wait(timeout=30)
 
 
-def headers(key):
-    return {
-        "Authorization": f"Api-Key {key}",
-        "Content-Type": "application/json",
-        "Idempotency-Key": str(uuid.uuid4()),
-    }
+def _request_bytes(port, key, body):
+    data = body.encode()
+    head = (
+        f"POST /api/v1/transactions/ HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"Authorization: Api-Key {key}\r\nContent-Type: application/json\r\n"
+        f"Idempotency-Key: {uuid.uuid4()}\r\nContent-Length: {len(data)}\r\n\r\n"
+    )
+    return head.encode() + data
 
 
-def load(port, key, rate, duration, *, senders=96):
-    """Open loop: request i is due at start + i/rate; latency counts from that moment."""
+async def _exchange(port, request, idle):
+    """Send one request on an idle keep-alive connection (or a new one); returns the status."""
+    for attempt in range(3):
+        if attempt == 0 and idle:
+            reader, writer = idle.pop()
+        else:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            writer.write(request)
+            status_line = await reader.readline()
+            if not status_line:
+                raise ConnectionError("closed")
+            length, keep = 0, True
+            while (line := await reader.readline()) not in (b"\r\n", b""):
+                name, _, value = line.decode("latin-1").partition(":")
+                if name.lower() == "content-length":
+                    length = int(value)
+                elif name.lower() == "connection" and value.strip().lower() == "close":
+                    keep = False
+            await reader.readexactly(length)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            # The server closed an idle connection: send again on a new one (same
+            # Idempotency-Key, so a resend never decides twice).
+            writer.close()
+            continue
+        if keep:
+            idle.append((reader, writer))
+        else:
+            writer.close()
+        return int(status_line.split()[1])
+    return 0
+
+
+async def _open_loop(port, key, rate, bodies):
+    idle, results, tasks = [], [], []
+    requests = [_request_bytes(port, key, body) for body in bodies]
+    loop = asyncio.get_running_loop()
+    start = loop.time() + 0.5
+
+    async def one(request, scheduled):
+        status = await _exchange(port, request, idle)
+        results.append((status, loop.time() - scheduled, scheduled - start))
+
+    for i, request in enumerate(requests):
+        scheduled = start + i / rate
+        delay = scheduled - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.ensure_future(one(request, scheduled)))
+    await asyncio.gather(*tasks)
+    for _reader, writer in idle:
+        writer.close()
+    return results
+
+
+def load(port, key, rate, duration):
+    """Open loop: request i is due at start + i/rate and its latency counts from that moment,
+    however long earlier requests take (one asyncio loop, keep-alive connections as the server
+    allows them)."""
     total = int(rate * duration)
-    due = queue.Queue()
-    results = []
-    lock = threading.Lock()
     rng = random.Random(1)
     bodies = [
         json.dumps(
@@ -196,43 +251,7 @@ def load(port, key, rate, duration, *, senders=96):
         )
         for _ in range(total)
     ]
-
-    def sender():
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        while True:
-            item = due.get()
-            if item is None:
-                return
-            scheduled, body = item
-            delay = scheduled - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
-            status, request_headers = 0, headers(key)
-            for _attempt in range(2):
-                try:
-                    conn.request("POST", "/api/v1/transactions/", body=body, headers=request_headers)
-                    response = conn.getresponse()
-                    response.read()
-                    status = response.status
-                    break
-                except (OSError, http.client.HTTPException):
-                    # The server closed an idle keep-alive connection: reconnect and send again
-                    # (same Idempotency-Key, so a resend never decides twice).
-                    conn.close()
-                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-            with lock:
-                results.append((status, time.perf_counter() - scheduled, scheduled))
-
-    threads = [threading.Thread(target=sender, daemon=True) for _ in range(senders)]
-    for thread in threads:
-        thread.start()
-    start = time.perf_counter() + 0.5
-    for i in range(total):
-        due.put((start + i / rate, bodies[i]))
-    for _ in threads:
-        due.put(None)
-    for thread in threads:
-        thread.join()
+    results = asyncio.run(_open_loop(port, key, rate, bodies))
     latencies = sorted(latency for _status, latency, _at in results)
     errors = sum(1 for status, _latency, _at in results if status != 201)
 
@@ -245,7 +264,7 @@ def load(port, key, rate, duration, *, senders=96):
     # The slowest second shows stalls (garbage collection, checkpoints) that a percentile hides.
     by_second = {}
     for _status, latency, at in results:
-        second = int(at - start)
+        second = int(at)
         by_second[second] = max(by_second.get(second, 0.0), latency)
     return {
         "rate": rate,
