@@ -12,6 +12,17 @@ CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent / "test-artifacts"
 
 
+@pytest.fixture(autouse=True)
+def _forget_process_caches():
+    """Per-process caches outlive a test's rolled-back database: start each test without them."""
+    from accounts.api_common.auth import forget_verified_keys
+    from transactions.directory import forget_all
+
+    forget_verified_keys()
+    forget_all()
+    yield
+
+
 @pytest.fixture
 def customer(db):
     return factories.customer()

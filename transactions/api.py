@@ -30,6 +30,7 @@ from accounts.models import ApiJob
 from accounts.roles import Role
 from detection import scoring
 from detection.contracts import TransactionInput
+from transactions import directory
 from transactions.models import Card, Decision, FraudReport, Merchant, Transaction
 from transactions.selectors import fraud_reports_for, transaction_get_for, transactions_for
 from transactions.services import (
@@ -240,14 +241,6 @@ def _submit(*, data, user):
         raise error from None
 
 
-def _by_external_id(model, external_id):
-    # get(), not filter().first(): no ORDER BY to build, on the path of every decision.
-    try:
-        return model.objects.get(external_id=external_id)
-    except model.DoesNotExist:
-        return None
-
-
 def _submit_atomically(*, data, user):
     def submit(card, merchant):
         return transaction_submit(
@@ -264,8 +257,8 @@ def _submit_atomically(*, data, user):
 
     # Known card and merchant (the usual case): the service decides outside any transaction and
     # locks only to store, so deciding never holds a lock (on SQLite, the database's).
-    card = _by_external_id(Card, data["card_id"])
-    merchant = _by_external_id(Merchant, data["merchant_id"])
+    card = directory.lookup(Card, data["card_id"])
+    merchant = directory.lookup(Merchant, data["merchant_id"])
     if card is not None and merchant is not None:
         return submit(card, merchant)
     # A new card or merchant is created together with its first transaction, or not at all.

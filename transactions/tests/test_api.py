@@ -1,9 +1,12 @@
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from accounts.tests import factories as users
 from accounts.tests.api_clients import error_of, key_client, session_client
+from detection.models import Rule
 from transactions.models import Card, FraudReport, Merchant, Transaction
 from transactions.tests.factories import CardFactory, TransactionFactory
 
@@ -242,3 +245,21 @@ def test_a_disallowed_host_under_the_api_answers_json(client):
     response = client.get("/api/v1/me/", HTTP_HOST="evil.example")
     assert response.status_code == 400
     assert error_of(response)["code"] == "bad_request"
+
+
+def test_a_known_card_and_merchant_are_not_looked_up_again_until_edited(integrator):
+    client = key_client(integrator)
+    assert submit(client).status_code == 201  # creates card_1 and m_1
+    assert submit(client).status_code == 201  # finds them
+    with CaptureQueriesContext(connection) as queries:
+        assert submit(client).status_code == 201
+    lookups = [q["sql"] for q in queries.captured_queries if '"external_id" = ' in q["sql"]]
+    assert lookups == []  # both came from the process's directory
+
+    # An edit in the admin applies to the very next decision: a rule on the new category blocks.
+    Rule.objects.create(name="No casinos", kind="category_in", values="7995", action="block", order=1)
+    merchant = Merchant.objects.get(external_id="m_1")
+    merchant.category = "7995"
+    merchant.save()
+    body = submit(client).json()
+    assert (body["decision"], body["decided_by"]) == ("block", "rule")
