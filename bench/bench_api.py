@@ -4,9 +4,9 @@
         [--rate 150] [--duration 60] [--search 200,300,400] [--workers N --threads N]
 
 For each database: a fresh database with `--history` transactions over 180 days on 10,000 cards
-and 1,000 merchants (bulk SQL), a champion model (a small logistic regression on the real feature
-list, so decisions run lists, rules, features from history and the model), an integrator key,
-then gunicorn. The load generator schedules arrivals at a fixed rate and measures each latency
+and 1,000 merchants (bulk SQL), a champion model (the training module's gradient boosting, as in
+bench_decide.py, so each decision runs lists, rules, features from history, the model and its
+reasons), an integrator key, then gunicorn (the project's gunicorn.conf.py). The load generator schedules arrivals at a fixed rate and measures each latency
 from the request's scheduled time, so a slow server cannot slow the arrivals down (no
 coordinated omission). Prints a JSON summary; the figures go in docs/benchmarks.md by hand.
 """
@@ -120,13 +120,19 @@ def prepare(db, history):
 from django.db import connection
 from accounts.tests import factories
 from accounts.services import api_key_create
-from detection.features import FEATURE_NAMES
-from detection.tests.pipelines import register_toy
+import sys
+import joblib
+from detection import training
+sys.path.insert(0, "bench")
+import bench_decide
 with connection.cursor() as cursor:
     for statement in {sql!r}.split(";"):
         if statement.strip():
             cursor.execute(statement)
-register_toy(tuple(FEATURE_NAMES), promote="force")
+# The champion: the training module's gradient boosting, trained on simulated days (shared with
+# bench_decide.py), so each decision costs what a real one does.
+model = bench_decide.MODEL_FILE
+training.register(joblib.load(model) if model.exists() else bench_decide._train_model(), promote="force")
 user = factories.integrator(email="bench@example.com")
 print(api_key_create(owner=user, name="bench")[1])
 """
