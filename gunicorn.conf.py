@@ -20,6 +20,7 @@ threads = int(os.environ.get("WEB_THREADS", "1"))
 worker_class = os.environ.get("WEB_WORKER_CLASS", "gthread")
 backlog = 2048
 keepalive = 5
+worker_connections = int(os.environ.get("WEB_WORKER_CONNECTIONS", "1000"))
 
 
 def post_worker_init(worker):
