@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from detection import registry
+from detection.csv_io import write_csv
 from detection.management.commands._period import add_period_arguments, read_period
 from detection.scoring import score_frame
 
@@ -53,7 +54,7 @@ class Command(BaseCommand):
         handle, tmp = tempfile.mkstemp(dir=out.parent, suffix=".csv.tmp")
         os.close(handle)
         try:
-            result[OUT_COLUMNS].to_csv(tmp, index=False, float_format="%.6f")
+            write_csv(result[OUT_COLUMNS], tmp, decimals=6)
             os.replace(tmp, out)
         finally:
             Path(tmp).unlink(missing_ok=True)
