@@ -2,7 +2,6 @@ import json
 import os
 import tempfile
 import time
-from collections import Counter
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
@@ -69,7 +68,8 @@ class Command(BaseCommand):
             "rows_scored": len(result),
             "rejected": len(rejected),
             "rejected_rows": rejected[:20],
-            "decisions": dict(Counter(result["decision"])),
+            # value_counts, not Counter: iterating a column of Arrow strings is slow (~0.5 s here).
+            "decisions": {str(k): int(v) for k, v in result["decision"].value_counts(sort=False).items()},
             "seconds": round(seconds, 2),
             "rows_per_second": round(len(result) / seconds) if seconds else None,
         }
