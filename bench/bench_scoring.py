@@ -84,7 +84,7 @@ def main():
 
     from detection.dataset import read_transactions_csv
     from detection.features import compute_features_frame
-    from detection.scoring import _lists_and_rules_frame, explainer_for
+    from detection.scoring import _lists_and_rules_frame, by_row_chunks, explainer_for
 
     call_command("migrate", verbosity=0)
     path = _csv(args.rows)
@@ -110,14 +110,14 @@ def main():
     explainer = explainer_for(loaded)
     matrix = features[loaded.feature_names].to_numpy(dtype=float)
     t = time.perf_counter()
-    scores = explainer.predict(matrix)
+    scores = by_row_chunks(explainer.predict, matrix)  # as score_frame does
     stages["model"] = time.perf_counter() - t
     t = time.perf_counter()
     _lists_and_rules_frame(frame)
     stages["lists_and_rules"] = time.perf_counter() - t
     flagged = scores >= float(loaded.thresholds.get("review", 1.01))
     t = time.perf_counter()
-    codes = explainer.top_codes(matrix[flagged], scores[flagged])
+    codes = by_row_chunks(explainer.top_codes, matrix[flagged], scores[flagged])
     stages["reasons_for_flagged"] = time.perf_counter() - t
     import pandas as pd
 
