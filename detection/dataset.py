@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from detection.csv_io import read_strings
+
 REQUIRED = ["transaction_id", "occurred_at", "card_id", "merchant_id", "amount"]
 CONTEXT = ["currency", "merchant_category", "channel", "country"]
 CANONICAL_COLUMNS = [*REQUIRED, *CONTEXT, "is_fraud", "label_known_at"]
@@ -83,9 +85,7 @@ def read_transactions_csv(path, mapping=None, label_delay=DEFAULT_LABEL_DELAY):
     if not isinstance(label_delay, timedelta):
         label_delay = timedelta(days=float(label_delay))
     try:
-        raw = pd.read_csv(
-            Path(path), dtype=str, keep_default_na=False, na_filter=False, skipinitialspace=False
-        )
+        raw = read_strings(Path(path))
     except FileNotFoundError as error:
         raise DatasetError(f"No such file: {path}.") from error
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
@@ -151,13 +151,14 @@ def clean_frame(columns: dict, *, lines, label_delay=DEFAULT_LABEL_DELAY):
 
     ok = (reasons == "").to_numpy()
     ids = text["transaction_id"]
-    first_line = (
-        pd.Series(np.asarray(lines), index=ids.index)[ok].groupby(ids[ok], sort=False).transform("first")
-    )
     duplicate = pd.Series(False, index=ids.index)
     duplicate[ok] = ids[ok].duplicated(keep="first")
-    for idx in np.flatnonzero(duplicate.to_numpy()):
-        reasons[idx] = f"duplicate transaction_id {ids[idx]!r} (first on line {first_line[idx]})"
+    if duplicate.any():  # the first lines only when needed: grouping every id is not free
+        first_line = (
+            pd.Series(np.asarray(lines), index=ids.index)[ok].groupby(ids[ok], sort=False).transform("first")
+        )
+        for idx in np.flatnonzero(duplicate.to_numpy()):
+            reasons[idx] = f"duplicate transaction_id {ids[idx]!r} (first on line {first_line[idx]})"
 
     ok = (reasons == "").to_numpy()
     frame = pd.DataFrame(

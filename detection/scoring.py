@@ -7,12 +7,15 @@ still run and everything else goes to review with the reason `no_model`.
 """
 
 import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 
 import numpy as np
 import pandas as pd
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
+from threadpoolctl import ThreadpoolController
 
 from detection import conf, registry, rules
 from detection.contracts import APPROVE, BLOCK, REVIEW, Decision, HistorySource, Reason, TransactionInput
@@ -133,6 +136,41 @@ def decide(tx: TransactionInput, *, history: HistorySource | None = None) -> Dec
 # Offline: a whole frame at once.
 
 
+# Below this many rows a chunk is not worth a thread of its own.
+MIN_CHUNK_ROWS = 2_000
+
+
+@cache
+def _threadpools():
+    # Created at first use: by then the model is loaded, and with it sklearn's OpenMP runtime,
+    # which a controller created earlier would not know about.
+    return ThreadpoolController()
+
+
+def by_row_chunks(function, *arrays):
+    """`function(*arrays)` for row-wise functions (predict, top_codes), computed on chunks of
+    rows by one thread per core, each running the model on a single OpenMP thread; the results
+    are concatenated in order, so they are those of one call.
+
+    Why: sklearn's OpenMP predict meets at a barrier after every tree, so while another process
+    holds one of the cores both threads wait for it (531,408 rows with another process running:
+    5.2-7.3 s with OpenMP's two threads, 3.5-3.9 s in chunks). Chunks taken in turn by the
+    threads keep every core busy, and on a quiet machine are as fast as OpenMP."""
+    n = len(arrays[0])
+    workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    chunks = min(4 * workers, n // MIN_CHUNK_ROWS)
+    if workers < 2 or chunks < 2:
+        return function(*arrays)
+    bounds = np.linspace(0, n, chunks + 1).astype(int)
+
+    def run(start, stop):
+        with _threadpools().limit(limits=1, user_api="openmp"):
+            return function(*(array[start:stop] for array in arrays))
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return np.concatenate(list(pool.map(run, bounds[:-1], bounds[1:])))
+
+
 def _offline_features(frame, label_delay=None):
     from detection import features
 
@@ -212,7 +250,7 @@ def score_rows(df: pd.DataFrame, *, version=None, rows=None, label_delay=None):
     if rows is not None:
         feature_frame = feature_frame[np.asarray(rows, dtype=bool)]
     matrix = feature_frame[loaded.feature_names].to_numpy(dtype=float)
-    scores = explainer_for(loaded).predict(matrix) if len(matrix) else np.zeros(0)
+    scores = by_row_chunks(explainer_for(loaded).predict, matrix) if len(matrix) else np.zeros(0)
     return loaded, matrix, scores
 
 
@@ -244,7 +282,9 @@ def score_frame(
     if with_reasons:
         explain = decisions != APPROVE
         if explain.any():
-            reasons[explain] = explainer_for(loaded).top_codes(matrix[explain], scores[explain])
+            reasons[explain] = by_row_chunks(
+                explainer_for(loaded).top_codes, matrix[explain], scores[explain]
+            )
     if decided.any():
         reasons[decided] = [
             f"{src};{r}" if r else src for src, r in zip(source[decided], reasons[decided], strict=True)

@@ -9,7 +9,7 @@ from detection import registry
 from detection.contracts import APPROVE, BLOCK, REVIEW, TransactionInput
 from detection.features import FEATURE_NAMES
 from detection.models import ListEntry, ModelVersion, Rule
-from detection.scoring import band, decide, score_frame
+from detection.scoring import band, by_row_chunks, decide, explainer_for, score_frame
 from detection.tests.history import FrameHistory
 from detection.tests.pipelines import register_feature_model, simulated, trained_on_features
 
@@ -143,6 +143,30 @@ def test_score_frame_limits_rows_and_explains_flagged_ones():
     flagged = result[result["decision"] != APPROVE]
     assert len(flagged) > 0
     assert (flagged["reasons"] != "").mean() > 0.5
+
+
+def test_scores_and_reasons_by_row_chunks_are_those_of_one_call(monkeypatch):
+    from threadpoolctl import threadpool_info
+
+    register_feature_model()
+    explainer = explainer_for(registry.serving_model())
+    _pipeline, _frame, X, _y = trained_on_features()
+    matrix = X[FEATURE_NAMES].to_numpy(dtype=float)[:9_000]
+    assert len(matrix) == 9_000  # several chunks
+    scores = explainer.predict(matrix)
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    assert np.array_equal(by_row_chunks(explainer.predict, matrix), scores)
+    top = np.argsort(-scores)[:5_000]
+    chunked = by_row_chunks(explainer.top_codes, matrix[top], scores[top])
+    assert chunked.tolist() == explainer.top_codes(matrix[top], scores[top]).tolist()
+
+    def threads(rows):  # each chunk runs the model on one OpenMP thread
+        return np.array(
+            [[i["num_threads"] for i in threadpool_info() if i["user_api"] == "openmp"]] * len(rows)
+        )
+
+    counts = by_row_chunks(threads, matrix)
+    assert counts.shape == (9_000, 1) and (counts == 1).all()
 
 
 def test_score_frame_applies_lists_and_velocity_rules_like_decide(history):

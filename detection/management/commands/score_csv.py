@@ -2,13 +2,13 @@ import json
 import os
 import tempfile
 import time
-from collections import Counter
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from detection import registry
+from detection.csv_io import write_csv
 from detection.management.commands._period import add_period_arguments, read_period
 from detection.scoring import score_frame
 
@@ -53,7 +53,7 @@ class Command(BaseCommand):
         handle, tmp = tempfile.mkstemp(dir=out.parent, suffix=".csv.tmp")
         os.close(handle)
         try:
-            result[OUT_COLUMNS].to_csv(tmp, index=False, float_format="%.6f")
+            write_csv(result[OUT_COLUMNS], tmp, decimals=6)
             os.replace(tmp, out)
         finally:
             Path(tmp).unlink(missing_ok=True)
@@ -68,7 +68,8 @@ class Command(BaseCommand):
             "rows_scored": len(result),
             "rejected": len(rejected),
             "rejected_rows": rejected[:20],
-            "decisions": dict(Counter(result["decision"])),
+            # value_counts, not Counter: iterating a column of Arrow strings is slow (~0.5 s here).
+            "decisions": {str(k): int(v) for k, v in result["decision"].value_counts(sort=False).items()},
             "seconds": round(seconds, 2),
             "rows_per_second": round(len(result) / seconds) if seconds else None,
         }
