@@ -143,9 +143,10 @@ def _insert(frame):
             with transaction.atomic(), connection.cursor() as cursor:
                 cursor.executemany(sql, list(rows))
             bar.update(len(part))
-    if sqlite:
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")
+    # Statistics (and, on PostgreSQL, the visibility map that index-only scans need), as
+    # autovacuum keeps them on a live database.
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE" if sqlite else "VACUUM ANALYZE")
 
 
 def _train_model():

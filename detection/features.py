@@ -284,7 +284,7 @@ def compute_features_frame(df: pd.DataFrame, *, label_delay=None) -> pd.DataFram
     the rows of the same frame before it. Same index as `df`, columns `FEATURE_NAMES`."""
     delay = _delay_us(label_delay)
     n = len(df)
-    t = _us(df["occurred_at"].to_numpy() if n else [])
+    t = _us(df["occurred_at"])  # the Series: to_numpy() would box every value as a Timestamp
     amount_c = _cents(df["amount"])
     card = _codes(df["card_id"])
     merchant = _codes(df["merchant_id"])
