@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.settings import api_settings
 
+from accounts.api_common.throttling import KeyScopedRateThrottle
 from accounts.models import AuditEntry, IntegratorKey
 from accounts.roles import Role
 from accounts.services import api_key_revoke, user_set_roles
@@ -177,6 +178,23 @@ def test_throttling_is_per_key_and_answers_429_in_the_shape(integrator):
         assert int(throttled["Retry-After"]) > 0
         # Another key of the same integrator has its own budget.
         assert second.get("/api/v1/me/").status_code == 200
+    cache.clear()
+
+
+def test_the_rate_limit_slides_instead_of_starting_afresh_each_minute(integrator, monkeypatch):
+    cache.clear()
+    clock = [600.0]  # the start of a minute
+    monkeypatch.setattr(KeyScopedRateThrottle, "timer", lambda self: clock[0])
+    rates = {**api_settings.DEFAULT_THROTTLE_RATES, "read": "2/min"}
+    client = key_client(integrator)
+    with override_settings(REST_FRAMEWORK={**_rest_settings(), "DEFAULT_THROTTLE_RATES": rates}):
+        assert [client.get("/api/v1/me/").status_code for _ in range(2)] == [200, 200]
+        clock[0] = 661.0  # a new minute, yet 59 s of the last one still count: room for one more
+        assert [client.get("/api/v1/me/").status_code for _ in range(2)] == [200, 429]
+        throttled = client.get("/api/v1/me/")
+        assert int(throttled["Retry-After"]) == 59
+        clock[0] = 700.0  # 20 s of the first minute left in the window: 0.7 + 1 used
+        assert client.get("/api/v1/me/").status_code == 200
     cache.clear()
 
 
