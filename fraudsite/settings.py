@@ -101,9 +101,15 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Server-side binding lets psycopg prepare the statements a request repeats (a decision runs
-    # the same dozen every time), so PostgreSQL stops parsing and planning them again.
-    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
-        "server_side_binding", env.bool("DATABASE_SERVER_SIDE_BINDING", default=True)
+    # the same dozen every time), so PostgreSQL stops parsing and planning them again: after 5
+    # uses by default. Set DATABASE_PREPARE_THRESHOLD=0 behind a transaction-level pooler
+    # (PgBouncer), which cannot keep prepared statements.
+    _threshold = env.int("DATABASE_PREPARE_THRESHOLD", default=5)
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "server_side_binding": env.bool("DATABASE_SERVER_SIDE_BINDING", default=True),
+            "prepare_threshold": _threshold or None,
+        }
     )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web server and the task worker write to the same file: wait for locks instead of
