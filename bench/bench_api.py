@@ -61,6 +61,7 @@ SELECT 'bh_' || g,
        'import', now()
 FROM generate_series(1, {history}) g;
 VACUUM ANALYZE;
+CHECKPOINT;
 """
 
 SQLITE_HISTORY = """
