@@ -13,6 +13,7 @@ Drops are ranked in log-odds, not probability: when two strong factors each push
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 import pandas as pd
@@ -23,10 +24,21 @@ from threadpoolctl import ThreadpoolController
 from detection import fast_predict
 from detection.contracts import Reason
 
+
 # One transaction is a handful of rows: OpenMP threads only add start-up and, on a busy
 # machine, long spin-waits (measured: p99 of a 14-row predict 128 ms with 2 threads, 10 ms
-# with 1). The online path therefore predicts on one thread.
-_threads = ThreadpoolController()
+# with 1). Small predictions, and batch chunks that have a thread of their own, therefore run
+# on one OpenMP thread.
+@cache
+def _threadpools():
+    # Created at first use: by then the model is loaded, and with it sklearn's OpenMP runtime,
+    # which a controller created earlier would not know about.
+    return ThreadpoolController()
+
+
+def one_openmp_thread():
+    return _threadpools().limit(limits=1, user_api="openmp")
+
 
 MAX_REASONS = 3
 # A factor that moves the log-odds by less than this is not worth telling anyone about.
@@ -281,21 +293,18 @@ class Explainer:
         return self.pipeline.predict_proba(data)[:, 1]
 
     def predict(self, matrix: np.ndarray) -> np.ndarray:
-        if self._fast is not None and len(matrix) <= fast_predict.MAX_ROWS:
-            return self._fast(matrix)
-        return self._sklearn_predict(matrix)
-
-    def _predict_few(self, matrix: np.ndarray) -> np.ndarray:
+        if len(matrix) > fast_predict.MAX_ROWS:
+            return self._sklearn_predict(matrix)
         if self._fast is not None:
             return self._fast(matrix)
-        with _threads.limit(limits=1, user_api="openmp"):
+        with one_openmp_thread():
             return self._sklearn_predict(matrix)
 
     def score_and_explain(self, features: dict, *, max_reasons=MAX_REASONS) -> tuple[float, list[Reason]]:
         """The score of one transaction and its top reasons, in one model call."""
         row = np.array([float(features.get(name, np.nan)) for name in self.feature_names])
         groups, matrix = self._perturbed(row)
-        scores = self._predict_few(matrix)
+        scores = self.predict(matrix)
         score = float(scores[0])
         log_odds = logit(scores)
         drops = log_odds[0] - log_odds[1:]

@@ -15,12 +15,11 @@ import numpy as np
 import pandas as pd
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
-from threadpoolctl import ThreadpoolController
 
 from detection import conf, registry, rules
 from detection.contracts import APPROVE, BLOCK, REVIEW, Decision, HistorySource, Reason, TransactionInput
 from detection.evaluation import BLOCK_NOTHING
-from detection.reasons import Explainer
+from detection.reasons import Explainer, one_openmp_thread
 
 logger = logging.getLogger(__name__)
 
@@ -140,13 +139,6 @@ def decide(tx: TransactionInput, *, history: HistorySource | None = None) -> Dec
 MIN_CHUNK_ROWS = 2_000
 
 
-@cache
-def _threadpools():
-    # Created at first use: by then the model is loaded, and with it sklearn's OpenMP runtime,
-    # which a controller created earlier would not know about.
-    return ThreadpoolController()
-
-
 def by_row_chunks(function, *arrays):
     """`function(*arrays)` for row-wise functions (predict, top_codes), computed on chunks of
     rows by one thread per core, each running the model on a single OpenMP thread; the results
@@ -164,7 +156,7 @@ def by_row_chunks(function, *arrays):
     bounds = np.linspace(0, n, chunks + 1).astype(int)
 
     def run(start, stop):
-        with _threadpools().limit(limits=1, user_api="openmp"):
+        with one_openmp_thread():
             return function(*(array[start:stop] for array in arrays))
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
