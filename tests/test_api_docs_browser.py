@@ -1,6 +1,7 @@
 """The interactive API docs work in a real browser under our content security policy."""
 
 import pytest
+from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -25,7 +26,8 @@ def test_swagger_ui_renders_every_tag_with_no_csp_or_console_errors(page, live_s
     assert page.locator(".opblock").count() >= 15
     create = page.locator("#operations-transactions-transactions_create")
     create.locator(".opblock-summary").click()
-    assert create.locator(".parameters").get_by_text("Idempotency-Key").first.is_visible()
+    # The operation expands after the click: wait for it rather than look once.
+    expect(create.locator(".parameters").get_by_text("Idempotency-Key").first).to_be_visible()
     assert create.get_by_text("tx_2026_000123").first.is_visible()  # the documented example
 
     assert violations == []
