@@ -2,6 +2,7 @@ from django.db import transaction
 
 from accounts.models import User
 from accounts.roles import STAFF_ROLES, Role, role_group
+from fraudsite import rows
 
 
 @transaction.atomic
@@ -34,14 +35,16 @@ def audit_record(*, actor, action, target, before=None, after=None, note=""):
     """Append to the audit trail; call it inside the transaction that makes the change."""
     from accounts.models import AuditEntry
 
-    return AuditEntry.objects.create(
-        actor=actor if actor is not None and actor.is_authenticated else None,
-        action=action,
-        target_type=target._meta.label_lower,
-        target_id=str(target.pk),
-        before=before or {},
-        after=after or {},
-        note=note,
+    return rows.insert(  # on every decision's path: a prepared insert rather than the ORM's
+        AuditEntry(
+            actor=actor if actor is not None and actor.is_authenticated else None,
+            action=action,
+            target_type=target._meta.label_lower,
+            target_id=str(target.pk),
+            before=before or {},
+            after=after or {},
+            note=note,
+        )
     )
 
 

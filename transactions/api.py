@@ -26,6 +26,7 @@ from accounts.api_common.permissions import (
     role_permission,
 )
 from accounts.api_common.schema import AUTH_ERRORS, IDEMPOTENCY_KEY, errors
+from accounts.api_common.serializers import ReusedFieldsMixin
 from accounts.models import ApiJob
 from accounts.roles import Role
 from detection import scoring
@@ -50,7 +51,7 @@ def batch_max_bytes():
 # ---- serializers ---------------------------------------------------------------------------
 
 
-class ReasonSerializer(serializers.Serializer):
+class ReasonSerializer(ReusedFieldsMixin, serializers.Serializer):
     code = serializers.CharField(help_text="Stable, machine-readable, e.g. `amount_vs_card_history`.")
     message = serializers.CharField(help_text="A plain sentence, in the request's language.")
 
@@ -75,7 +76,7 @@ class StrictCharField(serializers.CharField):
         return super().to_internal_value(data)
 
 
-class TransactionInputSerializer(serializers.Serializer):
+class TransactionInputSerializer(ReusedFieldsMixin, serializers.Serializer):
     transaction_id = StrictCharField(
         max_length=64,
         required=False,
@@ -107,7 +108,7 @@ class TransactionInputSerializer(serializers.Serializer):
         return value
 
 
-class TransactionOutputSerializer(DecisionFieldsMixin, serializers.Serializer):
+class TransactionOutputSerializer(ReusedFieldsMixin, DecisionFieldsMixin, serializers.Serializer):
     id = serializers.IntegerField(source="pk")
     transaction_id = serializers.CharField(source="external_id")
     card_id = serializers.CharField(source="card.external_id")
@@ -125,7 +126,7 @@ class TransactionOutputSerializer(DecisionFieldsMixin, serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class DecisionOutputSerializer(DecisionFieldsMixin, serializers.Serializer):
+class DecisionOutputSerializer(ReusedFieldsMixin, DecisionFieldsMixin, serializers.Serializer):
     pass
 
 

@@ -12,6 +12,7 @@ import time
 
 from django.db.models.signals import post_delete, post_save
 
+from fraudsite import rows
 from transactions.models import Card, Merchant
 
 TTL_SECONDS = 10.0
@@ -27,9 +28,8 @@ def lookup(model, external_id):
     now = time.monotonic()
     if hit is not None and hit[0] > now:
         return hit[1]
-    try:
-        row = model.objects.get(external_id=external_id)
-    except model.DoesNotExist:
+    row = rows.get_by(model, "external_id", external_id)
+    if row is None:
         return None
     if len(_found) >= MAX_ENTRIES:
         _found.clear()

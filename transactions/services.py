@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.text import slugify
@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from accounts.services import audit_record
 from detection import retraining, scoring
 from detection.contracts import APPROVE, BLOCK, DECISIONS, REVIEW, Reason, TransactionInput
+from fraudsite import rows
 from transactions import cards as card_numbers
 from transactions import conf
 from transactions.models import Card, FraudReport, Merchant, Transaction
@@ -32,6 +33,7 @@ _atomic = transaction.atomic
 _on_commit = transaction.on_commit
 
 CENT = Decimal("0.01")
+_CHARGE_SQL = {}  # (database vendor, column) -> the statement of _charge_card
 _EXTERNAL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
@@ -88,6 +90,39 @@ def _locked_card(card_pk):
 def _move_money(card_pk, *, balance=Decimal(0), held=Decimal(0)):
     """Add to the card's balance and hold in SQL, so the row's current values are what change."""
     Card.objects.filter(pk=card_pk).update(balance=F("balance") + balance, held=F("held") + held)
+
+
+def _charge_card(card_pk, amount, *, hold):
+    """Lock the card and add `amount` to its balance (or, with `hold`, to its holds) in one
+    statement, if the card is active and has that much available credit. Returns the card's state
+    before and after, or None when it is frozen or short of credit (then nothing changed)."""
+    column = "held" if hold else "balance"
+    sql = _CHARGE_SQL.get((connection.vendor, column))
+    if sql is None:
+        table, quote = Card._meta.db_table, connection.ops.quote_name
+        # CAST: SQLite would compare a bound decimal (sent as text) as text.
+        sql = _CHARGE_SQL[(connection.vendor, column)] = (
+            f"UPDATE {quote(table)} SET {quote(column)} = {quote(column)} + CAST(%s AS NUMERIC) "  # noqa: S608 - names from our model, values as parameters
+            f"WHERE {quote('id')} = %s AND {quote('status')} = %s "
+            f"AND {quote('credit_limit')} - {quote('balance')} - {quote('held')} >= CAST(%s AS NUMERIC) "
+            f"RETURNING {quote('status')}, {quote('balance')}, {quote('held')}"
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [amount, card_pk, Card.Status.ACTIVE, amount])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    state, balance, held = row[0], _money(row[1]), _money(row[2])
+    before = (balance, held - amount) if hold else (balance - amount, held)
+    return (
+        {"status": state, "balance": str(before[0]), "held": str(before[1])},
+        {"status": state, "balance": str(balance), "held": str(held)},
+    )
+
+
+def _money(value):
+    """A decimal column as the ORM reads it (SQLite returns numbers as floats or integers)."""
+    return (value if isinstance(value, Decimal) else Decimal(str(value))).quantize(CENT)
 
 
 def _json_safe_features(features):
@@ -400,58 +435,62 @@ def transaction_submit(
 
     try:
         with transaction.atomic():
-            locked = _locked_card(card.pk)
-            # Rules of the account itself, judged on the balances as they are under the lock.
-            own_rule = None
-            if locked.status == Card.Status.FROZEN:
-                own_rule = Reason(CARD_FROZEN, _("The card is frozen; unfreeze it to pay with it."))
-            elif verdict != BLOCK and value > locked.available_credit:
-                own_rule = Reason(
-                    OVER_CREDIT_LIMIT,
-                    _("The amount is more than the available credit of %(available)s.")
-                    % {"available": locked.available_credit},
-                )
-            if own_rule is not None:
-                verdict, decided_by = BLOCK, "rule"
-                rule_hits = [{"code": own_rule.code, "kind": "rule"}, *rule_hits]
-                reasons = [own_rule]
+            # The usual case, an active card with the credit, locks and charges in one statement.
+            charged = _charge_card(card.pk, value, hold=verdict == REVIEW) if verdict != BLOCK else None
+            if charged is not None:
+                card_before, card_after = charged
+            else:
+                locked = _locked_card(card.pk)
+                card_before = _card_state(locked)
+                # Rules of the account itself, judged on the balances as they are under the lock.
+                own_rule = None
+                if locked.status == Card.Status.FROZEN:
+                    own_rule = Reason(CARD_FROZEN, _("The card is frozen; unfreeze it to pay with it."))
+                elif verdict != BLOCK and value > locked.available_credit:
+                    own_rule = Reason(
+                        OVER_CREDIT_LIMIT,
+                        _("The amount is more than the available credit of %(available)s.")
+                        % {"available": locked.available_credit},
+                    )
+                card_after = card_before
+                if own_rule is not None:
+                    verdict, decided_by = BLOCK, "rule"
+                    rule_hits = [{"code": own_rule.code, "kind": "rule"}, *rule_hits]
+                    reasons = [own_rule]
+                elif verdict != BLOCK:  # credit freed or card unfrozen since: under the lock it takes
+                    card_before, card_after = _charge_card(card.pk, value, hold=verdict == REVIEW)
             status = _STATUS_OF_DECISION[verdict]
-            tx = Transaction.objects.create(
-                external_id=external_id,
-                card=locked,
-                merchant=merchant,
-                amount=value,
-                currency=currency,
-                occurred_at=occurred_at,
-                channel=channel,
-                country=country,
-                submitted_by=submitted_by
-                if submitted_by is not None and submitted_by.is_authenticated
-                else None,
-                decision=verdict,
-                score=score,
-                risk_score=max(0, min(100, int(risk_score))),
-                model_version=model_version or "",
-                decided_by=decided_by or "",
-                rule_hits=rule_hits,
-                reasons=[{"code": r.code, "message": str(r.message)} for r in reasons],
-                features=_json_safe_features(features),
-                decided_at=timezone.now(),
-                status=status,
+            tx = rows.insert(
+                Transaction(
+                    external_id=external_id,
+                    card=card,
+                    merchant=merchant,
+                    amount=value,
+                    currency=currency,
+                    occurred_at=occurred_at,
+                    channel=channel,
+                    country=country,
+                    submitted_by=submitted_by
+                    if submitted_by is not None and submitted_by.is_authenticated
+                    else None,
+                    decision=verdict,
+                    score=score,
+                    risk_score=max(0, min(100, int(risk_score))),
+                    model_version=model_version or "",
+                    decided_by=decided_by or "",
+                    rule_hits=rule_hits,
+                    reasons=[{"code": r.code, "message": str(r.message)} for r in reasons],
+                    features=_json_safe_features(features),
+                    decided_at=timezone.now(),
+                    status=status,
+                )
             )
-            before = _card_state(locked)
-            if status == Transaction.Status.APPROVED:
-                _move_money(locked.pk, balance=value)
-                locked.balance += value  # exact: the row is ours until commit
-            elif status == Transaction.Status.PENDING_REVIEW:
-                _move_money(locked.pk, held=value)
-                locked.held += value
             audit_record(
                 actor=submitted_by,
                 action="transaction.submit",
                 target=tx,
-                before={"card": before},
-                after={**_transaction_state(tx), "amount": str(value), "card": _card_state(locked)},
+                before={"card": card_before},
+                after={**_transaction_state(tx), "amount": str(value), "card": card_after},
             )
     except IntegrityError:  # the same external id submitted twice at the same moment
         raise ValidationError({"external_id": _("A transaction with this id already exists.")}) from None

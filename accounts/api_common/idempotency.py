@@ -89,6 +89,23 @@ def _claim(*, owner, key, fingerprint):
     )
 
 
+def _complete(record, body, status_code):
+    """Record the response (one plain UPDATE: the ORM's save cost more than the statement)."""
+    table, quote = IdempotencyRecord._meta.db_table, connection.ops.quote_name
+    body_field = IdempotencyRecord._meta.get_field("response_body")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {quote(table)} SET {quote('response_body')} = %s, {quote('response_status')} = %s, "  # noqa: S608 - names from our model, values as parameters
+            f"{quote('state')} = %s WHERE {quote('id')} = %s",
+            [
+                body_field.get_db_prep_save(body, connection),
+                status_code,
+                IdempotencyRecord.State.DONE,
+                record.pk,
+            ],
+        )
+
+
 def idempotent(method):
     """Decorate an APIView handler (`def post(self, request, ...)`)."""
 
@@ -120,10 +137,7 @@ def idempotent(method):
             record.delete()
             return response
         # Store what the client saw, as JSON, so the replay is byte-for-byte the same data.
-        record.response_body = json.loads(json.dumps(response.data, cls=JSONEncoder))
-        record.response_status = response.status_code
-        record.state = IdempotencyRecord.State.DONE
-        record.save(update_fields=["response_body", "response_status", "state"])
+        _complete(record, json.loads(json.dumps(response.data, cls=JSONEncoder)), response.status_code)
         return response
 
     return wrapper
