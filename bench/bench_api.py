@@ -31,6 +31,7 @@ PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgres://postgres@127.0.0
 PG_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/sentinel_bench")
 SQLITE_PATH = ROOT / "var" / "bench-api.sqlite3"
 CARDS, MERCHANTS, DAYS = 10_000, 1_000, 180
+CONNECTIONS = 32  # the client's keep-alive pool, as wrk2's -c
 ENV = {
     "DJANGO_DEBUG": "0",
     "DJANGO_SECRET_KEY": "bench-secret-key-" + "b" * 40,
@@ -184,13 +185,13 @@ def _request_bytes(port, key, body):
     return head.encode() + data
 
 
-async def _exchange(port, request, idle):
-    """Send one request on an idle keep-alive connection (or a new one); returns the status."""
-    for attempt in range(3):
-        if attempt == 0 and idle:
-            reader, writer = idle.pop()
-        else:
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+async def _exchange(port, request, connection):
+    """Send one request on a pooled keep-alive connection (opening it if it was closed);
+    returns (status, connection to give back)."""
+    for _attempt in range(3):
+        if connection is None:
+            connection = await asyncio.open_connection("127.0.0.1", port)
+        reader, writer = connection
         try:
             writer.write(request)
             status_line = await reader.readline()
@@ -208,23 +209,31 @@ async def _exchange(port, request, idle):
             # The server closed an idle connection: send again on a new one (same
             # Idempotency-Key, so a resend never decides twice).
             writer.close()
+            connection = None
             continue
-        if keep:
-            idle.append((reader, writer))
-        else:
+        if not keep:
             writer.close()
-        return int(status_line.split()[1])
-    return 0
+            connection = None
+        return int(status_line.split()[1]), connection
+    return 0, None
 
 
-async def _open_loop(port, key, rate, bodies):
-    idle, results, tasks = [], [], []
+async def _open_loop(port, key, rate, bodies, connections):
+    """Request i is due at start + i/rate. It goes out on the first free connection of a fixed
+    pool (as wrk2 does: a client keeps so many connections, never one per waiting request), and
+    its latency counts from its due time, so time spent waiting for a connection counts too."""
+    pool = asyncio.Queue()
+    for _ in range(connections):
+        pool.put_nowait(None)  # opened on first use
+    results, tasks = [], []
     requests = [_request_bytes(port, key, body) for body in bodies]
     loop = asyncio.get_running_loop()
     start = loop.time() + 0.5
 
     async def one(request, scheduled):
-        status = await _exchange(port, request, idle)
+        connection = await pool.get()
+        status, connection = await _exchange(port, request, connection)
+        pool.put_nowait(connection)
         results.append((status, loop.time() - scheduled, scheduled - start))
 
     for i, request in enumerate(requests):
@@ -234,15 +243,17 @@ async def _open_loop(port, key, rate, bodies):
             await asyncio.sleep(delay)
         tasks.append(asyncio.ensure_future(one(request, scheduled)))
     await asyncio.gather(*tasks)
-    for _reader, writer in idle:
-        writer.close()
+    while not pool.empty():
+        connection = pool.get_nowait()
+        if connection is not None:
+            connection[1].close()
     return results
 
 
-def load(port, key, rate, duration):
+def load(port, key, rate, duration, connections=CONNECTIONS):
     """Open loop: request i is due at start + i/rate and its latency counts from that moment,
-    however long earlier requests take (one asyncio loop, keep-alive connections as the server
-    allows them)."""
+    however long earlier requests take (one asyncio loop, a fixed pool of keep-alive
+    connections)."""
     total = int(rate * duration)
     rng = random.Random(1)
     bodies = [
@@ -258,7 +269,7 @@ def load(port, key, rate, duration):
         )
         for _ in range(total)
     ]
-    results = asyncio.run(_open_loop(port, key, rate, bodies))
+    results = asyncio.run(_open_loop(port, key, rate, bodies, connections))
     latencies = sorted(latency for _status, latency, _at in results)
     errors = sum(1 for status, _latency, _at in results if status != 201)
 
@@ -294,7 +305,9 @@ def bench(db, args):
     env, key = prepare(db, args.history)
     process = start_gunicorn(env, args.workers, args.threads, args.port)
     try:
-        load(args.port, key, 20, 5)  # warm up: models loaded, connections open
+        # Warm up every worker at the measured rate (a cold worker opens its database connection
+        # and fills its caches on its first requests), then measure.
+        load(args.port, key, args.rate, 5)
         report = {"db": db, "workers": args.workers, "threads": args.threads, "history": args.history}
         report["at_rate"] = load(args.port, key, args.rate, args.duration)
         log(f"[{db}] {report['at_rate']}")

@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api_common.errors import api_error_response, django_validation_error_to_drf
-from accounts.api_common.idempotency import idempotent
+from accounts.api_common.idempotency import complete_within_transaction, idempotent
 from accounts.api_common.pagination import NewestFirstPagination
 from accounts.api_common.permissions import (
     HasRole,
@@ -230,10 +230,10 @@ EXAMPLE_DECIDED = {
 SERVICE_FIELDS = {"external_id": "transaction_id", "merchant_country": "country"}
 
 
-def _submit(*, data, user):
+def _submit(*, data, user, on_stored=None):
     """Resolve the card and merchant, then let the service decide and store, all or nothing."""
     try:
-        return _submit_atomically(data=data, user=user)
+        return _submit_atomically(data=data, user=user, on_stored=on_stored)
     except DjangoValidationError as error:
         if hasattr(error, "error_dict"):
             error = DjangoValidationError(
@@ -242,7 +242,7 @@ def _submit(*, data, user):
         raise error from None
 
 
-def _submit_atomically(*, data, user):
+def _submit_atomically(*, data, user, on_stored):
     def submit(card, merchant):
         return transaction_submit(
             card=card,
@@ -254,6 +254,7 @@ def _submit_atomically(*, data, user):
             country=data.get("country", ""),
             external_id=data.get("transaction_id"),
             submitted_by=user,
+            on_stored=on_stored,
         )
 
     # Known card and merchant (the usual case): the service decides outside any transaction and
@@ -326,8 +327,16 @@ class TransactionListCreateView(generics.ListAPIView):
     def post(self, request):
         serializer = TransactionInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        tx = _submit(data=serializer.validated_data, user=request.user)
-        return Response(TransactionOutputSerializer(tx).data, status=status.HTTP_201_CREATED)
+        created = {}
+
+        def respond(tx):  # inside the transaction that stores tx: the key's record commits with it
+            created["response"] = Response(
+                TransactionOutputSerializer(tx).data, status=status.HTTP_201_CREATED
+            )
+            complete_within_transaction(request, created["response"])
+
+        _submit(data=serializer.validated_data, user=request.user, on_stored=respond)
+        return created["response"]
 
 
 class TransactionDetailView(APIView):

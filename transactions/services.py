@@ -378,10 +378,13 @@ def transaction_submit(
     country="",
     external_id=None,
     submitted_by=None,
+    on_stored=None,
 ):
     """Validate a transaction, decide it through detection, store it with everything decided and
     move the money: approved amounts go on the balance, pending-review ones are held, declined
-    ones change nothing. Over the available credit, or on a frozen card, it is declined by rule."""
+    ones change nothing. Over the available credit, or on a frozen card, it is declined by rule.
+    `on_stored(tx)`, if given, runs last inside the database transaction that stores it, so what
+    it writes commits or rolls back with the transaction."""
     errors = {}
     if card is None or card.pk is None:
         errors["card"] = _("Choose a card.")
@@ -492,6 +495,8 @@ def transaction_submit(
                 before={"card": card_before},
                 after={**_transaction_state(tx), "amount": str(value), "card": card_after},
             )
+            if on_stored is not None:
+                on_stored(tx)
     except IntegrityError:  # the same external id submitted twice at the same moment
         raise ValidationError({"external_id": _("A transaction with this id already exists.")}) from None
     return tx

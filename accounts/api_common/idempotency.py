@@ -12,7 +12,7 @@ from functools import wraps
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import connection
+from django.db import connection, transaction
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -89,8 +89,22 @@ def _claim(*, owner, key, fingerprint):
     )
 
 
-def _complete(record, body, status_code):
-    """Record the response (one plain UPDATE: the ORM's save cost more than the statement)."""
+def complete_within_transaction(request, response):
+    """Record the response for this request's Idempotency-Key now, from inside the database
+    transaction that did the work, so both commit together (one commit fewer per request). If that
+    transaction rolls back, the decorator records whatever response the request ends with."""
+    record = getattr(request, "_idempotency_record", None)
+    if record is None:
+        return
+    _complete(record, response)
+    transaction.on_commit(lambda: setattr(request, "_idempotency_recorded", True))
+
+
+def _complete(record, response):
+    """Record the response as JSON, so a replay is byte-for-byte the same data (one plain UPDATE:
+    the ORM's save cost more than the statement)."""
+    body = json.loads(json.dumps(response.data, cls=JSONEncoder))
+    status_code = response.status_code
     table, quote = IdempotencyRecord._meta.db_table, connection.ops.quote_name
     body_field = IdempotencyRecord._meta.get_field("response_body")
     with connection.cursor() as cursor:
@@ -126,6 +140,7 @@ def idempotent(method):
         record, response = _claim(owner=request.user, key=key, fingerprint=request_fingerprint(request))
         if response is not None:
             return response
+        request._idempotency_record = record
         try:
             response = method(view, request, *args, **kwargs)
         except HANDLED as exc:
@@ -136,8 +151,8 @@ def idempotent(method):
         if response.status_code >= 500:
             record.delete()
             return response
-        # Store what the client saw, as JSON, so the replay is byte-for-byte the same data.
-        _complete(record, json.loads(json.dumps(response.data, cls=JSONEncoder)), response.status_code)
+        if not getattr(request, "_idempotency_recorded", False):
+            _complete(record, response)
         return response
 
     return wrapper

@@ -42,6 +42,30 @@ def test_a_refused_request_replays_its_refusal_too(integrator):
     assert again.json() == first.json()
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_response_recorded_in_a_transaction_that_then_fails_is_not_kept(integrator, monkeypatch):
+    """The response is recorded inside the transaction that stores the payment; if that
+    transaction fails afterwards, neither the payment nor that response is kept, and the key
+    replays the refusal the client got (never 'still in flight' for a day)."""
+    from django.core.exceptions import ValidationError
+
+    from accounts.api_common import idempotency
+    from transactions import api
+
+    def record_then_fail(request, response):
+        idempotency.complete_within_transaction(request, response)
+        raise ValidationError({"amount": "Storage failed after the response was recorded."})
+
+    monkeypatch.setattr(api, "complete_within_transaction", record_then_fail)
+    client = key_client(integrator)
+    first = post(client, "k-rollback")
+    assert first.status_code == 400
+    assert not Transaction.objects.exists()
+    assert IdempotencyRecord.objects.get(key="k-rollback").state == IdempotencyRecord.State.DONE
+    again = post(client, "k-rollback")
+    assert (again.status_code, again.json()) == (400, first.json())
+
+
 @pytest.mark.django_db
 def test_same_key_with_another_body_is_422(integrator):
     client = key_client(integrator)
