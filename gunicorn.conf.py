@@ -3,9 +3,10 @@
     gunicorn fraudsite.wsgi            # WEB_WORKERS, WEB_THREADS and WEB_BIND override the defaults
 
 A decision is mostly CPU-bound Python with a few short database round trips, so the default is
-one request thread per worker, three workers per core: enough to keep the cores busy while some
-wait on the database, without threads fighting over one interpreter lock (figures in
-docs/benchmarks.md).
+one request thread per worker and one worker per core plus one: the spare worker keeps the cores
+busy while another waits on the database. More processes than that made each request dearer
+(more switching between processes, colder caches) and, near saturation, tipped the server into
+overload (figures in docs/benchmarks.md).
 """
 
 import gc
@@ -13,7 +14,7 @@ import multiprocessing
 import os
 
 bind = os.environ.get("WEB_BIND", "0.0.0.0:8000")
-workers = int(os.environ.get("WEB_WORKERS", 3 * multiprocessing.cpu_count()))
+workers = int(os.environ.get("WEB_WORKERS", multiprocessing.cpu_count() + 1))
 threads = int(os.environ.get("WEB_THREADS", "1"))
 # gthread even with one thread: unlike the sync worker it keeps client connections alive, which
 # halves the cost of a request for a client that sends many (measured: 5.8 -> 4.4 ms of CPU).
