@@ -327,16 +327,15 @@ class TransactionListCreateView(generics.ListAPIView):
     def post(self, request):
         serializer = TransactionInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        created = {}
+        response = None
 
         def respond(tx):  # inside the transaction that stores tx: the key's record commits with it
-            created["response"] = Response(
-                TransactionOutputSerializer(tx).data, status=status.HTTP_201_CREATED
-            )
-            complete_within_transaction(request, created["response"])
+            nonlocal response
+            response = Response(TransactionOutputSerializer(tx).data, status=status.HTTP_201_CREATED)
+            complete_within_transaction(request, response)
 
         _submit(data=serializer.validated_data, user=request.user, on_stored=respond)
-        return created["response"]
+        return response
 
 
 class TransactionDetailView(APIView):

@@ -100,11 +100,12 @@ def _charge_card(card_pk, amount, *, hold):
     sql = _CHARGE_SQL.get((connection.vendor, column))
     if sql is None:
         table, quote = Card._meta.db_table, connection.ops.quote_name
-        # CAST: SQLite would compare a bound decimal (sent as text) as text.
+        # CAST: SQLite would compare a bound decimal (sent as text) as text. ROUND: SQLite keeps
+        # decimals as binary floats, in which 1000.00 - 0.07 - 0.07 is less than 999.86.
         sql = _CHARGE_SQL[(connection.vendor, column)] = (
             f"UPDATE {quote(table)} SET {quote(column)} = {quote(column)} + CAST(%s AS NUMERIC) "  # noqa: S608 - names from our model, values as parameters
             f"WHERE {quote('id')} = %s AND {quote('status')} = %s "
-            f"AND {quote('credit_limit')} - {quote('balance')} - {quote('held')} >= CAST(%s AS NUMERIC) "
+            f"AND ROUND({quote('credit_limit')} - {quote('balance')} - {quote('held')}, 2) >= CAST(%s AS NUMERIC) "
             f"RETURNING {quote('status')}, {quote('balance')}, {quote('held')}"
         )
     with connection.cursor() as cursor:
@@ -455,13 +456,17 @@ def transaction_submit(
                         _("The amount is more than the available credit of %(available)s.")
                         % {"available": locked.available_credit},
                     )
-                card_after = card_before
                 if own_rule is not None:
                     verdict, decided_by = BLOCK, "rule"
                     rule_hits = [{"code": own_rule.code, "kind": "rule"}, *rule_hits]
                     reasons = [own_rule]
-                elif verdict != BLOCK:  # credit freed or card unfrozen since: under the lock it takes
-                    card_before, card_after = _charge_card(card.pk, value, hold=verdict == REVIEW)
+                elif verdict == APPROVE:  # credit freed or card unfrozen since the charge was refused
+                    _move_money(locked.pk, balance=value)
+                    locked.balance += value  # exact: the row is ours until commit
+                elif verdict == REVIEW:
+                    _move_money(locked.pk, held=value)
+                    locked.held += value
+                card_after = _card_state(locked)
             status = _STATUS_OF_DECISION[verdict]
             tx = rows.insert(
                 Transaction(

@@ -97,7 +97,7 @@ def complete_within_transaction(request, response):
     if record is None:
         return
     _complete(record, response)
-    transaction.on_commit(lambda: setattr(request, "_idempotency_recorded", True))
+    transaction.on_commit(lambda: setattr(record, "state", IdempotencyRecord.State.DONE))
 
 
 def _complete(record, response):
@@ -151,7 +151,7 @@ def idempotent(method):
         if response.status_code >= 500:
             record.delete()
             return response
-        if not getattr(request, "_idempotency_recorded", False):
+        if record.state != IdempotencyRecord.State.DONE:  # not recorded with the work itself
             _complete(record, response)
         return response
 

@@ -181,6 +181,19 @@ def test_over_the_available_credit_is_declined_by_rule(customer, decision_is):
     assert submit(card, "100.00").status == Transaction.Status.APPROVED
 
 
+def test_exactly_the_available_credit_is_approved_whatever_the_balances(customer, decision_is):
+    """SQLite keeps decimals as binary floats, in which 1000.00 - 0.07 - 0.07 falls short of 999.86;
+    the credit check must still see cents."""
+    decision_is("approve")
+    card = CardFactory(owner=customer, credit_limit=Decimal("1000.00"))
+    Card.objects.filter(pk=card.pk).update(balance=Decimal("0.07"), held=Decimal("0.07"))
+
+    tx = submit(card, "999.86")
+
+    assert (tx.decision, tx.status) == ("approve", Transaction.Status.APPROVED)
+    assert (fresh(card).balance, fresh(card).held) == (Decimal("999.93"), Decimal("0.07"))
+
+
 def test_the_placeholder_or_real_decide_is_called_and_its_verdict_stored(customer):
     card = CardFactory(owner=customer)
 
