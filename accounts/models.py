@@ -4,6 +4,7 @@ from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from rest_framework.utils.encoders import JSONEncoder
 from rest_framework_api_key.models import AbstractAPIKey, BaseAPIKeyManager
 
 
@@ -138,7 +139,8 @@ class IdempotencyRecord(models.Model):
     fingerprint = models.CharField(_("request fingerprint"), max_length=64)
     state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.IN_FLIGHT)
     response_status = models.PositiveSmallIntegerField(_("response status"), null=True, blank=True)
-    response_body = models.JSONField(_("response body"), null=True, blank=True)
+    # DRF's encoder, so the response's data is stored as the client received it, in one pass.
+    response_body = models.JSONField(_("response body"), null=True, blank=True, encoder=JSONEncoder)
     created_at = models.DateTimeField(_("created"), db_index=True)
 
     class Meta:

@@ -1,18 +1,23 @@
 """Latency of POST /api/v1/transactions/ under gunicorn, at a constant offered rate (open loop).
 
     .venv/bin/python bench/bench_api.py [--db postgres|sqlite|both] [--history 1000000]
-        [--rate 150] [--duration 60] [--search 200,300,400] [--workers N --threads N]
+        [--rate 150] [--duration 60] [--search 200,300,400] [--workers N --threads N] [--floor]
 
 For each database: a fresh database with `--history` transactions over 180 days on 10,000 cards
 and 1,000 merchants (bulk SQL), a champion model (the training module's gradient boosting, as in
 bench_decide.py, so each decision runs lists, rules, features from history, the model and its
-reasons), an integrator key, then gunicorn (the project's gunicorn.conf.py). The load generator schedules arrivals at a fixed rate and measures each latency
-from the request's scheduled time, so a slow server cannot slow the arrivals down (no
-coordinated omission). Prints a JSON summary; the figures go in docs/benchmarks.md by hand.
+reasons), an integrator key, then gunicorn (the project's gunicorn.conf.py). The load generator
+schedules arrivals at a fixed rate and measures each latency from the request's scheduled time,
+so a slow server cannot slow the arrivals down (no coordinated omission). Each load also reports
+the CPU time per request of the web server, the database server and the load generator (Linux's
+/proc), and `--floor` first loads GET /api/v1/me/ at the same rate: the cost of any
+authenticated API request, which no work on the decision can remove. Prints a JSON summary; the
+figures go in docs/benchmarks.md by hand.
 """
 
 import argparse
 import asyncio
+import contextlib
 import http.client
 import json
 import os
@@ -32,6 +37,7 @@ PG_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/sent
 SQLITE_PATH = ROOT / "var" / "bench-api.sqlite3"
 CARDS, MERCHANTS, DAYS = 10_000, 1_000, 180
 CONNECTIONS = 32  # the client's keep-alive pool, as wrk2's -c
+FLOOR_PATH = "/api/v1/me/"  # authentication, throttling, one query, a serializer: no decision
 ENV = {
     "DJANGO_DEBUG": "0",
     "DJANGO_SECRET_KEY": "bench-secret-key-" + "b" * 40,
@@ -41,6 +47,7 @@ ENV = {
     "DJANGO_LOG_LEVEL": "ERROR",
     "DJANGO_SETTINGS_MODULE": "fraudsite.settings",
     "DETECTION_MODELS_DIR": str(ROOT / "var" / "bench-models"),
+    "API_RATE_READ": "1000000/min",  # the floor's GETs must not be throttled
 }
 
 PG_HISTORY = """
@@ -179,6 +186,10 @@ def stop(process):
 
 
 def _request_bytes(port, key, body):
+    if body is None:  # the floor: an authenticated GET that decides nothing
+        return (
+            f"GET {FLOOR_PATH} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Api-Key {key}\r\n\r\n"
+        ).encode()
     data = body.encode()
     head = (
         f"POST /api/v1/transactions/ HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
@@ -253,28 +264,105 @@ async def _open_loop(port, key, rate, bodies, connections):
     return results
 
 
-def load(port, key, rate, duration, connections=CONNECTIONS):
+_TICK_MS = 1000 / os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 10.0
+
+
+def _processes():
+    """{pid: (parent pid, command name, CPU ticks)} from /proc (Linux); {} elsewhere."""
+    found = {}
+    for name in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                head, _, rest = f.read().rpartition(")")
+        except OSError:
+            continue
+        fields = rest.split()
+        found[int(name)] = (int(fields[1]), head.partition("(")[2], int(fields[11]) + int(fields[12]))
+    return found
+
+
+def _machine_busy():
+    """(busy, total) CPU ticks of the whole machine since boot."""
+    try:
+        with open("/proc/stat") as f:
+            ticks = [int(x) for x in f.readline().split()[1:]]
+    except OSError:
+        return 0, 0
+    return sum(ticks) - ticks[3] - ticks[4], sum(ticks)  # idle and iowait are not busy
+
+
+class CpuMeter:
+    """CPU time spent during a load, per request: the web server (gunicorn's arbiter and its
+    workers), the database server (PostgreSQL's processes; SQLite runs inside the workers) and
+    this load generator, plus how busy the whole machine was. Where requests cost their CPU says
+    what a target rate needs: two cores give 2,000 ms of CPU a second to share among all three."""
+
+    def __init__(self, server_pid):
+        self.server_pid = server_pid
+
+    def _groups(self):
+        processes = _processes()
+        server = {pid for pid, (parent, _, _) in processes.items() if parent == self.server_pid}
+        server.add(self.server_pid)
+        database = {pid for pid, (_, name, _) in processes.items() if name == "postgres"}
+        return {
+            "server": {pid: processes[pid][2] for pid in server if pid in processes},
+            "database": {pid: processes[pid][2] for pid in database},
+        }
+
+    def __enter__(self):
+        self.before, self.times, self.busy = self._groups(), os.times(), _machine_busy()
+        return self
+
+    def per_request(self, requests):
+        after, times, busy = self._groups(), os.times(), _machine_busy()
+        result = {}
+        for group in ("server", "database"):
+            ticks = sum(t - self.before[group].get(pid, 0) for pid, t in after[group].items())
+            result[f"{group}_cpu_ms"] = round(ticks * _TICK_MS / requests, 2)
+        own = (times.user - self.times.user) + (times.system - self.times.system)
+        result["load_generator_cpu_ms"] = round(1000 * own / requests, 2)
+        result["total_cpu_ms"] = round(sum(result.values()), 2)
+        total = busy[1] - self.busy[1]
+        result["machine_busy"] = round((busy[0] - self.busy[0]) / total, 2) if total else None
+        return result
+
+    def __exit__(self, *exc):
+        return False
+
+
+def load(port, key, rate, duration, connections=CONNECTIONS, *, meter=None, floor=False):
     """Open loop: request i is due at start + i/rate and its latency counts from that moment,
     however long earlier requests take (one asyncio loop, a fixed pool of keep-alive
     connections)."""
     total = int(rate * duration)
     rng = random.Random(1)
-    bodies = [
-        json.dumps(
-            {
-                "card_id": f"bc_{rng.randint(1, CARDS)}",
-                "merchant_id": f"bm_{rng.randint(1, MERCHANTS)}",
-                "amount": f"{rng.uniform(5, 300):.2f}",
-                "currency": "USD",
-                "channel": "online",
-                "country": "US",
-            }
-        )
-        for _ in range(total)
-    ]
-    results = asyncio.run(_open_loop(port, key, rate, bodies, connections))
+    bodies = (
+        [None] * total
+        if floor
+        else [
+            json.dumps(
+                {
+                    "card_id": f"bc_{rng.randint(1, CARDS)}",
+                    "merchant_id": f"bm_{rng.randint(1, MERCHANTS)}",
+                    "amount": f"{rng.uniform(5, 300):.2f}",
+                    "currency": "USD",
+                    "channel": "online",
+                    "country": "US",
+                }
+            )
+            for _ in range(total)
+        ]
+    )
+    meter = meter or contextlib.nullcontext()
+    with meter:
+        results = asyncio.run(_open_loop(port, key, rate, bodies, connections))
+    cpu = meter.per_request(len(results)) if isinstance(meter, CpuMeter) else {}
+    ok = 200 if floor else 201
     latencies = sorted(latency for _status, latency, _at in results)
-    errors = sum(1 for status, _latency, _at in results if status != 201)
+    errors = sum(1 for status, _latency, _at in results if status != ok)
 
     def pct(p):
         return round(1000 * latencies[min(len(latencies) - 1, int(p * len(latencies)))], 1)
@@ -301,6 +389,7 @@ def load(port, key, rate, duration, connections=CONNECTIONS):
         "p99_ms": pct(0.99),
         "max_ms": round(1000 * latencies[-1], 1),
         "mean_ms": round(1000 * statistics.fmean(latencies), 1),
+        **cpu,
     }
 
 
@@ -312,13 +401,17 @@ def bench(db, args):
         # and fills its caches on its first requests), then measure.
         load(args.port, key, args.rate, 5)
         report = {"db": db, "workers": args.workers, "threads": args.threads, "history": args.history}
-        report["at_rate"] = load(args.port, key, args.rate, args.duration)
+        meter = CpuMeter(process.pid)
+        if args.floor:
+            report["floor"] = load(args.port, key, args.rate, args.duration, meter=meter, floor=True)
+            log(f"[{db}] floor (GET {FLOOR_PATH}) {report['floor']}")
+        report["at_rate"] = load(args.port, key, args.rate, args.duration, meter=meter)
         log(f"[{db}] {report['at_rate']}")
         # The highest rate that holds for the whole duration: a run that passes for 20 s can still
         # drift into overload later, so each step runs as long as the target asks.
         report["search"] = []
         for rate in args.search:
-            result = load(args.port, key, rate, args.duration)
+            result = load(args.port, key, rate, args.duration, meter=meter)
             log(f"[{db}] search {result}")
             report["search"].append(result)
             if result["errors"] or result["p99_ms"] > 250:
@@ -343,6 +436,11 @@ def main():
     parser.add_argument("--workers", type=int, default=None, help="Default: gunicorn.conf.py's.")
     parser.add_argument("--threads", type=int, default=None, help="Default: gunicorn.conf.py's.")
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help=f"Also load GET {FLOOR_PATH} at --rate: what any authenticated API request costs.",
+    )
     args = parser.parse_args()
     dbs = ["postgres", "sqlite"] if args.db == "both" else [args.db]
     print(json.dumps([bench(db, args) for db in dbs], indent=2))

@@ -100,6 +100,8 @@ SILENCED_SYSTEM_CHECKS = ["models.W040"]
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=300)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend with a health check that needs no round trip (fraudsite/postgresql).
+    DATABASES["default"]["ENGINE"] = "fraudsite.postgresql"
     # Server-side binding lets psycopg prepare the statements a request repeats (a decision runs
     # the same dozen every time), so PostgreSQL stops parsing and planning them again: after 5
     # uses by default. Set DATABASE_PREPARE_THRESHOLD=0 behind a transaction-level pooler
@@ -123,9 +125,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
-else:
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
@@ -198,6 +197,8 @@ STORAGES = {
     },
 }
 MEDIA_ROOT = env.path("DJANGO_MEDIA_ROOT", default=VAR_DIR / "media")
+# Model artifacts (joblib files); the registry in the database records their checksums.
+DETECTION_MODELS_DIR = env.path("DETECTION_MODELS_DIR", default=VAR_DIR / "models")
 MEDIA_URL = "media/"
 
 MAILERS = {

@@ -2,8 +2,10 @@
 
 Every submission names a card and a merchant; looking both up was two queries per decision to
 learn what rarely changes (which row, the card's fingerprint, the merchant's category and
-country). Found rows are therefore remembered by this process for TTL_SECONDS. Saving or
+country). Found rows are therefore remembered by this process (TTL_SECONDS). Saving or
 deleting a card or merchant forgets it here at once; other processes follow within the TTL.
+Merchants are few and busy, so they are kept longer: with 1,000 merchants and 10 seconds, a web
+process at 50 decisions a second still read two in three of them from the database.
 Nothing that moves money comes from here: the card is read again under its lock before a
 transaction is stored.
 """
@@ -15,7 +17,7 @@ from django.db.models.signals import post_delete, post_save
 from fraudsite import rows
 from transactions.models import Card, Merchant
 
-TTL_SECONDS = 10.0
+TTL_SECONDS = {Card: 10.0, Merchant: 300.0}
 MAX_ENTRIES = 50_000  # past this, start again rather than grow without bound
 _found: dict[tuple[type, str], tuple[float, object]] = {}
 
@@ -33,7 +35,7 @@ def lookup(model, external_id):
         return None
     if len(_found) >= MAX_ENTRIES:
         _found.clear()
-    _found[key] = (now + TTL_SECONDS, row)
+    _found[key] = (now + TTL_SECONDS[model], row)
     return row
 
 

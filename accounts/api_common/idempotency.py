@@ -103,7 +103,6 @@ def complete_within_transaction(request, response):
 def _complete(record, response):
     """Record the response as JSON, so a replay is byte-for-byte the same data (one plain UPDATE:
     the ORM's save cost more than the statement)."""
-    body = json.loads(json.dumps(response.data, cls=JSONEncoder))
     status_code = response.status_code
     table, quote = IdempotencyRecord._meta.db_table, connection.ops.quote_name
     body_field = IdempotencyRecord._meta.get_field("response_body")
@@ -112,7 +111,7 @@ def _complete(record, response):
             f"UPDATE {quote(table)} SET {quote('response_body')} = %s, {quote('response_status')} = %s, "  # noqa: S608 - names from our model, values as parameters
             f"{quote('state')} = %s WHERE {quote('id')} = %s",
             [
-                body_field.get_db_prep_save(body, connection),
+                body_field.get_db_prep_save(response.data, connection),
                 status_code,
                 IdempotencyRecord.State.DONE,
                 record.pk,
