@@ -17,7 +17,6 @@ figures go in docs/benchmarks.md by hand.
 
 import argparse
 import asyncio
-import contextlib
 import http.client
 import json
 import os
@@ -264,7 +263,7 @@ async def _open_loop(port, key, rate, bodies, connections):
     return results
 
 
-_TICK_MS = 1000 / os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 10.0
+_TICK_MS = 1000 / os.sysconf("SC_CLK_TCK")
 
 
 def _processes():
@@ -312,9 +311,8 @@ class CpuMeter:
             "database": {pid: processes[pid][2] for pid in database},
         }
 
-    def __enter__(self):
+    def start(self):
         self.before, self.times, self.busy = self._groups(), os.times(), _machine_busy()
-        return self
 
     def per_request(self, requests):
         after, times, busy = self._groups(), os.times(), _machine_busy()
@@ -328,9 +326,6 @@ class CpuMeter:
         total = busy[1] - self.busy[1]
         result["machine_busy"] = round((busy[0] - self.busy[0]) / total, 2) if total else None
         return result
-
-    def __exit__(self, *exc):
-        return False
 
 
 def load(port, key, rate, duration, connections=CONNECTIONS, *, meter=None, floor=False):
@@ -356,10 +351,10 @@ def load(port, key, rate, duration, connections=CONNECTIONS, *, meter=None, floo
             for _ in range(total)
         ]
     )
-    meter = meter or contextlib.nullcontext()
-    with meter:
-        results = asyncio.run(_open_loop(port, key, rate, bodies, connections))
-    cpu = meter.per_request(len(results)) if isinstance(meter, CpuMeter) else {}
+    if meter is not None:
+        meter.start()
+    results = asyncio.run(_open_loop(port, key, rate, bodies, connections))
+    cpu = meter.per_request(len(results)) if meter is not None else {}
     ok = 200 if floor else 201
     latencies = sorted(latency for _status, latency, _at in results)
     errors = sum(1 for status, _latency, _at in results if status != ok)
