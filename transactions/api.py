@@ -112,7 +112,9 @@ class TransactionInputSerializer(ReusedFieldsMixin, serializers.Serializer):
 class TransactionOutputSerializer(ReusedFieldsMixin, DecisionFieldsMixin, serializers.Serializer):
     id = serializers.IntegerField(source="pk")
     transaction_id = serializers.CharField(source="external_id")
-    card_id = serializers.CharField(source="card.display_id", help_text="Your own id of the card.")
+    card_id = serializers.CharField(
+        source="card.display_id", help_text="Your own id of the card (the bank's id of its customers' cards)."
+    )
     merchant_id = serializers.CharField(source="merchant.external_id")
     amount = serializers.DecimalField(max_digits=12, decimal_places=2)
     currency = serializers.CharField()
