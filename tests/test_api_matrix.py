@@ -28,16 +28,17 @@ PARTIES = [
 ]
 
 # What each party may see, by marker; every other marker must never appear in its responses.
+# (Markers are not "tx_" + hex: generated transaction ids are, and must not look like them.)
 # "card_x"/"card_y" are the keys of X's and Y's "shared_card" ("<their id>~shared_card"): our
 # internal name, which no integrator or customer is ever shown.
 STAFF_SEES = {
-    "tx_a1", "tx_b1", "tx_x1", "tx_x2", "tx_y1", "card_a", "card_b", "shared_card", "card_x", "card_y",
+    "tx_cust_a", "tx_cust_b", "tx_x1", "tx_x2", "tx_y1", "card_a", "card_b", "shared_card", "card_x", "card_y",
     "note-a", "note-b", "note-x",
 }  # fmt: skip
 VISIBLE = {
     "anonymous": set(),
-    "customer_a": {"tx_a1", "card_a", "note-a"},
-    "customer_b": {"tx_b1", "card_b", "note-b"},
+    "customer_a": {"tx_cust_a", "card_a", "note-a"},
+    "customer_b": {"tx_cust_b", "card_b", "note-b"},
     "integrator_x": {"tx_x1", "tx_x2", "shared_card", "note-x", "job_x", "key_x"},
     "integrator_y": {"tx_y1", "shared_card", "job_y", "key_y"},
     "analyst": STAFF_SEES,
@@ -94,13 +95,13 @@ ENDPOINTS = [
      expect(200, customer_a=404, customer_b=404, integrator_y=404)),
     ("transaction of X by pk", "get", "/api/v1/transactions/{tx_x1_pk}/", None,
      expect(200, customer_a=404, customer_b=404, integrator_y=404)),
-    ("transaction of A", "get", "/api/v1/transactions/tx_a1/", None,
+    ("transaction of A", "get", "/api/v1/transactions/tx_cust_a/", None,
      expect(200, customer_b=404, integrator_x=404, integrator_y=404)),
     ("reports of X's transaction", "get", "/api/v1/transactions/tx_x1/reports/", None,
      expect(200, customer_a=404, customer_b=404, integrator_y=404, model_manager=403)),
     ("report X's transaction", "post", "/api/v1/transactions/tx_x2/reports/", {"note": "new"},
      expect(201, customer_a=404, customer_b=404, integrator_y=404, model_manager=403)),
-    ("report A's transaction", "post", "/api/v1/transactions/tx_a1/reports/", {"note": "new"},
+    ("report A's transaction", "post", "/api/v1/transactions/tx_cust_a/reports/", {"note": "new"},
      expect(404, customer_a=400, analyst=400, admin=400, model_manager=403)),
     ("report queue", "get", "/api/v1/reports/", None, ONLY_ANALYSTS),
     ("report of A", "get", "/api/v1/reports/{report_a}/", None, ONLY_ANALYSTS),
@@ -143,15 +144,19 @@ def world(db):
     card_x = integrator_card(people[X], "shared_card")
     card_y = integrator_card(people[Y], "shared_card")
     merchant = MerchantFactory(external_id="m_x")
-    tx_a1 = TransactionFactory(external_id="tx_a1", card=card_a, merchant=merchant, submitted_by=people[A])
-    tx_b1 = TransactionFactory(external_id="tx_b1", card=card_b, merchant=merchant, submitted_by=people[B])
+    tx_cust_a = TransactionFactory(
+        external_id="tx_cust_a", card=card_a, merchant=merchant, submitted_by=people[A]
+    )
+    tx_cust_b = TransactionFactory(
+        external_id="tx_cust_b", card=card_b, merchant=merchant, submitted_by=people[B]
+    )
     tx_x1 = TransactionFactory(external_id="tx_x1", card=card_x, merchant=merchant, submitted_by=people[X])
     TransactionFactory(external_id="tx_x2", card=card_x, merchant=merchant, submitted_by=people[X])
     TransactionFactory(external_id="tx_y1", card=card_y, merchant=merchant, submitted_by=people[Y])
     report_a = FraudReport.objects.create(
-        transaction=tx_a1, reported_by=people[A], source="customer", note="note-a"
+        transaction=tx_cust_a, reported_by=people[A], source="customer", note="note-a"
     )
-    FraudReport.objects.create(transaction=tx_b1, reported_by=people[B], source="customer", note="note-b")
+    FraudReport.objects.create(transaction=tx_cust_b, reported_by=people[B], source="customer", note="note-b")
     FraudReport.objects.create(transaction=tx_x1, reported_by=people[X], source="integrator", note="note-x")
     ModelVersion.objects.create(
         version="v-matrix", algorithm="logreg", artifact_path="x.joblib", sha256="0" * 64
@@ -212,7 +217,7 @@ def test_authorization_matrix(
     content = b"".join(response.streaming_content) if response.streaming else response.content
     text = content.decode()
     literal = {
-        "tx_a1", "tx_b1", "tx_x1", "tx_x2", "tx_y1", "card_a", "card_b", "shared_card", "note-a", "note-b",
+        "tx_cust_a", "tx_cust_b", "tx_x1", "tx_x2", "tx_y1", "card_a", "card_b", "shared_card", "note-a", "note-b",
         "note-x",
     }  # fmt: skip
     secret_markers = {m: m for m in literal} | {
