@@ -55,9 +55,9 @@ ENV = {
 PG_HISTORY = """
 INSERT INTO transactions_merchant (external_id, name, category, country)
 SELECT 'bm_' || g, 'Merchant ' || g, (5000 + g % 40)::text, 'US' FROM generate_series(1, {merchants}) g;
-INSERT INTO transactions_card (external_id, brand, first6, last4, cardholder_name, credit_limit, balance, held,
-                               status, created_at)
-SELECT 'bc_' || g, '', '', '', '', 100000000, 0, 0, 'active', now() FROM generate_series(1, {cards}) g;
+INSERT INTO transactions_card (external_id, issuer_id, brand, first6, last4, cardholder_name, credit_limit, balance,
+                               held, status, created_at)
+SELECT 'ISSUER~bc_' || g, ISSUER, '', '', '', '', 100000000, 0, 0, 'active', now() FROM generate_series(1, {cards}) g;
 INSERT INTO transactions_transaction (external_id, card_id, merchant_id, amount, currency, occurred_at, channel,
     country, decision, model_version, decided_by, rule_hits, reasons, features, status, is_fraud, label_known_at,
     label_source, created_at)
@@ -79,9 +79,10 @@ WITH RECURSIVE g(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM g WHERE x < {mercha
 INSERT INTO transactions_merchant (external_id, name, category, country)
 SELECT 'bm_' || x, 'Merchant ' || x, CAST(5000 + x % 40 AS TEXT), 'US' FROM g;
 WITH RECURSIVE g(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM g WHERE x < {cards})
-INSERT INTO transactions_card (external_id, brand, first6, last4, cardholder_name, credit_limit, balance, held,
-                               status, created_at)
-SELECT 'bc_' || x, '', '', '', '', '100000000', '0', '0', 'active', strftime('%Y-%m-%d %H:%M:%f', 'now') FROM g;
+INSERT INTO transactions_card (external_id, issuer_id, brand, first6, last4, cardholder_name, credit_limit, balance,
+                               held, status, created_at)
+SELECT 'ISSUER~bc_' || x, ISSUER, '', '', '', '', '100000000', '0', '0', 'active',
+       strftime('%Y-%m-%d %H:%M:%f', 'now') FROM g;
 WITH RECURSIVE g(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM g WHERE x < {history})
 INSERT INTO transactions_transaction (external_id, card_id, merchant_id, amount, currency, occurred_at, channel,
     country, decision, model_version, decided_by, rule_hits, reasons, features, status, is_fraud, label_known_at,
@@ -136,15 +137,16 @@ import joblib
 from detection import training
 sys.path.insert(0, "bench")
 import bench_decide
+# The cards are the bench integrator's own (its card ids are scoped to it: see transactions.Card).
+user = factories.integrator(email="bench@example.com")
 with connection.cursor() as cursor:
-    for statement in {sql!r}.split(";"):
+    for statement in {sql!r}.replace("ISSUER", str(user.pk)).split(";"):
         if statement.strip():
             cursor.execute(statement)
 # The champion: the training module's gradient boosting, trained on simulated days (shared with
 # bench_decide.py), so each decision costs what a real one does.
 model = bench_decide.MODEL_FILE
 training.register(joblib.load(model) if model.exists() else bench_decide._train_model(), promote="force")
-user = factories.integrator(email="bench@example.com")
 print(api_key_create(owner=user, name="bench")[1])
 """
     out = subprocess.run(

@@ -15,12 +15,24 @@ import pandas as pd
 APPROVE, REVIEW, BLOCK = "approve", "review", "block"
 DECISIONS = (APPROVE, REVIEW, BLOCK)
 
+# Card ids are one namespace per issuer: the bank's own (its customers' cards, imported history)
+# and one per integrator. What detection sees as `card_id` (history, velocity, lists, the frames
+# of training and evaluation) is a key unique across all of them: the bank's ids as they are, an
+# integrator's as "<integrator's user id>~<their id>". Integrators' ids never contain "~", so no
+# key of one integrator can be spelt by another, and two integrators' "c1" never share history.
+CARD_KEY_SEPARATOR = "~"
+
+
+def card_key(card_id: str, *, issuer_id: int | None) -> str:
+    """The detection key of the card that `issuer_id` (None: the bank) names `card_id`."""
+    return card_id if issuer_id is None else f"{issuer_id}{CARD_KEY_SEPARATOR}{card_id}"
+
 
 @dataclass(frozen=True)
 class TransactionInput:
     transaction_id: str
     occurred_at: datetime
-    card_id: str
+    card_id: str  # the card's key (see card_key), never an integrator's bare id
     merchant_id: str
     amount: Decimal
     currency: str = ""

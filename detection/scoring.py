@@ -60,11 +60,22 @@ def risk_score(score: float) -> int:
     return int(np.clip(round(100 * float(score)), 0, 100))
 
 
+def _list_entry_label(hit: rules.Hit) -> str:
+    """The entry as the submitter may read it: a card's key or fingerprint is the bank's own
+    name for the card (an integrator knows its card by another id), so only its kind is said."""
+    kind = hit.name.partition("=")[0]
+    if kind == "card_id":
+        return _("this card")
+    if kind == "card_fingerprint":
+        return _("this card number")
+    return hit.name
+
+
 def _list_or_rule_reason(hit: rules.Hit) -> Reason:
     if hit.source == "allow_list":
-        message = _("On the allow list (%(entry)s).") % {"entry": hit.name}
+        message = _("On the allow list (%(entry)s).") % {"entry": _list_entry_label(hit)}
     elif hit.source == "block_list":
-        message = _("On the block list (%(entry)s).") % {"entry": hit.name}
+        message = _("On the block list (%(entry)s).") % {"entry": _list_entry_label(hit)}
     else:
         message = _("Rule “%(rule)s” matched: %(detail)s.") % {"rule": hit.name, "detail": hit.detail}
     return Reason(code=hit.source if hit.source != "rule" else "rule", message=message, contribution=1.0)

@@ -1,5 +1,6 @@
-"""Every API endpoint × every kind of caller: exactly the expected status, and no response ever
-carries data of a party the caller may not see."""
+"""Every API endpoint × every kind of caller: exactly the expected status, no response ever
+carries data of a party the caller may not see, and no request moves money on a card outside the
+caller's own namespace. Integrators X and Y both call their card "shared_card": two cards."""
 
 import pytest
 from django.core.files.base import ContentFile
@@ -10,10 +11,10 @@ from accounts.models import ApiJob
 from accounts.tests import factories as users
 from accounts.tests.api_clients import anonymous_client, key_client, session_client
 from detection.models import ModelVersion, RetrainingRun
-from transactions.models import FraudReport
-from transactions.tests.factories import CardFactory, MerchantFactory, TransactionFactory
+from transactions.models import Card, FraudReport
+from transactions.tests.factories import CardFactory, MerchantFactory, TransactionFactory, integrator_card
 
-pytestmark = pytest.mark.slow  # 176 cases, ~20 s
+pytestmark = pytest.mark.slow  # 248 cases, ~30 s
 
 PARTIES = [
     "anonymous",
@@ -27,13 +28,19 @@ PARTIES = [
 ]
 
 # What each party may see, by marker; every other marker must never appear in its responses.
-STAFF_SEES = {"tx_x1", "tx_x2", "tx_y1", "card_a", "card_b", "note-a", "note-b"}
+# (Markers are not "tx_" + hex: generated transaction ids are, and must not look like them.)
+# "card_x"/"card_y" are the keys of X's and Y's "shared_card" ("<their id>~shared_card"): our
+# internal name, which no integrator or customer is ever shown.
+STAFF_SEES = {
+    "tx_cust_a", "tx_cust_b", "tx_x1", "tx_x2", "tx_y1", "card_a", "card_b", "shared_card", "card_x", "card_y",
+    "note-a", "note-b", "note-x",
+}  # fmt: skip
 VISIBLE = {
     "anonymous": set(),
-    "customer_a": {"tx_x1", "tx_x2", "card_a", "note-a"},
-    "customer_b": {"tx_y1", "card_b", "note-b"},
-    "integrator_x": {"tx_x1", "tx_x2", "card_a", "note-a", "job_x", "key_x"},
-    "integrator_y": {"tx_y1", "card_b", "note-b", "job_y", "key_y"},
+    "customer_a": {"tx_cust_a", "card_a", "note-a"},
+    "customer_b": {"tx_cust_b", "card_b", "note-b"},
+    "integrator_x": {"tx_x1", "tx_x2", "shared_card", "note-x", "job_x", "key_x"},
+    "integrator_y": {"tx_y1", "shared_card", "job_y", "key_y"},
     "analyst": STAFF_SEES,
     "model_manager": STAFF_SEES | {"job_train"},
     "admin": STAFF_SEES,
@@ -59,8 +66,11 @@ def expect(default, **by_party):
 
 ONLY_ANALYSTS = expect(403, analyst=200, admin=200)
 ONLY_MODEL_READERS = expect(403, analyst=200, model_manager=200, admin=200)
+SUBMITTERS = expect(403, integrator_x=201, integrator_y=201, admin=201)
+SCORERS = expect(403, integrator_x=200, integrator_y=200, analyst=200, admin=200)
 
-# (name, method, path, body, expected status per party). Paths use {markers} filled per test.
+# (name, method, path, body, expected status per party[, markers the request itself names, which
+# its answer may echo]). Paths and bodies use {markers} filled per test.
 ENDPOINTS = [
     ("me", "get", "/api/v1/me/", None, expect(200)),
     ("keys list", "get", "/api/v1/keys/", None, expect(403, integrator_x=200, integrator_y=200, admin=200)),
@@ -68,22 +78,38 @@ ENDPOINTS = [
     ("keys revoke X's", "delete", "/api/v1/keys/{key_x}/", None,
      expect(403, integrator_x=204, integrator_y=404, admin=404)),
     ("transactions list", "get", "/api/v1/transactions/", None, expect(200)),
+    ("transactions of the card called shared_card", "get", "/api/v1/transactions/?card=shared_card", None,
+     expect(200)),
+    ("transactions of X's card by its key", "get", "/api/v1/transactions/?card={card_x}", None, expect(200),
+     {"card_x"}),
     ("transactions create", "post", "/api/v1/transactions/",
-     {"card_id": "card_new", "merchant_id": "m_new", "amount": "5.00"},
-     expect(403, integrator_x=201, integrator_y=201, admin=201)),
+     {"card_id": "card_new", "merchant_id": "m_new", "amount": "5.00"}, SUBMITTERS),
+    ("create on X's card id", "post", "/api/v1/transactions/",
+     {"card_id": "shared_card", "merchant_id": "m_x", "amount": "7.00"}, SUBMITTERS, {"shared_card"}),
+    ("create on a customer's card id", "post", "/api/v1/transactions/",
+     {"card_id": "card_a", "merchant_id": "m_x", "amount": "7.00"}, SUBMITTERS, {"card_a"}),
+    ("create on X's card key", "post", "/api/v1/transactions/",
+     {"card_id": "{card_x}", "merchant_id": "m_x", "amount": "7.00"},
+     expect(403, integrator_x=400, integrator_y=400, admin=400)),
     ("transaction of X", "get", "/api/v1/transactions/tx_x1/", None,
-     expect(200, customer_b=404, integrator_y=404)),
+     expect(200, customer_a=404, customer_b=404, integrator_y=404)),
     ("transaction of X by pk", "get", "/api/v1/transactions/{tx_x1_pk}/", None,
-     expect(200, customer_b=404, integrator_y=404)),
+     expect(200, customer_a=404, customer_b=404, integrator_y=404)),
+    ("transaction of A", "get", "/api/v1/transactions/tx_cust_a/", None,
+     expect(200, customer_b=404, integrator_x=404, integrator_y=404)),
     ("reports of X's transaction", "get", "/api/v1/transactions/tx_x1/reports/", None,
-     expect(200, customer_b=404, integrator_y=404, model_manager=403)),
+     expect(200, customer_a=404, customer_b=404, integrator_y=404, model_manager=403)),
     ("report X's transaction", "post", "/api/v1/transactions/tx_x2/reports/", {"note": "new"},
-     expect(201, customer_b=404, integrator_y=404, model_manager=403)),
+     expect(201, customer_a=404, customer_b=404, integrator_y=404, model_manager=403)),
+    ("report A's transaction", "post", "/api/v1/transactions/tx_cust_a/reports/", {"note": "new"},
+     expect(404, customer_a=400, analyst=400, admin=400, model_manager=403)),
     ("report queue", "get", "/api/v1/reports/", None, ONLY_ANALYSTS),
     ("report of A", "get", "/api/v1/reports/{report_a}/", None, ONLY_ANALYSTS),
     ("resolve report of A", "patch", "/api/v1/reports/{report_a}/", {"status": "rejected"}, ONLY_ANALYSTS),
     ("score", "post", "/api/v1/decisions/score", {"card_id": "card_a", "merchant_id": "m_x", "amount": "5.00"},
-     expect(403, integrator_x=200, integrator_y=200, analyst=200, admin=200)),
+     SCORERS),
+    ("score on X's card id", "post", "/api/v1/decisions/score",
+     {"card_id": "shared_card", "merchant_id": "m_x", "amount": "5.00"}, SCORERS),
     ("models list", "get", "/api/v1/models/", None, ONLY_MODEL_READERS),
     ("model", "get", "/api/v1/models/v-matrix/", None, ONLY_MODEL_READERS),
     ("promote", "post", "/api/v1/models/v-matrix/promote", {}, expect(403, model_manager=200, admin=200)),
@@ -115,14 +141,23 @@ def world(db):
     }
     card_a = CardFactory(owner=people[A], external_id="card_a")
     card_b = CardFactory(owner=people[B], external_id="card_b")
+    card_x = integrator_card(people[X], "shared_card")
+    card_y = integrator_card(people[Y], "shared_card")
     merchant = MerchantFactory(external_id="m_x")
-    tx_x1 = TransactionFactory(external_id="tx_x1", card=card_a, merchant=merchant, submitted_by=people[X])
-    TransactionFactory(external_id="tx_x2", card=card_a, merchant=merchant, submitted_by=people[X])
-    tx_y1 = TransactionFactory(external_id="tx_y1", card=card_b, merchant=merchant, submitted_by=people[Y])
-    report_a = FraudReport.objects.create(
-        transaction=tx_x1, reported_by=people[A], source="customer", note="note-a"
+    tx_cust_a = TransactionFactory(
+        external_id="tx_cust_a", card=card_a, merchant=merchant, submitted_by=people[A]
     )
-    FraudReport.objects.create(transaction=tx_y1, reported_by=people[B], source="customer", note="note-b")
+    tx_cust_b = TransactionFactory(
+        external_id="tx_cust_b", card=card_b, merchant=merchant, submitted_by=people[B]
+    )
+    tx_x1 = TransactionFactory(external_id="tx_x1", card=card_x, merchant=merchant, submitted_by=people[X])
+    TransactionFactory(external_id="tx_x2", card=card_x, merchant=merchant, submitted_by=people[X])
+    TransactionFactory(external_id="tx_y1", card=card_y, merchant=merchant, submitted_by=people[Y])
+    report_a = FraudReport.objects.create(
+        transaction=tx_cust_a, reported_by=people[A], source="customer", note="note-a"
+    )
+    FraudReport.objects.create(transaction=tx_cust_b, reported_by=people[B], source="customer", note="note-b")
+    FraudReport.objects.create(transaction=tx_x1, reported_by=people[X], source="integrator", note="note-x")
     ModelVersion.objects.create(
         version="v-matrix", algorithm="logreg", artifact_path="x.joblib", sha256="0" * 64
     )
@@ -134,6 +169,8 @@ def world(db):
     for party, user in people.items():
         clients[party] = key_client(user) if party in (X, Y) else session_client(user)
     markers = {
+        "card_x": card_x.external_id,
+        "card_y": card_y.external_id,
         "tx_x1_pk": str(tx_x1.pk),
         "run": str(run.pk),
         "report_a": str(report_a.pk),
@@ -146,19 +183,26 @@ def world(db):
         job.result_file.save("scores.csv", ContentFile(b"transaction_id,score\nb1,0.5\n"), save=False)
         job.save()
         markers[name] = str(job.public_id)
-    return clients, markers
+    return clients, markers, people
+
+
+def _money():
+    return {pk: (balance, held) for pk, balance, held in Card.objects.values_list("pk", "balance", "held")}
 
 
 @pytest.mark.parametrize("party", PARTIES)
-@pytest.mark.parametrize(
-    ("name", "method", "path", "body", "expected"), ENDPOINTS, ids=[e[0] for e in ENDPOINTS]
-)
+@pytest.mark.parametrize(("name", "method", "path", "body", "expected", "echo"), [
+    (*endpoint, set()) if len(endpoint) == 5 else endpoint for endpoint in ENDPOINTS
+], ids=[e[0] for e in ENDPOINTS])  # fmt: skip
 def test_authorization_matrix(
-    world, django_capture_on_commit_callbacks, party, name, method, path, body, expected
+    world, django_capture_on_commit_callbacks, party, name, method, path, body, expected, echo
 ):
-    clients, markers = world
+    clients, markers, people = world
     client = clients[party]
     url = path.format(**markers)
+    if isinstance(body, dict):
+        body = {key: value.format(**markers) for key, value in body.items()}
+    money = _money()
     with django_capture_on_commit_callbacks(execute=True):
         if body == "CSV":
             response = client.post(
@@ -172,12 +216,20 @@ def test_authorization_matrix(
 
     content = b"".join(response.streaming_content) if response.streaming else response.content
     text = content.decode()
-    literal = {"tx_x1", "tx_x2", "tx_y1", "card_a", "card_b", "note-a", "note-b"}
+    literal = {
+        "tx_cust_a", "tx_cust_b", "tx_x1", "tx_x2", "tx_y1", "card_a", "card_b", "shared_card", "note-a", "note-b",
+        "note-x",
+    }  # fmt: skip
     secret_markers = {m: m for m in literal} | {
-        m: markers[m] for m in ("job_x", "job_y", "job_train", "key_x", "key_y")
+        m: markers[m] for m in ("job_x", "job_y", "job_train", "key_x", "key_y", "card_x", "card_y")
     }
     for marker, value in secret_markers.items():
-        if marker not in VISIBLE[party]:
+        if marker not in VISIBLE[party] | echo:
             assert value not in text, f"{party} saw {marker} in {name}"
     if response.status_code >= 400:
         assert set(response.json()) == {"error"}
+    # Money moved only on the caller's own cards (a new card of its own appears in neither).
+    after = _money()
+    moved = {pk for pk in money if after[pk] != money[pk]}
+    caller = people.get(party)
+    assert all(Card.objects.get(pk=pk).issuer_id == getattr(caller, "pk", -1) for pk in moved), (name, party)

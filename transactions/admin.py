@@ -12,6 +12,13 @@ from transactions import services
 from transactions.models import Card, FraudReport, Merchant, Transaction
 
 
+def card_namespace(card):
+    """Whose id a card's id is: the bank's, or an integrator's (staff see which one)."""
+    if card.issuer_id is None:
+        return _("Bank")
+    return _("Integrator %(email)s") % {"email": card.issuer.email}
+
+
 def _report_outcome(modeladmin, request, done, failed):
     if done:
         modeladmin.message_user(
@@ -36,13 +43,25 @@ def _apply(modeladmin, request, queryset, service):
 
 @admin.register(Card)
 class CardAdmin(admin.ModelAdmin):
-    list_display = ["external_id", "masked", "brand", "owner", "status", "balance", "held", "credit_limit"]
-    list_filter = ["status", "brand"]
-    search_fields = ["external_id", "last4", "owner__email"]
-    list_select_related = ["owner"]
+    list_display = [
+        "external_id",
+        "namespace",
+        "masked",
+        "brand",
+        "owner",
+        "status",
+        "balance",
+        "held",
+        "credit_limit",
+    ]
+    list_filter = ["status", "brand", ("issuer", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["external_id", "last4", "owner__email", "issuer__email"]
+    list_select_related = ["owner", "issuer"]
     # Never the fingerprint or anything but the 6+4 digits, and money only moves through services.
     fields = [
         "external_id",
+        "namespace",
+        "display_id",
         "owner",
         "masked",
         "brand",
@@ -73,6 +92,14 @@ class CardAdmin(admin.ModelAdmin):
     @admin.display(description=_("card number"))
     def masked(self, obj):
         return obj.masked_number or "—"
+
+    @admin.display(description=_("whose card id"), ordering="issuer__email")
+    def namespace(self, obj):
+        return card_namespace(obj)
+
+    @admin.display(description=_("card id, as its owner knows it"))
+    def display_id(self, obj):
+        return obj.display_id
 
     @admin.display(description=_("available credit"))
     def available(self, obj):
@@ -145,7 +172,7 @@ class TransactionAdmin(admin.ModelAdmin):
         "merchant__external_id",
         "merchant__name",
     ]
-    list_select_related = ["card", "merchant"]
+    list_select_related = ["card", "card__issuer", "merchant"]
     date_hierarchy = "occurred_at"
     inlines = [FraudReportInline]
     actions = ["review_legitimate", "review_fraud"]
@@ -197,7 +224,11 @@ class TransactionAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("card"), ordering="card__last4")
     def card_last4(self, obj):
-        return f"•••• {obj.card.last4}" if obj.card.last4 else obj.card.external_id
+        if obj.card.last4:
+            return f"•••• {obj.card.last4}"
+        if obj.card.issuer_id is not None:
+            return f"{obj.card.display_id} ({card_namespace(obj.card)})"
+        return obj.card.external_id
 
     @admin.action(description=_("Review: approve as legitimate"), permissions=["change"])
     def review_legitimate(self, request, queryset):

@@ -4,6 +4,7 @@ customers and analysts. Views validate input, call one service or selector, and 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction as db_transaction
+from django.db.models import Q
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -30,7 +31,7 @@ from accounts.api_common.serializers import ReusedFieldsMixin
 from accounts.models import ApiJob
 from accounts.roles import Role
 from detection import scoring
-from detection.contracts import TransactionInput
+from detection.contracts import CARD_KEY_SEPARATOR, TransactionInput
 from transactions import directory
 from transactions.models import Card, Decision, FraudReport, Merchant, Transaction
 from transactions.selectors import fraud_reports_for, transaction_get_for, transactions_for
@@ -111,7 +112,9 @@ class TransactionInputSerializer(ReusedFieldsMixin, serializers.Serializer):
 class TransactionOutputSerializer(ReusedFieldsMixin, DecisionFieldsMixin, serializers.Serializer):
     id = serializers.IntegerField(source="pk")
     transaction_id = serializers.CharField(source="external_id")
-    card_id = serializers.CharField(source="card.external_id")
+    card_id = serializers.CharField(
+        source="card.display_id", help_text="Your own id of the card (the bank's id of its customers' cards)."
+    )
     merchant_id = serializers.CharField(source="merchant.external_id")
     amount = serializers.DecimalField(max_digits=12, decimal_places=2)
     currency = serializers.CharField()
@@ -185,7 +188,7 @@ class BatchOutputSerializer(serializers.Serializer):
 
 
 class TransactionFilter(filters.FilterSet):
-    card = filters.CharFilter(field_name="card__external_id", help_text="Card id.")
+    card = filters.CharFilter(method="filter_card", help_text="Card id, as `card_id` shows it.")
     merchant = filters.CharFilter(field_name="merchant__external_id", help_text="Merchant id.")
     decision = filters.ChoiceFilter(choices=Decision.choices)
     status = filters.ChoiceFilter(choices=Transaction.Status.choices)
@@ -195,6 +198,17 @@ class TransactionFilter(filters.FilterSet):
     class Meta:
         model = Transaction
         fields = []
+
+    def filter_card(self, queryset, name, value):
+        """The caller's own card first (an integrator's id is a key in its namespace: one indexed
+        equality), the bank's card of that id, and for staff any integrator's card shown so."""
+        request = self.request
+        match = Q(card__external_id=value)
+        if request is not None and request_has_role(request, Role.INTEGRATOR):
+            match |= Q(card__external_id=Card.key_for(value, issuer_id=request.user.pk))
+        if request is not None and request_has_role(request, Role.ANALYST, Role.MODEL_MANAGER):
+            match |= Q(card__issuer__isnull=False, card__external_id__endswith=CARD_KEY_SEPARATOR + value)
+        return queryset.filter(match)
 
 
 class TransactionPagination(NewestFirstPagination):
@@ -231,7 +245,8 @@ SERVICE_FIELDS = {"external_id": "transaction_id", "merchant_country": "country"
 
 
 def _submit(*, data, user, on_stored=None):
-    """Resolve the card and merchant, then let the service decide and store, all or nothing."""
+    """Resolve the card (in the submitting integrator's own namespace) and the merchant, then let
+    the service decide and store, all or nothing."""
     try:
         return _submit_atomically(data=data, user=user, on_stored=on_stored)
     except DjangoValidationError as error:
@@ -259,13 +274,17 @@ def _submit_atomically(*, data, user, on_stored):
 
     # Known card and merchant (the usual case): the service decides outside any transaction and
     # locks only to store, so deciding never holds a lock (on SQLite, the database's).
-    card = directory.lookup(Card, data["card_id"])
+    # The card is looked up by its key in the submitter's namespace: the same one indexed lookup
+    # (or cache hit) whether or not anyone else uses this id, so nothing tells them apart.
+    card = directory.lookup(Card, Card.key_for(data["card_id"], issuer_id=user.pk))
+    if card is not None and card.issuer_id != user.pk:
+        card = None  # never lend out another namespace's card: the service refuses it below
     merchant = directory.lookup(Merchant, data["merchant_id"])
     if card is not None and merchant is not None:
         return submit(card, merchant)
     # A new card or merchant is created together with its first transaction, or not at all.
     with db_transaction.atomic():
-        card = card or card_get_or_create(external_id=data["card_id"])
+        card = card or card_get_or_create(external_id=data["card_id"], issuer=user)
         merchant = merchant or merchant_get_or_create(
             external_id=data["merchant_id"],
             name=data.get("merchant_name", ""),
@@ -483,16 +502,27 @@ class ReportDetailView(APIView):
 # ---- deciding without storing --------------------------------------------------------------
 
 
-def _decision_preview(data):
-    """What detection would decide now, reading (never creating) the card and merchant."""
-    card = Card.objects.filter(external_id=data["card_id"]).only("fingerprint").first()
-    merchant = Merchant.objects.filter(external_id=data["merchant_id"]).only("category", "country").first()
+def _card_issuer(request):
+    """Whose card ids the caller speaks: an integrator its own namespace's, staff the cards' keys."""
+    return request.user if request_has_role(request, Role.INTEGRATOR) else None
+
+
+def _decision_preview(data, *, issuer=None):
+    """What detection would decide now, reading (never creating) the card and merchant. An
+    integrator's `card_id` names its own card only: another party's history, lists and credit are
+    never read, and an id nobody of theirs uses reads as a new card, whoever else uses it."""
+    issuer_id = issuer.pk if issuer is not None else None
+    key = Card.key_for(data["card_id"], issuer_id=issuer_id)
+    card = directory.lookup(Card, key)
+    if card is not None and issuer_id is not None and card.issuer_id != issuer_id:
+        raise DjangoValidationError({"card_id": _("This card id cannot be used; choose another one.")})
+    merchant = directory.lookup(Merchant, data["merchant_id"])
     occurred_at = data.get("occurred_at") or timezone.now()
     return scoring.decide(
         TransactionInput(
             transaction_id=data.get("transaction_id") or "preview",
             occurred_at=occurred_at,
-            card_id=data["card_id"],
+            card_id=key,
             merchant_id=data["merchant_id"],
             amount=data["amount"],
             currency=data.get("currency", "USD"),
@@ -525,7 +555,7 @@ class ScoreView(APIView):
     def post(self, request):
         serializer = TransactionInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        decision = _decision_preview(serializer.validated_data)
+        decision = _decision_preview(serializer.validated_data, issuer=_card_issuer(request))
         return Response(DecisionOutputSerializer(decision).data)
 
 

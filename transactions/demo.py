@@ -1,9 +1,12 @@
 """Demo cards, merchants and a few months of history. Part of `seed_demo`, which runs it before
 detection's part trains a model on the history.
 
-Two parts: the bank's wider traffic (hundreds of cards, months of it) from detection's simulator,
-imported like any canonical CSV, so the model, the queue and the dashboards have real volume; and
-the demo customers' own cards with a readable history of everyday merchants (`history_rows()`).
+Three parts: the bank's wider traffic (hundreds of cards, months of it) from detection's simulator,
+imported like any canonical CSV, so the model, the queue and the dashboards have real volume; the
+demo customers' own cards with a readable history of everyday merchants (`history_rows()`); and
+the demo integrator's cards, in its own namespace of card ids (see `Card`), with the payments it
+submitted through the API, so its `GET /api/v1/transactions/` has something to show and the admin
+shows whose card each is.
 """
 
 import random
@@ -20,6 +23,10 @@ from transactions.cards import luhn_valid
 from transactions.models import Card, FraudReport, Transaction
 
 DEMO_CUSTOMERS = ["alice@example.com", "bob@example.com"]
+DEMO_INTEGRATOR = "integrator@example.com"
+# The integrator's own ids: "pos-0001" is its card, whoever else calls a card so.
+INTEGRATOR_CARDS = ["pos-0001", "pos-0002"]
+INTEGRATOR_DAYS = 30
 HISTORY_DAYS = 90
 # Older approved spending is taken as paid off by monthly statements: the balance is what was
 # spent in the current statement period.
@@ -91,7 +98,8 @@ def history_rows(*, cards, merchants, start, days, seed):
 
 def _row(card, merchant, amount, occurred_at, channel, is_fraud, rng):
     return {
-        "transaction_id": f"demo_{card.external_id}_{int(occurred_at.timestamp())}_{rng.randrange(10**6):06d}",
+        # The id its owner knows the card by: an integrator reads these transactions back.
+        "transaction_id": f"demo_{card.display_id}_{int(occurred_at.timestamp())}_{rng.randrange(10**6):06d}",
         "occurred_at": occurred_at,
         "card_id": card.external_id,
         "merchant_id": merchant.external_id,
@@ -104,9 +112,10 @@ def _row(card, merchant, amount, occurred_at, channel, is_fraud, rng):
     }
 
 
-def _store_history(rows, *, cards, merchants, now):
+def _store_history(rows, *, cards, merchants, now, submitted_by=None):
     """History as it would have been decided and resolved: frauds were declined or confirmed after
-    a report; the rest approved. Balances are set from the current statement period."""
+    a report (by the customer, or by the integrator that submitted them); the rest approved.
+    Balances are set from the current statement period."""
     cards_by_id = {card.external_id: card for card in cards}
     merchants_by_id = {merchant.external_id: merchant for merchant in merchants}
     transactions, frauds = [], []
@@ -122,6 +131,7 @@ def _store_history(rows, *, cards, merchants, now):
             occurred_at=row["occurred_at"],
             channel=row["channel"],
             country=row["country"],
+            submitted_by=submitted_by,
             decision="review" if fraud else "approve",
             risk_score=78 if fraud else 8,
             decided_by="demo",
@@ -130,7 +140,9 @@ def _store_history(rows, *, cards, merchants, now):
             status=Transaction.Status.CONFIRMED_FRAUD if fraud else Transaction.Status.APPROVED,
             is_fraud=fraud,
             label_known_at=decided_at + timedelta(days=2) if fraud else None,
-            label_source=FraudReport.Source.CUSTOMER if fraud else "",
+            label_source=(FraudReport.Source.INTEGRATOR if submitted_by else FraudReport.Source.CUSTOMER)
+            if fraud
+            else "",
         )
         transactions.append(tx)
         if fraud:
@@ -140,9 +152,9 @@ def _store_history(rows, *, cards, merchants, now):
         [
             FraudReport(
                 transaction=tx,
-                reported_by=tx.card.owner,
-                source=FraudReport.Source.CUSTOMER,
-                note="I did not make this payment.",
+                reported_by=submitted_by or tx.card.owner,
+                source=FraudReport.Source.INTEGRATOR if submitted_by else FraudReport.Source.CUSTOMER,
+                note="Chargeback from the cardholder." if submitted_by else "I did not make this payment.",
                 status=FraudReport.Status.CONFIRMED,
                 resolved_at=tx.label_known_at,
                 resolution_note="Confirmed with the customer.",
@@ -212,6 +224,28 @@ def _seed_bank_traffic(*, stdout, now):
     )
 
 
+def _seed_integrator(*, stdout, merchants, now):
+    """The demo integrator's own cards and what it submitted on them, once."""
+    integrator = User.objects.filter(email=DEMO_INTEGRATOR).first()
+    if integrator is None or Card.objects.filter(issuer=integrator).exists():
+        return
+    cards = [
+        services.card_get_or_create(external_id=card_id, issuer=integrator) for card_id in INTEGRATOR_CARDS
+    ]
+    rows = history_rows(
+        cards=cards,
+        merchants=merchants,
+        start=now - timedelta(days=INTEGRATOR_DAYS),
+        days=INTEGRATOR_DAYS,
+        seed=SEED,
+    )
+    count = _store_history(rows, cards=cards, merchants=merchants, now=now, submitted_by=integrator)
+    stdout.write(
+        f"  {DEMO_INTEGRATOR}: its cards {', '.join(INTEGRATOR_CARDS)}, {count} transactions over "
+        f"{INTEGRATOR_DAYS} days"
+    )
+
+
 def seed(*, stdout):
     """Idempotent: what exists is kept; customers who already have cards are left alone."""
     rng = random.Random(SEED)
@@ -243,3 +277,4 @@ def seed(*, stdout):
             )
             count = _store_history(rows, cards=cards, merchants=merchants, now=now)
             stdout.write(f"  {email}: 2 cards, {count} transactions over {HISTORY_DAYS} days")
+        _seed_integrator(stdout=stdout, merchants=merchants, now=now)

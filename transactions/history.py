@@ -5,6 +5,10 @@
 (merchant, occurred_at) indexes, so their cost follows the window, not the table.
 `transactions_frame()` is the whole history (or a period) for training (setting
 ``DETECTION_TRAINING_SOURCE``).
+
+A card is read and grouped by its key (`Card.external_id`, unique across every namespace of card
+ids: see `transactions.models.Card`), so two integrators' cards with the same id of theirs never
+share a row of history, online or offline, and the frames' `card_id` column is that key.
 """
 
 from datetime import datetime, timedelta

@@ -15,12 +15,14 @@ import numpy as np
 from django.db import transaction
 from tqdm import tqdm
 
+from detection.contracts import CARD_KEY_SEPARATOR
 from detection.dataset import read_transactions_csv
 from transactions.models import Card, Merchant, Transaction
 
 BATCH = 2000
 MAX_AMOUNT = 9_999_999_999.99  # max_digits=12, decimal_places=2
 LIMITS = {"currency": 3, "country": 2, "merchant_category": 32}
+INTEGRATOR_KEY = rf"^\d+{CARD_KEY_SEPARATOR}"
 
 
 class ImportRejected(Exception):
@@ -61,6 +63,22 @@ def _database_checks(frame):
         )
     for line in frame.index[frame["amount"] > MAX_AMOUNT]:
         rejected.append({"line": int(line), "reason": "amount is too large"})
+    # "<digits>~<id>" is an integrator's card key (see Card): history of an existing one may be
+    # imported (an export read back), but the bank must never create a card an integrator's id
+    # would then reach.
+    reserved = frame["card_id"].str.match(INTEGRATOR_KEY)
+    if reserved.any():
+        keys = frame.loc[reserved, "card_id"].unique().tolist()
+        known = set()
+        for chunk in _chunks(keys, 5000):
+            known.update(Card.objects.filter(external_id__in=chunk).values_list("external_id", flat=True))
+        for line in frame.index[reserved & ~frame["card_id"].isin(known)]:
+            rejected.append(
+                {
+                    "line": int(line),
+                    "reason": "card_id of the form <number>~<id> names an integrator's card, and none has it",
+                }
+            )
     return rejected
 
 

@@ -5,16 +5,38 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from detection.contracts import CARD_KEY_SEPARATOR, card_key
+
 
 class Card(models.Model):
     """A payment card. The full number and CVV are never stored: brand, 6+4 digits and a keyed
-    fingerprint are all we keep. Integrators may submit cards no customer has registered yet."""
+    fingerprint are all we keep. Integrators may submit cards no customer has registered yet.
+
+    Card ids are scoped per owner. The bank has one namespace (its customers' cards, `card_<hex>`,
+    and imported history); each integrator has its own, so its `card_id` "c1" is its card and
+    never another integrator's "c1" or a customer's card. `external_id` is the card's key, unique
+    across every namespace (`detection.contracts.card_key`): the bank's ids as they are, an
+    integrator's as "<issuer id>~<its id>", with `issuer` saying whose it is. A key rather than a
+    composite unique (issuer, id) because everything that reads a card's history — online
+    features, velocity rules, allow/block lists, training and evaluation frames, CSV export —
+    groups by one string, and keeps doing so unchanged; a decision still finds its card with one
+    indexed lookup. Integrators are only ever shown their own id (`display_id`)."""
 
     class Status(models.TextChoices):
         ACTIVE = "active", _("Active")
         FROZEN = "frozen", _("Frozen")
 
-    external_id = models.CharField(_("card id"), max_length=64, unique=True)
+    # 100: an integrator's id (at most 64 characters) behind its issuer prefix.
+    external_id = models.CharField(_("card key"), max_length=100, unique=True)
+    issuer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("integrator"),
+        null=True,
+        blank=True,
+        related_name="issued_cards",
+        on_delete=models.SET_NULL,
+        help_text=_("The integrator whose card id this is; empty for the bank's own cards."),
+    )
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("owner"),
@@ -49,6 +71,20 @@ class Card(models.Model):
 
     def __str__(self):
         return self.masked_number or self.external_id
+
+    @classmethod
+    def key_for(cls, card_id, *, issuer_id=None):
+        """The key of the card that integrator `issuer_id` (None: the bank) calls `card_id`."""
+        return card_key(card_id, issuer_id=issuer_id)
+
+    @property
+    def display_id(self):
+        """The id the card's owner knows it by: an integrator's own id, or the bank's id."""
+        if self.issuer_id is not None:
+            prefix = f"{self.issuer_id}{CARD_KEY_SEPARATOR}"
+            if self.external_id.startswith(prefix):
+                return self.external_id[len(prefix) :]
+        return self.external_id
 
     @property
     def masked_number(self):

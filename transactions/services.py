@@ -34,6 +34,7 @@ _on_commit = transaction.on_commit
 
 CENT = Decimal("0.01")
 _CHARGE_SQL = {}  # (database vendor, column) -> the statement of _charge_card
+# Never "~": it separates an integrator's id from its namespace in a card's key (Card).
 _EXTERNAL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
@@ -264,14 +265,21 @@ def card_set_credit_limit(*, card, credit_limit, actor):
     return locked
 
 
-def card_get_or_create(*, external_id, owner=None):
-    """The card an integrator names by its id; one we have not seen is created without a number
-    (the owner is only set on creation)."""
+def card_get_or_create(*, external_id, issuer=None, owner=None):
+    """The card `issuer` (an integrator; None for the bank) names `external_id` in its own
+    namespace; one we have not seen is created without a number (the owner is only set on
+    creation). An integrator's id never reaches another namespace's card (see Card)."""
     errors = {}
     _check_external_id(external_id, "card_id", errors)
     if errors:
         raise ValidationError(errors)
-    card, _created = Card.objects.get_or_create(external_id=external_id, defaults={"owner": owner})
+    issuer_id = issuer.pk if issuer is not None else None
+    card, _created = Card.objects.get_or_create(
+        external_id=Card.key_for(external_id, issuer_id=issuer_id),
+        defaults={"owner": owner, "issuer": issuer},
+    )
+    if card.issuer_id != issuer_id:  # a bank card imported under a reserved key: never lend it out
+        raise ValidationError({"card_id": _("This card id cannot be used; choose another one.")})
     return card
 
 
@@ -451,10 +459,9 @@ def transaction_submit(
                 if locked.status == Card.Status.FROZEN:
                     own_rule = Reason(CARD_FROZEN, _("The card is frozen; unfreeze it to pay with it."))
                 elif verdict != BLOCK and value > locked.available_credit:
+                    # No figure: whoever submits is told the card is short, never its credit.
                     own_rule = Reason(
-                        OVER_CREDIT_LIMIT,
-                        _("The amount is more than the available credit of %(available)s.")
-                        % {"available": locked.available_credit},
+                        OVER_CREDIT_LIMIT, _("The amount is more than the card's available credit.")
                     )
                 if own_rule is not None:
                     verdict, decided_by = BLOCK, "rule"

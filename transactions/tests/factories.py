@@ -27,6 +27,12 @@ class CardFactory(factory.django.DjangoModelFactory):
     credit_limit = Decimal("1000.00")
 
 
+def integrator_card(issuer, card_id, **fields):
+    """A card in integrator `issuer`'s own namespace, as its first POST /transactions/ makes it."""
+    fields = {"owner": None, "brand": "", "first6": "", "last4": "", "expiry_month": None} | fields
+    return CardFactory(external_id=Card.key_for(card_id, issuer_id=issuer.pk), issuer=issuer, **fields)
+
+
 class MerchantFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Merchant

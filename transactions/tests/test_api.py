@@ -36,8 +36,12 @@ def test_submit_decides_stores_and_explains(integrator, decision_is):
 
 
 def test_unknown_card_and_merchant_are_created_unowned(integrator):
-    assert submit(key_client(integrator), card_id="card_new", merchant_id="m_new").status_code == 201
-    assert Card.objects.get(external_id="card_new").owner is None
+    response = submit(key_client(integrator), card_id="card_new", merchant_id="m_new")
+    assert response.status_code == 201
+    assert response.json()["card_id"] == "card_new"  # their own id, never our key
+    card = Card.objects.get(issuer=integrator)
+    assert card.owner is None and card.display_id == "card_new"
+    assert card.external_id == f"{integrator.pk}~card_new"
     assert Merchant.objects.filter(external_id="m_new").exists()
 
 

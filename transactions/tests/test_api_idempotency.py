@@ -119,7 +119,11 @@ def test_concurrent_retries_decide_each_payment_exactly_once(decision_is):
     key (retrying on 409): twelve transactions, no duplicate, none lost, balance exact."""
     decision_is("approve")
     integrator = users.integrator()
-    Card.objects.create(external_id="card_idem", credit_limit=Decimal("100000.00"))
+    card = Card.objects.create(
+        external_id=Card.key_for("card_idem", issuer_id=integrator.pk),
+        issuer=integrator,
+        credit_limit=Decimal("100000.00"),
+    )
     payments = {f"pay-{n}": {**BODY, "amount": f"{n + 1}.25"} for n in range(12)}
     work = [key for key in payments for _copy in range(3)]
     secret = key_client(integrator).secret
@@ -160,4 +164,5 @@ def test_concurrent_retries_decide_each_payment_exactly_once(decision_is):
     assert stored.count() == len(payments)
     assert set(stored.values_list("external_id", flat=True)) == set().union(*by_key.values())
     expected = sum(Decimal(body["amount"]) for body in payments.values())
-    assert Card.objects.get(external_id="card_idem").balance == expected
+    card.refresh_from_db()
+    assert card.balance == expected

@@ -30,11 +30,19 @@ def test_the_demo_gives_the_demo_customers_cards_and_months_of_history_once(monk
         for card in cards:
             assert 0 < card.balance <= card.credit_limit
     assert FraudReport.objects.filter(status=FraudReport.Status.CONFIRMED).exists()
+    # The demo integrator's cards are its own, under its own ids, with what it submitted.
+    integrator = User.objects.get(email=demo.DEMO_INTEGRATOR)
+    issued = Card.objects.filter(issuer=integrator)
+    assert sorted(card.display_id for card in issued) == demo.INTEGRATOR_CARDS
+    assert set(Transaction.objects.filter(card__in=issued).values_list("submitted_by", flat=True)) == {
+        integrator.pk
+    }
 
     demo.seed(stdout=io.StringIO())
 
     assert Transaction.objects.count() == counts
     assert Card.objects.filter(owner__isnull=False).count() == 4
+    assert issued.count() == 2
 
 
 def test_the_simulated_bank_traffic_knows_only_the_labels_known_by_now(monkeypatch):
@@ -45,7 +53,7 @@ def test_the_simulated_bank_traffic_knows_only_the_labels_known_by_now(monkeypat
     demo.seed(stdout=io.StringIO())
 
     traffic = Transaction.objects.filter(external_id__startswith="sim_")
-    assert Card.objects.filter(owner__isnull=True).count() == 40
+    assert Card.objects.filter(owner__isnull=True, issuer__isnull=True).count() == 40
     assert traffic.count() > 40 * 20 * 0.3
     assert not traffic.filter(occurred_at__gte=now).exists()
     assert not traffic.filter(label_known_at__gt=timezone.now()).exists()

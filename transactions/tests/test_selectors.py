@@ -3,7 +3,7 @@ from django.http import Http404
 
 from accounts.tests import factories as users
 from transactions import selectors
-from transactions.tests.factories import CardFactory, FraudReportFactory, TransactionFactory
+from transactions.tests.factories import CardFactory, FraudReportFactory, TransactionFactory, integrator_card
 
 pytestmark = pytest.mark.django_db
 
@@ -52,11 +52,13 @@ def test_superusers_see_everything(admin_user, two_customers_data):
     assert set(selectors.transactions_for(admin_user)) == set(two_customers_data)
 
 
-def test_integrators_see_what_they_submitted(integrator, two_customers_data):
+def test_integrators_see_what_they_submitted_and_only_their_own_cards(integrator, two_customers_data):
     mine, _theirs = two_customers_data
-    submitted = TransactionFactory(submitted_by=integrator)
+    submitted = TransactionFactory(submitted_by=integrator, card=integrator_card(integrator, "c1"))
+    # Submitted before card ids were scoped, on a customer's card: still theirs to read, the card not.
+    legacy = TransactionFactory(submitted_by=integrator, card=mine.card)
 
-    assert list(selectors.transactions_for(integrator)) == [submitted]
+    assert set(selectors.transactions_for(integrator)) == {submitted, legacy}
     assert list(selectors.cards_for(integrator)) == [submitted.card]
     with pytest.raises(Http404):
         selectors.transaction_get_for(integrator, mine.external_id)

@@ -1,3 +1,4 @@
+import re
 import threading
 from datetime import timedelta
 from decimal import Decimal
@@ -176,7 +177,7 @@ def test_over_the_available_credit_is_declined_by_rule(customer, decision_is):
 
     assert (tx.decision, tx.status, tx.decided_by) == ("block", "declined", "rule")
     assert tx.reasons[0]["code"] == services.OVER_CREDIT_LIMIT
-    assert "100.00" in tx.reasons[0]["message"]
+    assert not re.search(r"\d", tx.reasons[0]["message"])  # no figure of the card's credit
     assert fresh(card).balance == Decimal("400.00")
     assert submit(card, "100.00").status == Transaction.Status.APPROVED
 
