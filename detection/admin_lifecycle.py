@@ -10,7 +10,7 @@ from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from detection import charts, monitoring, retraining
+from detection import charts, monitoring, registry, retraining
 from detection.models import ModelVersion, RetrainingRun
 
 VIEW = "detection.view_modelversion"
@@ -100,6 +100,7 @@ class RetrainingRunAdmin(admin.ModelAdmin):
             "can_train": request.user.has_perm(CHANGE),
             # No JavaScript needed: the page reloads itself while a run is queued or running.
             "refresh_seconds": 5 if active else None,
+            "serving": registry.serving_status(),
         }
         return super().changelist_view(request, {**(extra_context or {}), **extra})
 
@@ -131,6 +132,7 @@ class RetrainingRunAdmin(admin.ModelAdmin):
             "title": title,
             "opts": self.model._meta,
             "runs_url": reverse("admin:detection_retrainingrun_changelist"),
+            "serving": registry.serving_status(),
         }
 
     def models_dashboard(self, request):

@@ -169,9 +169,8 @@ def test_a_run_whose_worker_stopped_is_marked_failed_and_frees_the_slot(settings
     from detection.tests.pipelines import register_toy
 
     champion = register_toy(promote="force")
-    settings.DETECTION_RETRAIN_STALE_MINUTES = 10
     run, _ = retraining.retraining_request(trigger="manual", enqueue=False)
-    long_ago = timezone.now() - timedelta(minutes=11)
+    long_ago = timezone.now() - timedelta(seconds=50)  # past the default 45 s
     RetrainingRun.objects.filter(pk=run.pk).update(
         status=RetrainingRun.Status.RUNNING, started_at=long_ago, heartbeat_at=long_ago, progress=40
     )
@@ -180,7 +179,7 @@ def test_a_run_whose_worker_stopped_is_marked_failed_and_frees_the_slot(settings
     run.refresh_from_db()
     assert created and fresh != run
     assert run.status == RetrainingRun.Status.FAILED
-    assert "stopped reporting" in run.error
+    assert "stopped (no heartbeat for 45 s" in run.error
     assert _champion() == champion
 
 
