@@ -165,7 +165,14 @@ def test_the_answer_discloses_no_version_path_or_host(ready, settings):
     }
     body = ready(503)
     text = json.dumps(body)
-    for secret in (champion.version, champion.sha256, champion.artifact_path, "127.0.0.1", "sklearn", "scikit"):
+    for secret in (
+        champion.version,
+        champion.sha256,
+        champion.artifact_path,
+        "127.0.0.1",
+        "sklearn",
+        "scikit",
+    ):
         assert secret not in text
     allowed = {"status", "code", "reason"}
     assert set(body) == {"status", "checks"}
