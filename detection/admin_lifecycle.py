@@ -45,6 +45,7 @@ class RetrainingRunAdmin(admin.ModelAdmin):
         "started_at",
         "heartbeat_at",
         "finished_at",
+        "task_id",
         "labels_cutoff",
         "new_labels",
         "new_frauds",
