@@ -553,8 +553,8 @@ class _Heartbeat:
                     alive = RetrainingRun.objects.filter(
                         pk=self.run_id, status=RetrainingRun.Status.RUNNING
                     ).update(heartbeat_at=timezone.now())
-                except DatabaseError:  # the database is away for a moment: try again next beat
-                    logger.warning("retraining run %s: heartbeat not recorded", self.run_id, exc_info=True)
+                except DatabaseError as error:  # the database is away for a moment: try next beat
+                    logger.warning("retraining run %s: heartbeat not recorded (%s)", self.run_id, error)
                     close_old_connections()
                     continue
                 if not alive:  # finished, or marked failed by someone else
