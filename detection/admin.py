@@ -15,6 +15,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
     list_display = [
         "version",
         "status",
+        "serving_display",
         "algorithm",
         "test_ap",
         "test_card_precision",
@@ -76,6 +77,25 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False  # the audit trail and past decisions refer to versions
+
+    def changelist_view(self, request, extra_context=None):
+        return super().changelist_view(
+            request, {**(extra_context or {}), "serving": registry.serving_status()}
+        )
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        extra = {**(extra_context or {}), "serving": registry.serving_status()}
+        return super().changeform_view(request, object_id, form_url, extra)
+
+    @admin.display(description=_("serving"))
+    def serving_display(self, obj):
+        # Cached by the registry for a few seconds: no query per row.
+        serving = registry.serving_status()
+        if obj.version == serving.serving:
+            return _("decides (fallback)") if serving.fallback_from else _("decides")
+        if obj.version == serving.champion and serving.error_code:
+            return _("refused: %(reason)s") % {"reason": serving.reason}
+        return ""
 
     @admin.display(description=_("test AP"))
     def test_ap(self, obj):

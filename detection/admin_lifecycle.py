@@ -10,7 +10,7 @@ from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from detection import charts, monitoring, retraining
+from detection import charts, monitoring, registry, retraining
 from detection.models import ModelVersion, RetrainingRun
 
 VIEW = "detection.view_modelversion"
@@ -45,6 +45,7 @@ class RetrainingRunAdmin(admin.ModelAdmin):
         "started_at",
         "heartbeat_at",
         "finished_at",
+        "task_id",
         "labels_cutoff",
         "new_labels",
         "new_frauds",
@@ -100,6 +101,7 @@ class RetrainingRunAdmin(admin.ModelAdmin):
             "can_train": request.user.has_perm(CHANGE),
             # No JavaScript needed: the page reloads itself while a run is queued or running.
             "refresh_seconds": 5 if active else None,
+            "serving": registry.serving_status(),
         }
         return super().changelist_view(request, {**(extra_context or {}), **extra})
 
@@ -131,6 +133,7 @@ class RetrainingRunAdmin(admin.ModelAdmin):
             "title": title,
             "opts": self.model._meta,
             "runs_url": reverse("admin:detection_retrainingrun_changelist"),
+            "serving": registry.serving_status(),
         }
 
     def models_dashboard(self, request):

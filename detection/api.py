@@ -5,7 +5,7 @@ run to poll."""
 from django.db import transaction as db_transaction
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -46,6 +46,46 @@ class ModelVersionSerializer(serializers.ModelSerializer):
         ]
 
 
+class ServingSerializer(serializers.Serializer):
+    """Which version decides in this server process, and whether the champion could be loaded."""
+
+    state = serializers.ChoiceField(
+        choices=["ok", "fallback", "unavailable", "no_champion"],
+        help_text="`ok`: the champion decides. `fallback`: the champion's artifact was refused and an "
+        "earlier champion decides (those decisions carry `model_fallback_from`). `unavailable`: nothing "
+        "can be loaded; decisions go to review with the reason `no_model`. `no_champion`: none trained yet.",
+    )
+    champion = serializers.CharField(allow_null=True, help_text="The version the registry names champion.")
+    serving = serializers.CharField(allow_null=True, help_text="The version that actually decides.")
+    fallback_from = serializers.CharField(
+        allow_blank=True, help_text="The champion that could not be loaded, when `serving` is a fallback."
+    )
+    champion_loadable = serializers.BooleanField(
+        allow_null=True, help_text="Whether the champion's artifact passed verification (null: no champion)."
+    )
+    error_code = serializers.ChoiceField(
+        choices=["", "missing", "checksum_mismatch", "library_mismatch", "unreadable"],
+        allow_blank=True,
+        help_text="Why the champion was refused; empty when it loads.",
+    )
+    error = serializers.CharField(allow_blank=True, help_text="The same, as a sentence.")
+
+
+def serving_data():
+    return ServingSerializer(registry.serving_status().as_dict()).data
+
+
+class ModelVersionDetailSerializer(ModelVersionSerializer):
+    serving = serializers.SerializerMethodField()
+
+    class Meta(ModelVersionSerializer.Meta):
+        fields = [*ModelVersionSerializer.Meta.fields, "serving"]
+
+    @extend_schema_field(ServingSerializer)
+    def get_serving(self, obj):
+        return serving_data()
+
+
 class PromoteInputSerializer(serializers.Serializer):
     note = serializers.CharField(max_length=2000, required=False, default="", allow_blank=True)
 
@@ -73,14 +113,30 @@ class TrainJobSerializer(serializers.Serializer):
 
 
 class ModelPagination(NewestFirstPagination):
+    """The page of versions, with the `serving` block beside it: which version decides now."""
+
     ordering = ("-created_at", "-id")
+
+    def get_paginated_response(self, data):
+        response = super().get_paginated_response(data)
+        response.data["serving"] = serving_data()
+        return response
+
+    def get_paginated_response_schema(self, schema):
+        paginated = super().get_paginated_response_schema(schema)
+        paginated["properties"]["serving"] = {"$ref": "#/components/schemas/Serving"}
+        paginated.setdefault("required", [])
+        paginated["required"] = [*paginated["required"], "serving"]
+        return paginated
 
 
 @extend_schema_view(
     get=extend_schema(
         operation_id="models_list",
         summary="List model versions",
-        description="Newest first, with their metrics and status (champion, candidate, retired).",
+        description="Newest first, with their metrics and status (champion, candidate, retired). "
+        "`serving` says which version actually decides in this server and whether the champion could "
+        "be loaded (a champion whose artifact fails its checksum is refused and an earlier one serves).",
         responses={200: ModelVersionSerializer(many=True), **errors(400, *AUTH_ERRORS)},
         tags=["models"],
     )
@@ -101,11 +157,12 @@ class ModelDetailView(APIView):
     @extend_schema(
         operation_id="models_retrieve",
         summary="Read a model version",
-        responses={200: ModelVersionSerializer, **errors(404, *AUTH_ERRORS)},
+        description="With `serving`: which version actually decides and whether the champion loads.",
+        responses={200: ModelVersionDetailSerializer, **errors(404, *AUTH_ERRORS)},
         tags=["models"],
     )
     def get(self, request, version):
-        return Response(ModelVersionSerializer(get_object_or_404(ModelVersion, version=version)).data)
+        return Response(ModelVersionDetailSerializer(get_object_or_404(ModelVersion, version=version)).data)
 
 
 class PromoteView(APIView):
@@ -256,4 +313,5 @@ class RetrainRunView(APIView):
         tags=["models"],
     )
     def get(self, request, pk):
+        retraining.expire_stale_runs()  # a run whose worker died reads as failed, not running
         return Response(RetrainingRunSerializer(get_object_or_404(RetrainingRun, pk=pk)).data)

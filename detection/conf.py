@@ -103,14 +103,28 @@ def retrain_max_train_rows() -> int:
     return int(getattr(settings, "DETECTION_RETRAIN_MAX_TRAIN_ROWS", DEFAULT_MAX_TRAIN_ROWS))
 
 
-def retrain_stale_minutes() -> float:
-    """A running retraining whose worker has not reported for this long is marked failed."""
-    return float(getattr(settings, "DETECTION_RETRAIN_STALE_MINUTES", 30))
+def retrain_heartbeat_seconds() -> float:
+    """How often a running retraining's heartbeat thread says it is alive, whatever the training
+    is doing."""
+    return float(getattr(settings, "DETECTION_RETRAIN_HEARTBEAT_SECONDS", 5))
+
+
+def retrain_stale_seconds() -> float:
+    """A running retraining whose heartbeat is older than this is dead (its worker was killed or
+    its machine lost): it is marked failed, its task too, and the slot is freed. Many heartbeats
+    long, so a busy database delaying a few of them does not kill a live run."""
+    return float(getattr(settings, "DETECTION_RETRAIN_STALE_SECONDS", 45))
 
 
 def retrain_queued_timeout_minutes() -> float:
     """A retraining no worker picked up within this long is marked failed (is a worker running?)."""
     return float(getattr(settings, "DETECTION_RETRAIN_QUEUED_TIMEOUT_MINUTES", 120))
+
+
+def health_task_max_wait_seconds() -> float:
+    """The health endpoint reports the task queue degraded when the oldest runnable task has
+    waited longer than this (no worker taking work?)."""
+    return float(getattr(settings, "DETECTION_HEALTH_TASK_MAX_WAIT_SECONDS", 300))
 
 
 def traffic_source_path() -> str:

@@ -56,6 +56,9 @@ class Decision:
     score: float | None = None  # the model's probability, None when no model decided
     model_version: str = ""
     decided_by: str = ""  # "allow_list" | "block_list" | "rule" | "model" | "fallback"
+    # Not empty when the champion named here could not be loaded and `model_version`, an
+    # earlier champion, scored instead (see registry.ServingStatus).
+    model_fallback_from: str = ""
     rule_hits: list[dict] = field(default_factory=list)
     reasons: list[Reason] = field(default_factory=list)
     features: dict[str, float] = field(default_factory=dict)

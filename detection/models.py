@@ -261,7 +261,9 @@ class RetrainingRun(models.Model):
     new_labels = models.PositiveIntegerField(_("new labels"), default=0)
     new_frauds = models.PositiveIntegerField(_("new frauds"), default=0)
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
-    heartbeat_at = models.DateTimeField(_("last progress"), null=True, blank=True)
+    # Touched every few seconds by a thread of the running worker, whatever the training is
+    # doing: when it stops, the worker is dead (see retraining.expire_stale_runs).
+    heartbeat_at = models.DateTimeField(_("last heartbeat"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
     progress = models.PositiveSmallIntegerField(_("progress (%)"), default=0)
     stage = models.CharField(_("stage"), max_length=200, blank=True)
@@ -283,6 +285,9 @@ class RetrainingRun(models.Model):
         on_delete=models.SET_NULL,
     )
     outcome = models.CharField(_("outcome"), max_length=10, choices=Outcome.choices, blank=True)
+    # The id of its background task (a django_tasks_db row or an RQ job), so a run found dead
+    # can mark its task failed too.
+    task_id = models.CharField(_("task"), max_length=64, blank=True, editable=False)
     # The gate's figures: evaluation period, both models' metrics, margins, and why.
     comparison = models.JSONField(_("comparison"), default=dict, blank=True)
 

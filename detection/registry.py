@@ -39,7 +39,14 @@ PROMOTE_CHOICES = ("auto", "never", "force")
 
 
 class ArtifactError(Exception):
-    """A model artifact that must not be loaded: missing, corrupt, or from other library versions."""
+    """A model artifact that must not be loaded: missing, corrupt, or from other library versions.
+
+    `code` says which, for machines (the API, the health endpoint, the admin's advice):
+    missing | checksum_mismatch | library_mismatch | unreadable."""
+
+    def __init__(self, message, *, code="unreadable"):
+        super().__init__(message)
+        self.code = code
 
 
 class RegistryError(Exception):
@@ -313,17 +320,16 @@ def rollback(*, actor, note="") -> ModelVersion:
     return previous
 
 
-def load_model(version):
-    """Verify a version's artifact (present, checksum, scikit-learn major.minor) and unpickle it.
-
-    Raises ArtifactError with a clear message; nothing unverified is ever unpickled.
-    """
+def verify_artifact(version) -> Path:
+    """Check a version's artifact without unpickling it: present, checksum, scikit-learn
+    major.minor. Returns its path; raises ArtifactError (with a code) otherwise."""
     version = _resolve(version)
     path = artifact_full_path(version)
     if not path.is_file():
         raise ArtifactError(
             _("The artifact of %(version)s is missing (%(path)s).")
-            % {"version": version.version, "path": path}
+            % {"version": version.version, "path": path},
+            code="missing",
         )
     actual = file_sha256(path)
     if actual != version.sha256:
@@ -331,7 +337,8 @@ def load_model(version):
             _(
                 "The artifact of %(version)s does not match its recorded checksum; it was changed or corrupted."
             )
-            % {"version": version.version}
+            % {"version": version.version},
+            code="checksum_mismatch",
         )
     trained_with = (version.library_versions or {}).get("sklearn", "")
     if _major_minor(trained_with) != _major_minor(sklearn.__version__):
@@ -340,14 +347,26 @@ def load_model(version):
                 "%(version)s was trained with scikit-learn %(trained)s but this server runs %(running)s; "
                 "retrain it or install the matching version."
             )
-            % {"version": version.version, "trained": trained_with or "?", "running": sklearn.__version__}
+            % {"version": version.version, "trained": trained_with or "?", "running": sklearn.__version__},
+            code="library_mismatch",
         )
+    return path
+
+
+def load_model(version):
+    """Verify a version's artifact (present, checksum, scikit-learn major.minor) and unpickle it.
+
+    Raises ArtifactError with a clear message; nothing unverified is ever unpickled.
+    """
+    version = _resolve(version)
+    path = verify_artifact(version)
     try:
         return joblib.load(path)
     except Exception as error:
         raise ArtifactError(
             _("The artifact of %(version)s cannot be read: %(error)s")
-            % {"version": version.version, "error": error}
+            % {"version": version.version, "error": error},
+            code="unreadable",
         ) from error
 
 
@@ -368,15 +387,93 @@ class LoadedModel:
         return self.version.version
 
 
+@dataclass(frozen=True)
+class ServingStatus:
+    """What decides in this process, and whether that is the champion.
+
+    `state`: "ok" (the champion serves), "fallback" (an earlier champion serves because the
+    champion's artifact was refused), "unavailable" (a champion exists but nothing can be
+    loaded: decisions go to review with the reason `no_model`), "no_champion" (none trained)."""
+
+    champion: str | None = None  # the version the registry names champion
+    serving: str | None = None  # the version deciding in this process
+    fallback_from: str = ""  # the champion, when `serving` is a fallback
+    error_code: str = ""  # why the champion was refused (ArtifactError.code)
+    error: str = ""  # the same, as a sentence
+    artifact: str = ""  # the champion's file, relative to the models directory
+
+    @property
+    def champion_loadable(self) -> bool | None:
+        return None if self.champion is None else not self.error_code
+
+    @property
+    def state(self) -> str:
+        if self.champion is None:
+            return "no_champion"
+        if self.serving is None:
+            return "unavailable"
+        return "fallback" if self.fallback_from else "ok"
+
+    @property
+    def problem(self) -> bool:
+        return self.state in ("fallback", "unavailable")
+
+    @property
+    def reason(self) -> str:
+        """Why the champion was refused, in a few words (the admin's banner)."""
+        return {
+            "missing": _("its artifact file is missing"),
+            "checksum_mismatch": _("checksum mismatch (its artifact file was changed or corrupted)"),
+            "library_mismatch": _("it was trained with another version of scikit-learn"),
+            "unreadable": _("its artifact file cannot be read"),
+        }.get(self.error_code, self.error)
+
+    @property
+    def advice(self) -> str:
+        """What staff can do about it."""
+        if self.error_code == "library_mismatch":
+            return _(
+                "Install the scikit-learn version it was trained with, retrain it on this version, or "
+                "promote or roll back to a version that loads."
+            )
+        return _(
+            "Restore the file %(file)s in the models directory from a backup (every server process "
+            "verifies it again within seconds), promote or roll back to a version that loads, or retrain."
+        ) % {"file": self.artifact}
+
+    def as_dict(self) -> dict:
+        return {
+            "state": self.state,
+            "champion": self.champion,
+            "serving": self.serving,
+            "fallback_from": self.fallback_from,
+            "champion_loadable": self.champion_loadable,
+            "error_code": self.error_code,
+            "error": self.error,
+        }
+
+
+def _artifact_stat(artifact_path):
+    """(mtime, size, inode) of an artifact, or None: part of the champion marker, so a file that
+    is restored, replaced or damaged is verified again within the check interval."""
+    try:
+        stat = (conf.models_dir() / artifact_path).stat()
+    except (OSError, ValueError):
+        return None
+    return (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+
+
 class _ChampionCache:
     """The serving model of this process. The database is asked for the champion's (id, updated)
-    marker at most every DETECTION_CHAMPION_CHECK_SECONDS; the model is reloaded only when the
-    marker changes. A champion that fails verification falls back to the previous champions."""
+    marker at most every DETECTION_CHAMPION_CHECK_SECONDS, and its artifact's file status is
+    read (one stat); the model is reloaded only when either changes. A champion that fails
+    verification falls back to the previous champions, and `status` says so."""
 
     def __init__(self):
         self._lock = threading.Lock()
         self._marker = object()
         self._loaded: LoadedModel | None = None
+        self._status = ServingStatus()
         self._checked_at = float("-inf")
         self._by_version: dict[str, LoadedModel] = {}
 
@@ -387,6 +484,7 @@ class _ChampionCache:
         with self._lock:
             self._marker = object()
             self._loaded = None
+            self._status = ServingStatus()
             self._by_version.clear()
             self._checked_at = float("-inf")
 
@@ -395,33 +493,41 @@ class _ChampionCache:
         if now - self._checked_at < conf.champion_check_seconds():
             return self._loaded
         with self._lock:
-            marker = (
+            row = (
                 ModelVersion.objects.filter(status=ModelVersion.Status.CHAMPION)
-                .values_list("id", "updated_at", "sha256")
+                .values_list("id", "updated_at", "sha256", "artifact_path")
                 .first()
             )
+            marker = (row, _artifact_stat(row[3]) if row else None)
             if marker != self._marker:
-                self._loaded = self._load_champion()
+                self._loaded, self._status = self._load_champion()
                 self._marker = marker
             self._checked_at = time.monotonic()
             return self._loaded
 
-    def _load_champion(self) -> LoadedModel | None:
+    @property
+    def status(self) -> ServingStatus:
+        return self._status
+
+    def _load_champion(self) -> tuple[LoadedModel | None, ServingStatus]:
         champion = ModelVersion.objects.filter(status=ModelVersion.Status.CHAMPION).first()
         if champion is None:
-            return None
-        candidates = [champion, *serving_fallbacks(champion)]
-        for version in candidates:
+            return None, ServingStatus()
+        refused = None
+        for version in [champion, *serving_fallbacks(champion)]:
             try:
                 pipeline = load_model(version)
             except ArtifactError as error:
                 logger.error("Model %s refused: %s", version.version, error)
+                if version.pk == champion.pk:
+                    refused = error
                 continue
             fallback_from = "" if version.pk == champion.pk else champion.version
             if fallback_from:
                 logger.warning("Serving %s instead of champion %s.", version.version, champion.version)
-            return LoadedModel(version=version, pipeline=pipeline, fallback_from=fallback_from)
-        return None
+            loaded = LoadedModel(version=version, pipeline=pipeline, fallback_from=fallback_from)
+            return loaded, _status(champion, refused, serving=version.version, fallback_from=fallback_from)
+        return None, _status(champion, refused, serving=None, fallback_from="")
 
     def version(self, name: str) -> LoadedModel:
         """A specific version (batch scoring), cached by name and checksum."""
@@ -432,6 +538,17 @@ class _ChampionCache:
             cached = LoadedModel(version=version, pipeline=load_model(version))
             self._by_version = {key: cached}  # keep one: batch jobs rarely alternate versions
         return cached
+
+
+def _status(champion, refused: ArtifactError | None, *, serving, fallback_from) -> ServingStatus:
+    return ServingStatus(
+        champion=champion.version,
+        serving=serving,
+        fallback_from=fallback_from,
+        error_code=refused.code if refused is not None else "",
+        error=str(refused) if refused is not None else "",
+        artifact=champion.artifact_path,
+    )
 
 
 def serving_fallbacks(champion: ModelVersion):
@@ -450,6 +567,13 @@ def serving_model() -> LoadedModel | None:
     """The model `decide()` uses: the champion, a previous champion when the champion's artifact
     is refused, or None."""
     return _champion.get()
+
+
+def serving_status() -> ServingStatus:
+    """Which version decides in this process and whether the champion could be loaded (for the
+    admin, the API and the health endpoint). Loads the champion if this process has not yet."""
+    _champion.get()
+    return _champion.status
 
 
 def loaded_version(name: str) -> LoadedModel:

@@ -18,8 +18,14 @@ Safety
   that is already queued or running. A worker claims a run with a conditional UPDATE
   (queued → running), so a task delivered twice trains once.
 * The champion changes only in the last, short transaction, and only if the run is still
-  running then. A worker killed mid-training leaves the champion as it was; its run stops
-  reporting progress and is marked failed after ``DETECTION_RETRAIN_STALE_MINUTES``.
+  running then. A worker killed mid-training leaves the champion as it was.
+* A dead worker is noticed within a minute: while a run trains, a thread of its worker touches
+  ``heartbeat_at`` every ``DETECTION_RETRAIN_HEARTBEAT_SECONDS`` (5), whatever the training is
+  doing. A run whose heartbeat is older than ``DETECTION_RETRAIN_STALE_SECONDS`` (45) is marked
+  failed by the next trigger, look at the runs (admin or API) or ``retrain`` command; its slot is
+  freed and its task (the django_tasks_db row or the RQ job) is marked failed too, since the
+  killed worker can no longer say so. A run no worker picked up is failed after
+  ``DETECTION_RETRAIN_QUEUED_TIMEOUT_MINUTES``.
 
 The gate
 --------
@@ -38,12 +44,14 @@ Otherwise it stays a candidate, and the comparison is stored on the run and in i
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, close_old_connections, connection, transaction
+from django.db.models import Q
 from django.tasks import task
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -112,27 +120,30 @@ def active_run() -> RetrainingRun | None:
 
 
 def expire_stale_runs() -> int:
-    """Mark failed the runs whose worker stopped reporting (killed, machine lost) or that no
-    worker picked up; their slot is freed for the next trigger. Returns how many."""
+    """Mark failed the runs whose worker died (no heartbeat for DETECTION_RETRAIN_STALE_SECONDS)
+    or that no worker picked up; their slot is freed for the next trigger and their task is
+    marked failed. Returns how many. One indexed query when nothing is stale."""
     now = timezone.now()
-    stale_running = RetrainingRun.objects.filter(
-        active=True,
+    stale_running = Q(
         status=RetrainingRun.Status.RUNNING,
-        heartbeat_at__lt=now - timedelta(minutes=conf.retrain_stale_minutes()),
+        heartbeat_at__lt=now - timedelta(seconds=conf.retrain_stale_seconds()),
     )
-    stale_queued = RetrainingRun.objects.filter(
-        active=True,
+    stale_queued = Q(
         status=RetrainingRun.Status.QUEUED,
         created_at__lt=now - timedelta(minutes=conf.retrain_queued_timeout_minutes()),
     )
     expired = 0
-    for run_id in list(stale_running.values_list("pk", flat=True)):
-        expired += _fail(
-            run_id,
-            _("The worker stopped reporting progress (killed or lost?); the champion was not changed."),
-        )
-    for run_id in list(stale_queued.values_list("pk", flat=True)):
-        expired += _fail(run_id, _("No worker picked this run up in time; is a task worker running?"))
+    for run_id, status in RetrainingRun.objects.filter(stale_running | stale_queued, active=True).values_list(
+        "pk", "status"
+    ):
+        if status == RetrainingRun.Status.RUNNING:
+            message = _(
+                "The worker running this retraining stopped (no heartbeat for %(seconds)d s: killed, "
+                "crashed or its machine lost); the champion was not changed. Request a new run."
+            ) % {"seconds": conf.retrain_stale_seconds()}
+        else:
+            message = _("No worker picked this run up in time; is a task worker running?")
+        expired += _fail(run_id, message, task_lost=True)
     return expired
 
 
@@ -174,7 +185,8 @@ def retraining_request(*, trigger, requested_by=None, enqueue=True) -> tuple[Ret
 
 def _enqueue(run_id):
     try:
-        retrain.enqueue(run_id=run_id)
+        result = retrain.enqueue(run_id=run_id)
+        RetrainingRun.objects.filter(pk=run_id).update(task_id=str(result.id))
     except Exception as error:  # a broken queue must not break the request that asked
         logger.exception("retraining run %s could not be queued", run_id)
         _fail(run_id, _("The run could not be queued: %(error)s") % {"error": error})
@@ -429,8 +441,9 @@ def _progress(run_id, *, progress=None, stage=None):
     RetrainingRun.objects.filter(pk=run_id, status=RetrainingRun.Status.RUNNING).update(**fields)
 
 
-def _fail(run_id, message) -> int:
-    """Mark an active run failed and free the slot; 0 when it had already ended."""
+def _fail(run_id, message, *, task_lost=False) -> int:
+    """Mark an active run failed and free the slot; 0 when it had already ended. `task_lost`:
+    its worker is gone, so mark its task failed as well."""
     with transaction.atomic():
         updated = RetrainingRun.objects.filter(pk=run_id, active=True).update(
             status=RetrainingRun.Status.FAILED,
@@ -442,7 +455,47 @@ def _fail(run_id, message) -> int:
         if updated:
             run = RetrainingRun.objects.get(pk=run_id)
             audit_record(actor=None, action="retraining.fail", target=run, after={"error": run.error})
+    if updated and task_lost and run.task_id:
+        try:
+            task_mark_lost(task_id=run.task_id, message=run.error)
+        except Exception:  # the run is released whatever happens to the task's record
+            logger.exception(
+                "the task %s of retraining run %s could not be marked failed", run.task_id, run_id
+            )
     return updated
+
+
+class WorkerLost(Exception):
+    """What a task whose worker died is recorded as having raised."""
+
+
+def task_mark_lost(*, task_id, message) -> bool:
+    """Record the task of a dead worker as failed, as the worker would have: the database
+    backend's row, or the RQ job (moved to RQ's failed registry). True when something changed."""
+    from django.tasks import task_backends
+    from django_tasks_db.backend import DatabaseBackend
+
+    from detection.rq_backend import RQBackend
+
+    backend = task_backends[retrain.backend]
+    if isinstance(backend, DatabaseBackend):
+        from django.tasks import TaskResultStatus
+        from django_tasks_db.models import DBTaskResult
+
+        return bool(
+            DBTaskResult.objects.filter(
+                id=task_id, status__in=[TaskResultStatus.RUNNING, TaskResultStatus.READY]
+            ).update(
+                status=TaskResultStatus.FAILED,
+                finished_at=timezone.now(),
+                return_value=None,
+                exception_class_path=f"{WorkerLost.__module__}.{WorkerLost.__qualname__}",
+                traceback=str(message),
+            )
+        )
+    if isinstance(backend, RQBackend):
+        return backend.mark_lost(task_id, f"{WorkerLost.__module__}.{WorkerLost.__qualname__}: {message}")
+    return False
 
 
 def _training_frame(label_delay):
@@ -463,11 +516,51 @@ def execute_run(run_id, *, on_progress=None) -> RetrainingRun | None:
         return None
     run = RetrainingRun.objects.get(pk=run_id)
     try:
-        _execute(run, on_progress=on_progress)
+        with _Heartbeat(run_id):
+            _execute(run, on_progress=on_progress)
     except Exception as error:
         logger.exception("retraining run %s failed", run_id)
         _fail(run_id, str(error) or error.__class__.__name__)
     return RetrainingRun.objects.get(pk=run_id)
+
+
+class _Heartbeat:
+    """A thread that touches the run's heartbeat every DETECTION_RETRAIN_HEARTBEAT_SECONDS while
+    the run trains, independently of the training's own progress reports (one step can take
+    minutes). It dies with the process, which is the point: no heartbeat, no worker."""
+
+    def __init__(self, run_id):
+        self.run_id = run_id
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"retraining-{run_id}-heartbeat", daemon=True)
+
+    def __enter__(self):
+        # Inside a transaction (a test's, or a caller's) the run's state is invisible to other
+        # connections: a heartbeat from one would only wait on the lock.
+        if not connection.in_atomic_block:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _beat(self):
+        try:
+            while not self._stop.wait(conf.retrain_heartbeat_seconds()):
+                try:
+                    alive = RetrainingRun.objects.filter(
+                        pk=self.run_id, status=RetrainingRun.Status.RUNNING
+                    ).update(heartbeat_at=timezone.now())
+                except DatabaseError as error:  # the database is away for a moment: try next beat
+                    logger.warning("retraining run %s: heartbeat not recorded (%s)", self.run_id, error)
+                    close_old_connections()
+                    continue
+                if not alive:  # finished, or marked failed by someone else
+                    return
+        finally:
+            connection.close()  # this thread's own connection
 
 
 def _execute(run: RetrainingRun, *, on_progress=None):

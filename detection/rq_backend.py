@@ -149,6 +149,28 @@ class RQBackend(BaseTaskBackend):
         task_enqueued.send(type(self), task_result=result)
         return result
 
+    def mark_lost(self, result_id, message) -> bool:
+        """Record as failed a job whose worker died (its run noticed the missing heartbeat), as
+        RQ's own clean-up of abandoned jobs does, without waiting for the job's timeout (hours
+        for training). True when the job was still queued or started."""
+        from rq.job_lifecycle import record_job_failure
+
+        try:
+            job = Job.fetch(result_id, connection=self.connection)
+        except NoSuchJobError:
+            return False
+        status = job.get_status()
+        if status not in (JobStatus.STARTED, JobStatus.QUEUED):
+            return False
+        with self.connection.pipeline() as pipeline:
+            if status == JobStatus.STARTED:
+                job.started_job_registry.remove_executions(job, pipeline=pipeline)
+            else:
+                self.queue(job.origin).remove(job, pipeline=pipeline)
+            record_job_failure(job, message, pipeline)
+            pipeline.execute()
+        return True
+
     def get_result(self, result_id):
         try:
             job = Job.fetch(result_id, connection=self.connection)

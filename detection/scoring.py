@@ -111,6 +111,7 @@ def decide(tx: TransactionInput, *, history: HistorySource | None = None) -> Dec
             loaded, score, model_reasons = None, None, []
     features_out = {k: float(v) for k, v in feature_values.items()}
     version = loaded.name if loaded is not None else ""
+    fallback_from = loaded.fallback_from if loaded is not None else ""
 
     if hit is not None:
         return Decision(
@@ -118,6 +119,7 @@ def decide(tx: TransactionInput, *, history: HistorySource | None = None) -> Dec
             risk_score=risk_score(score) if score is not None else LIST_AND_RULE_RISK[hit.decision],
             score=score,
             model_version=version,
+            model_fallback_from=fallback_from,
             decided_by=hit.source,
             rule_hits=hits,
             reasons=[_list_or_rule_reason(hit), *model_reasons],
@@ -136,6 +138,7 @@ def decide(tx: TransactionInput, *, history: HistorySource | None = None) -> Dec
         risk_score=risk_score(score),
         score=score,
         model_version=version,
+        model_fallback_from=fallback_from,
         decided_by="model",
         reasons=model_reasons,
         features=features_out,

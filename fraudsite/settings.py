@@ -43,6 +43,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_tasks_db",
+    # Only for its `health_check` command (probes /health/ready/ from inside a container).
+    "health_check",
     "crispy_forms",
     "crispy_bootstrap5",
     "axes",
@@ -236,6 +238,8 @@ CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# Load balancers probe the nodes over plain HTTP: the health URLs answer there, never redirect.
+SECURE_REDIRECT_EXEMPT = [r"^health/"]
 if not DEBUG:
     SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -291,6 +295,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "DecisionEnum": "transactions.models.Decision",
         "JobStatusEnum": "accounts.models.ApiJob.Status",
+        "ModelVersionStatusEnum": "detection.models.ModelVersion.Status",
     },
 }
 
@@ -300,4 +305,7 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
+    # A failing probe is logged once per request by core.health, without a traceback; the
+    # library's own warnings would add one every few seconds while, say, the database is down.
+    "loggers": {"health_check": {"level": "ERROR"}},
 }

@@ -1,12 +1,13 @@
 from django.contrib import admin
 from django.http import HttpResponsePermanentRedirect
 from django.templatetags.static import static
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView
 
 from accounts.api_common.docs import SwaggerView
+from core.health import JsonHealthView
 
 admin.site.site_header = _("Sentinel staff console")
 admin.site.site_title = _("Sentinel staff console")
@@ -14,7 +15,19 @@ admin.site.index_title = _("Fraud operations")
 
 # Language comes from the switcher's cookie (or the browser's Accept-Language), so every URL
 # stays the same in English and Chinese.
+# For load balancers (no sign-in; JSON; see README "Deploying"): liveness touches nothing but this
+# process; readiness checks everything a decision needs. With or without the trailing slash, so
+# a probe is never answered with a redirect.
+HEALTH_READY_CHECKS = {
+    "database": "health_check.checks.Database",
+    "cache": "health_check.checks.Cache",
+    "task_queue": "detection.health.TaskQueue",
+    "model": "detection.health.ChampionModel",
+}
+
 urlpatterns = [
+    re_path(r"^health/live/?$", JsonHealthView.as_view(checks={}), name="health-live"),
+    re_path(r"^health/ready/?$", JsonHealthView.as_view(checks=HEALTH_READY_CHECKS), name="health-ready"),
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
     # Resolved per request: the hashed static name exists only after collectstatic.
     path("favicon.ico", lambda request: HttpResponsePermanentRedirect(static("favicon.svg"))),

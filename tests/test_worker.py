@@ -1,6 +1,7 @@
 """Retraining through real worker processes: `db_worker` on the database backend (SQLite file
 or PostgreSQL, whichever the suite runs on) and `rq_worker` on Redis when one is reachable."""
 
+import contextlib
 import json
 import os
 import signal
@@ -78,26 +79,34 @@ def test_db_worker_runs_a_retraining_and_the_web_side_sees_it(settings, worker_e
     assert run.progress == 100
 
 
-def test_a_worker_killed_mid_training_leaves_the_champion_and_the_run_is_failed(settings, worker_env):
-    from detection.tests.pipelines import register_toy
+# Every algorithm: slow enough to be caught in the middle.
+SLOW = {"DETECTION_RETRAIN_ALGORITHMS": ["logistic_regression", "random_forest", "hist_gradient_boosting"]}
 
-    settings.TASKS = DB_TASKS
-    champion = register_toy(promote="force")
-    # Every algorithm: slow enough to be caught in the middle.
-    slow = {
-        "DETECTION_RETRAIN_ALGORITHMS": ["logistic_regression", "random_forest", "hist_gradient_boosting"]
-    }
-    run, _ = retraining.retraining_request(trigger="manual")
-    worker = _manage(
-        "db_worker",
-        "--no-startup-delay",
-        "--queue-name",
-        "*",
-        env=worker_env(DB_TASKS, **slow),
-        start_new_session=True,
-    )
+
+def _descendants(pid):
+    """Every process below `pid` (RQ's work-horse runs in a session of its own, out of reach
+    of a signal to the worker's process group)."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, frontier = [], [pid]
+    while frontier:
+        children = [child for child, parent in parents.items() if parent in frontier]
+        found += children
+        frontier = children
+    return found
+
+
+def _kill_mid_training(worker, run):
+    """Wait until the run trains, then SIGKILL the worker and every process it started, as a
+    lost machine or the kernel's OOM killer would; returns the moment."""
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             run.refresh_from_db()
             if run.status == RetrainingRun.Status.RUNNING and run.progress >= 15:
@@ -105,16 +114,72 @@ def test_a_worker_killed_mid_training_leaves_the_champion_and_the_run_is_failed(
             time.sleep(0.1)
         assert run.status == RetrainingRun.Status.RUNNING
     finally:
-        os.killpg(worker.pid, signal.SIGKILL)
+        for pid in [*_descendants(worker.pid), worker.pid]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         worker.communicate(timeout=30)
+    return time.monotonic()
+
+
+def _released_after(run, killed_at, *, timeout=90):
+    """Ask for a retraining every second, as a user would, until one is accepted: seconds from
+    the kill to the moment the dead run's slot was freed, and the new run."""
+    while time.monotonic() - killed_at < timeout:
+        new, created = retraining.retraining_request(trigger="manual")
+        if created:
+            return time.monotonic() - killed_at, new
+        assert new.pk == run.pk  # still held by the dead run
+        time.sleep(1)
+    pytest.fail(f"the dead run still held the slot {timeout} s after its worker was killed")
+
+
+def test_a_worker_killed_mid_training_is_released_within_a_minute_and_a_new_run_runs(settings, worker_env):
+    from django.tasks import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    from detection.tests.pipelines import register_toy
+
+    settings.TASKS = DB_TASKS
+    champion = register_toy(promote="force")
+    run, _ = retraining.retraining_request(trigger="manual")
+    run.refresh_from_db()
+    assert run.task_id  # the task row is known to the run
+    worker = _manage(
+        "db_worker",
+        "--no-startup-delay",
+        "--queue-name",
+        "*",
+        env=worker_env(DB_TASKS, **SLOW),
+        start_new_session=True,
+    )
+    killed_at = _kill_mid_training(worker, run)
     run.refresh_from_db()
     assert run.status == RetrainingRun.Status.RUNNING  # nobody is left to say otherwise...
-    assert ModelVersion.objects.get(status=ModelVersion.Status.CHAMPION) == champion
-    settings.DETECTION_RETRAIN_STALE_MINUTES = 0
-    assert retraining.expire_stale_runs() == 1  # ...until its heartbeat is too old
+    assert DBTaskResult.objects.get(id=run.task_id).status == TaskResultStatus.RUNNING
+
+    # ...until its heartbeat is missed: defaults, heartbeat every 5 s, dead after 45 s.
+    released, new = _released_after(run, killed_at)
+    print(f"\nretraining slot released {released:.1f} s after SIGKILL of db_worker")
+    assert released < 60
     run.refresh_from_db()
-    assert run.status == RetrainingRun.Status.FAILED
+    assert run.status == RetrainingRun.Status.FAILED and run.active is None
+    assert "no heartbeat" in run.error
+    task = DBTaskResult.objects.get(id=run.task_id)
+    assert task.status == TaskResultStatus.FAILED and task.finished_at is not None
+    assert task.exception_class_path == "detection.retraining.WorkerLost"
+    assert task.task_result.errors[0].traceback == run.error
     assert ModelVersion.objects.get(status=ModelVersion.Status.CHAMPION) == champion
+
+    # The new run is taken by the next worker and runs to the end; the dead task is not re-run.
+    worker = _manage(
+        "db_worker", "--batch", "--no-startup-delay", "--queue-name", "*", env=worker_env(DB_TASKS)
+    )
+    output, _ = worker.communicate(timeout=180)
+    assert worker.returncode == 0, output
+    new.refresh_from_db()
+    assert new.status == RetrainingRun.Status.SUCCEEDED, (new.error, output)
+    assert DBTaskResult.objects.get(id=new.task_id).status == TaskResultStatus.SUCCESSFUL
+    assert DBTaskResult.objects.get(id=run.task_id).status == TaskResultStatus.FAILED
 
 
 def _redis():
@@ -153,5 +218,34 @@ def test_rq_worker_runs_a_retraining_from_redis(settings, worker_env, model_mana
         assert any(isinstance(r, TaskResult) and r.status == TaskResultStatus.SUCCESSFUL for r in results)
         finished = next(r for r in results if r.status == TaskResultStatus.SUCCESSFUL)
         assert finished.return_value == {"status": "succeeded", "outcome": "first"}
+    finally:
+        redis.flushdb()
+
+
+def test_an_rq_worker_killed_mid_training_is_released_and_its_job_failed(settings, worker_env):
+    from django.tasks import TaskResultStatus
+
+    from detection.tests.pipelines import register_toy
+
+    redis = _redis()
+    rq_tasks = {"default": {"BACKEND": "detection.rq_backend.RQBackend", "OPTIONS": {"URL": REDIS_URL}}}
+    settings.TASKS = rq_tasks
+    try:
+        champion = register_toy(promote="force")
+        run, _ = retraining.retraining_request(trigger="manual")
+        run.refresh_from_db()
+        worker = _manage("rq_worker", env=worker_env(rq_tasks, **SLOW))
+        killed_at = _kill_mid_training(worker, run)
+        backend = task_backends["default"]
+        assert backend.get_result(run.task_id).status == TaskResultStatus.RUNNING
+        released, _new = _released_after(run, killed_at)
+        print(f"\nretraining slot released {released:.1f} s after SIGKILL of rq_worker")
+        assert released < 60
+        run.refresh_from_db()
+        assert run.status == RetrainingRun.Status.FAILED
+        result = backend.get_result(run.task_id)
+        assert result.status == TaskResultStatus.FAILED
+        assert "WorkerLost" in result.errors[0].traceback
+        assert ModelVersion.objects.get(status=ModelVersion.Status.CHAMPION) == champion
     finally:
         redis.flushdb()

@@ -201,6 +201,7 @@ class TransactionAdmin(admin.ModelAdmin):
                     "risk_score",
                     "score",
                     "model_version",
+                    "model_fallback_from",
                     "decided_by",
                     "decided_at",
                     "rule_hits",

@@ -65,6 +65,12 @@ class DecisionFieldsMixin(serializers.Serializer):
     decided_by = serializers.CharField(
         allow_blank=True, help_text="allow_list, block_list, rule, model or fallback."
     )
+    model_fallback_from = serializers.CharField(
+        allow_blank=True,
+        help_text="Empty normally. When not empty, the champion named here could not be loaded (its "
+        "artifact was refused, e.g. a checksum mismatch) and `model_version`, an earlier champion, "
+        "scored instead.",
+    )
     reasons = ReasonSerializer(many=True)
 
 
@@ -234,6 +240,7 @@ EXAMPLE_DECIDED = {
     "score": 0.71,
     "model_version": "2026-11-18.1",
     "decided_by": "model",
+    "model_fallback_from": "",
     "reasons": [{"code": "amount_vs_card_history", "message": "Amount is 9 times this card's usual amount."}],
     "decided_at": "2026-11-20T14:03:00.041Z",
     "created_at": "2026-11-20T14:03:00.041Z",

@@ -182,6 +182,9 @@ class Transaction(models.Model):
     risk_score = models.PositiveSmallIntegerField(_("risk score"), null=True, blank=True)
     model_version = models.CharField(_("model version"), max_length=64, blank=True)
     decided_by = models.CharField(_("decided by"), max_length=16, blank=True)
+    # The champion that could not be loaded when `model_version`, an earlier champion, scored
+    # this transaction instead; empty when the champion itself (or no model) decided.
+    model_fallback_from = models.CharField(_("fallback from model"), max_length=64, blank=True, default="")
     rule_hits = models.JSONField(_("rule and list hits"), default=list, blank=True)
     reasons = models.JSONField(_("reasons"), default=list, blank=True)
     features = models.JSONField(_("feature values"), default=dict, blank=True)

@@ -436,6 +436,7 @@ def transaction_submit(
     )
     if decision is None:
         verdict, risk_score, score, model_version, decided_by = REVIEW, 50, None, "", "fallback"
+        model_fallback_from = ""
         rule_hits, features = [], {}
         reasons = [
             Reason(DECISION_UNAVAILABLE, _("The automatic check was unavailable; a person will review it."))
@@ -443,6 +444,7 @@ def transaction_submit(
     else:
         verdict, risk_score, score = decision.decision, decision.risk_score, decision.score
         model_version, decided_by = decision.model_version, decision.decided_by
+        model_fallback_from = decision.model_fallback_from
         rule_hits, features, reasons = list(decision.rule_hits), decision.features, list(decision.reasons)
 
     try:
@@ -493,6 +495,7 @@ def transaction_submit(
                     risk_score=max(0, min(100, int(risk_score))),
                     model_version=model_version or "",
                     decided_by=decided_by or "",
+                    model_fallback_from=model_fallback_from or "",
                     rule_hits=rule_hits,
                     reasons=[{"code": r.code, "message": str(r.message)} for r in reasons],
                     features=_json_safe_features(features),

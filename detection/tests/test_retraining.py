@@ -169,9 +169,8 @@ def test_a_run_whose_worker_stopped_is_marked_failed_and_frees_the_slot(settings
     from detection.tests.pipelines import register_toy
 
     champion = register_toy(promote="force")
-    settings.DETECTION_RETRAIN_STALE_MINUTES = 10
     run, _ = retraining.retraining_request(trigger="manual", enqueue=False)
-    long_ago = timezone.now() - timedelta(minutes=11)
+    long_ago = timezone.now() - timedelta(seconds=50)  # past the default 45 s
     RetrainingRun.objects.filter(pk=run.pk).update(
         status=RetrainingRun.Status.RUNNING, started_at=long_ago, heartbeat_at=long_ago, progress=40
     )
@@ -180,7 +179,7 @@ def test_a_run_whose_worker_stopped_is_marked_failed_and_frees_the_slot(settings
     run.refresh_from_db()
     assert created and fresh != run
     assert run.status == RetrainingRun.Status.FAILED
-    assert "stopped reporting" in run.error
+    assert "stopped (no heartbeat for 45 s" in run.error
     assert _champion() == champion
 
 
@@ -203,6 +202,54 @@ def test_a_run_marked_stale_while_training_does_not_promote(settings, db, monkey
     run.refresh_from_db()
     assert run.status == RetrainingRun.Status.FAILED
     assert _champion() == champion
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_heartbeat_keeps_a_live_run_alive_through_a_long_silent_step(settings, monkeypatch):
+    """Training steps can take minutes without a progress report; the heartbeat thread keeps
+    saying the worker is alive, so only a dead worker's run is released."""
+    import time
+
+    from django.db import connection
+
+    settings.DETECTION_TRAINING_SOURCE = "detection.tests.lifecycle.simulated_source"
+    settings.DETECTION_RETRAIN_HEARTBEAT_SECONDS = 0.5
+    settings.DETECTION_RETRAIN_STALE_SECONDS = 3
+    run, _ = retraining.retraining_request(trigger="manual", enqueue=False)
+    in_step, release = threading.Event(), threading.Event()
+
+    def a_long_silent_step(*args, **kwargs):
+        in_step.set()
+        release.wait(60)
+        raise retraining.RetrainingError("stopped by the test")
+
+    monkeypatch.setattr(retraining, "challenge", a_long_silent_step)
+
+    def work():
+        try:
+            retraining.execute_run(run.pk)
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    try:
+        assert in_step.wait(60)
+        time.sleep(5)  # no progress for longer than the stale limit
+        assert retraining.expire_stale_runs() == 0
+        run.refresh_from_db()
+        assert run.status == RetrainingRun.Status.RUNNING
+        assert timezone.now() - run.heartbeat_at < timedelta(seconds=2)
+    finally:
+        release.set()
+        worker.join(60)
+    run.refresh_from_db()
+    assert run.status == RetrainingRun.Status.FAILED and run.error == "stopped by the test"
+    # Once the run has ended its heartbeat stops with it.
+    beat = run.heartbeat_at
+    time.sleep(1.5)
+    run.refresh_from_db()
+    assert run.heartbeat_at == beat
 
 
 def test_a_recent_running_run_is_left_alone(db):
