@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('transactions', '0004_lean_indexes'),
+        ('transactions', '0005_card_issuer'),
     ]
 
     operations = [
