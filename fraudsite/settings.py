@@ -145,6 +145,14 @@ if REDIS_URL:
 else:
     TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
+# Housekeeping the task workers (`db_worker`, `rq_worker`) run between tasks: dotted path ->
+# interval in seconds (core/chores.py).
+PERIODIC_CHORES = {
+    "accounts.api_common.idempotency.idempotency_records_purge": env.int(
+        "IDEMPOTENCY_PURGE_INTERVAL", default=600
+    ),
+}
+
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
