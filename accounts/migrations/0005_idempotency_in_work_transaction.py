@@ -3,11 +3,14 @@
 Claims still "in flight" are dropped: under the new rule a record exists only once its work has
 committed, and these were either abandoned by a crash (the stuck keys this migration frees) or
 belong to a request still running on the old code. Finished records keep their response, encoded
-as the API encodes JSON (the key order jsonb kept is the best that can be recovered).
+as the API encodes JSON (the key order jsonb kept is the best that can be recovered). The owner's
+own index goes: the unique (owner, key) index serves lookups by owner.
 """
 
 import json
 
+import django.db.models.deletion
+from django.conf import settings
 from django.db import migrations, models
 
 
@@ -23,6 +26,7 @@ def to_bytes(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("accounts", "0004_idempotency_body_encoder"),
+        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
@@ -49,6 +53,17 @@ class Migration(migrations.Migration):
             model_name="idempotencyrecord",
             name="response_body",
             field=models.BinaryField(verbose_name="response body"),
+        ),
+        migrations.AlterField(
+            model_name="idempotencyrecord",
+            name="owner",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="owner",
+            ),
         ),
         migrations.AlterField(
             model_name="idempotencyrecord",
