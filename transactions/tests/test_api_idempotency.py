@@ -66,6 +66,7 @@ def test_a_refusal_records_nothing_and_the_corrected_body_may_use_the_key(integr
 BAD_BODIES = {
     "NUL in merchant_name": json.dumps({**BODY, "merchant_name": "Shop\x00"}),
     "NUL in card_id": json.dumps({**BODY, "card_id": "card\x00x"}),
+    "NUL in channel": json.dumps({**BODY, "channel": "online\x00"}),
     "lone surrogate in channel": '{"card_id": "card_idem", "merchant_id": "m_idem", "amount": "1", '
     '"channel": "\\ud800"}',
     "lone surrogate in merchant_name": '{"card_id": "card_idem", "merchant_id": "m_idem", "amount": "1", '
