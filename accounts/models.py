@@ -4,7 +4,6 @@ from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.db import models
 from django.utils.translation import gettext_lazy as _
-from rest_framework.utils.encoders import JSONEncoder
 from rest_framework_api_key.models import AbstractAPIKey, BaseAPIKeyManager
 
 
@@ -123,24 +122,26 @@ class IntegratorKey(AbstractAPIKey):
 
 
 class IdempotencyRecord(models.Model):
-    """The outcome of one POST sent with an `Idempotency-Key` header, so a retry returns the same
-    response instead of acting twice. The unique (owner, key) constraint is what makes two
-    concurrent requests with the same key unable to both proceed, on any database."""
+    """The response to one POST sent with an `Idempotency-Key` header, so a retry gets the same
+    response instead of acting twice. A record is written only inside the database transaction
+    that does the work, so it exists exactly when the work committed: a crash, a dropped database
+    or a rollback leaves no record and the key free. The unique (owner, key) constraint is what
+    stops two concurrent requests with one key from both committing, on any database."""
 
-    class State(models.TextChoices):
-        IN_FLIGHT = "in_flight", _("In flight")
-        DONE = "done", _("Done")
-
+    # No index of its own: the unique (owner, key) index serves lookups by owner too, and a lone
+    # owner index tempted PostgreSQL, planning a prepared lookup while the table was empty, into
+    # scanning all of an integrator's keys for one.
     owner = models.ForeignKey(
-        "accounts.User", verbose_name=_("owner"), related_name="+", on_delete=models.CASCADE
+        "accounts.User", verbose_name=_("owner"), related_name="+", on_delete=models.CASCADE, db_index=False
     )
     key = models.CharField(_("idempotency key"), max_length=255)
     # sha256 of method, path and canonical body: the same key with another request is an error.
     fingerprint = models.CharField(_("request fingerprint"), max_length=64)
-    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.IN_FLIGHT)
-    response_status = models.PositiveSmallIntegerField(_("response status"), null=True, blank=True)
-    # DRF's encoder, so the response's data is stored as the client received it, in one pass.
-    response_body = models.JSONField(_("response body"), null=True, blank=True, encoder=JSONEncoder)
+    response_status = models.PositiveSmallIntegerField(_("response status"))
+    response_content_type = models.CharField(_("response content type"), max_length=255)
+    # The encoded bytes the client received, so a replay is byte-for-byte the same response
+    # (a JSON column would hand back the keys in its own order).
+    response_body = models.BinaryField(_("response body"))
     created_at = models.DateTimeField(_("created"), db_index=True)
 
     class Meta:

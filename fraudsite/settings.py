@@ -57,6 +57,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # 503 with Retry-After (not 500) for any view that meets an unreachable database.
+    "accounts.api_common.unavailable.DatabaseUnavailableMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -144,6 +146,14 @@ if REDIS_URL:
     TASKS = {"default": {"BACKEND": "detection.rq_backend.RQBackend", "OPTIONS": {"URL": REDIS_URL}}}
 else:
     TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+# Housekeeping the task workers (`db_worker`, `rq_worker`) run between tasks: dotted path ->
+# interval in seconds (core/chores.py).
+PERIODIC_CHORES = {
+    "accounts.api_common.idempotency.idempotency_records_purge": env.int(
+        "IDEMPOTENCY_PURGE_INTERVAL", default=600
+    ),
+}
 
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",

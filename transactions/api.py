@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api_common.errors import api_error_response, django_validation_error_to_drf
-from accounts.api_common.idempotency import complete_within_transaction, idempotent
+from accounts.api_common.idempotency import idempotent, record_response
 from accounts.api_common.pagination import NewestFirstPagination
 from accounts.api_common.permissions import (
     HasRole,
@@ -349,16 +349,16 @@ class TransactionListCreateView(generics.ListAPIView):
         ],
         tags=["transactions"],
     )
-    @idempotent
+    @idempotent(records_within_work=True)
     def post(self, request):
         serializer = TransactionInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         response = None
 
-        def respond(tx):  # inside the transaction that stores tx: the key's record commits with it
+        def respond(tx):  # inside the transaction that stores tx: the key is claimed with it
             nonlocal response
             response = Response(TransactionOutputSerializer(tx).data, status=status.HTTP_201_CREATED)
-            complete_within_transaction(request, response)
+            record_response(request, response)
 
         _submit(data=serializer.validated_data, user=request.user, on_stored=respond)
         return response

@@ -1,5 +1,7 @@
 """One error shape for every API error: `{"error": {"code", "message", "fields"}}`."""
 
+import sys
+
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
@@ -9,6 +11,8 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from core.outage import database_unavailable
 
 # DRF's own codes, renamed where a client reads them better.
 CODES = {"invalid": "validation_error", "error": "error"}
@@ -114,6 +118,11 @@ def json_or_html_400(request, exception=None):
 
 
 def json_or_html_500(request):
+    exc = sys.exc_info()[1]
+    if database_unavailable(exc):  # raised outside a view (in a middleware): still a 503
+        from accounts.api_common.unavailable import database_unavailable_response
+
+        return database_unavailable_response(request, exc)
     if _is_api(request):
         return JsonResponse(
             error_body("server_error", _("Something went wrong on our side; it has been logged.")),

@@ -2,6 +2,27 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 from django.tasks import task_backends
 
+from core.chores import Chores
+from core.outage import DATABASE_UNAVAILABLE, one_line
+
+
+class ChoresMixin:
+    """RQ's periodic maintenance (at start, then every 10 minutes) also runs our chores
+    (PERIODIC_CHORES, core/chores.py) in the worker's main process, between jobs."""
+
+    chores = None
+
+    def run_maintenance_tasks(self):
+        super().run_maintenance_tasks()
+        if self.chores is None:
+            self.chores = Chores()
+        try:
+            self.chores.run_due()
+        except DATABASE_UNAVAILABLE as error:
+            self.log.warning("Periodic chores wait: database unavailable (%s)", one_line(error))
+        finally:
+            connections.close_all()  # a forked job must not share the parent's database sockets
+
 
 class Command(BaseCommand):
     help = (
@@ -42,6 +63,6 @@ class Command(BaseCommand):
             raise CommandError("--queue-name needs at least one queue.")
         # A forked job must not share the parent's database sockets.
         connections.close_all()
-        worker_class = SimpleWorker if options["simple"] else Worker
+        worker_class = type("ChoresWorker", (ChoresMixin, SimpleWorker if options["simple"] else Worker), {})
         worker = worker_class([backend.queue(name) for name in names], connection=backend.connection)
         worker.work(burst=options["burst"], with_scheduler=True)
