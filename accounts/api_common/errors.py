@@ -10,12 +10,10 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from core.http import error_body, is_api_path
+
 # DRF's own codes, renamed where a client reads them better.
 CODES = {"invalid": "validation_error", "error": "error"}
-
-
-def error_body(code, message, fields=None):
-    return {"error": {"code": code, "message": force_str(message), "fields": fields or {}}}
 
 
 def _messages(detail):
@@ -87,7 +85,7 @@ def api_error_response(code, message, status_code, fields=None):
 
 
 def _is_api(request):
-    return request.path.startswith("/api/")
+    return is_api_path(request.path)
 
 
 def json_or_html_404(request, exception=None):
