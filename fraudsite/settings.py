@@ -285,7 +285,12 @@ REST_FRAMEWORK = {
         "read": env.str("API_RATE_READ", default="6000/min"),
         "batch": env.str("API_RATE_BATCH", default="30/hour"),
         "train": env.str("API_RATE_TRAIN", default="10/hour"),
+        # Failed authentications (401) per client address; over it, 429.
+        "auth_failure": env.str("API_RATE_AUTH_FAILURE", default="60/min"),
     },
+    # Trust no X-Forwarded-For entry by default (a client could pick its own address); behind
+    # N reverse proxies that set it, API_NUM_PROXIES=N.
+    "NUM_PROXIES": env.int("API_NUM_PROXIES", default=0),
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 SPECTACULAR_SETTINGS = {

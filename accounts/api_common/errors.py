@@ -58,6 +58,19 @@ class RequestTooLarge(exceptions.APIException):
 
 
 def exception_handler(exc, context):
+    response = _handle(exc, context)
+    request = context.get("request")
+    if response is not None and response.status_code == 401 and request is not None:
+        # Failed authentication counts per address; over the limit it is refused as throttled.
+        from accounts.api_common.throttling import AuthFailureThrottle
+
+        wait = AuthFailureThrottle().record(request)
+        if wait is not None:
+            return _handle(exceptions.Throttled(wait=wait), context)
+    return response
+
+
+def _handle(exc, context):
     if isinstance(exc, RequestDataTooBig):
         exc = RequestTooLarge(_("The request body is larger than the server accepts."))
     elif isinstance(exc, DjangoValidationError):
