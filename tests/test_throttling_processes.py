@@ -111,8 +111,6 @@ def test_the_rate_limit_is_shared_by_every_worker(server):
 
 def test_failed_authentication_is_limited_per_address_across_workers(server):
     base, _log = server
-    _key, secret = api_key_create(owner=factories.integrator(), name="good")
-
     results = _burst(base + "/api/v1/me/", {"Authorization": "Api-Key nope.wrong"}, AUTH_FAILURE_LIMIT * 4)
 
     statuses = sorted(status for status, _h, _b in results)
