@@ -59,6 +59,8 @@ def batch_max_bytes():
 
 
 class ReasonSerializer(ReusedFieldsMixin, serializers.Serializer):
+    """Why: one reason of a decision."""
+
     code = serializers.CharField(help_text="Stable, machine-readable, e.g. `amount_vs_card_history`.")
     message = serializers.CharField(help_text="A plain sentence, in the request's language.")
 
@@ -87,7 +89,8 @@ def _amount_schema():
     return {
         "type": "string",
         "format": "decimal",
-        "pattern": r"^[0-9]+(\.[0-9]{1,2})?$",
+        # More than zero: a non-zero digit before the point, or zeros and non-zero cents.
+        "pattern": r"^(?:[0-9]*[1-9][0-9]*(?:\.[0-9]{1,2})?|[0-9]*\.(?:0[1-9]|[1-9][0-9]?))$",
         "description": f"More than 0 and at most TRANSACTIONS_MAX_AMOUNT ({plausible.max_amount()} by "
         "default), with at most 2 decimal places, in ASCII digits. A JSON number is accepted too.",
         "example": "129.90",
@@ -171,6 +174,8 @@ class TransactionInputSerializer(ReusedFieldsMixin, serializers.Serializer):
 
 
 class TransactionOutputSerializer(ReusedFieldsMixin, DecisionFieldsMixin, serializers.Serializer):
+    """A stored transaction with its decision."""
+
     id = serializers.IntegerField(source="pk")
     transaction_id = serializers.CharField(source="external_id")
     card_id = serializers.CharField(source="card.external_id")
@@ -189,7 +194,7 @@ class TransactionOutputSerializer(ReusedFieldsMixin, DecisionFieldsMixin, serial
 
 
 class DecisionOutputSerializer(ReusedFieldsMixin, DecisionFieldsMixin, serializers.Serializer):
-    pass
+    """A decision that was not stored."""
 
 
 class ReportInputSerializer(serializers.Serializer):
