@@ -207,7 +207,9 @@ class ApiJob(models.Model):
 class ThrottleCount(models.Model):
     """Requests counted in one rate-limit window (API throttling without Redis): one row per
     (scope, caller, window), incremented by one atomic upsert per request so that every web
-    process counts against the same limit. Rows of past windows are purged as they expire."""
+    process counts against the same limit. Rows of past windows are purged as they expire. On
+    PostgreSQL the table is UNLOGGED (migration 0005): counts need no crash safety, and a logged
+    table cost a WAL flush per request."""
 
     key = models.CharField(_("key"), max_length=200, primary_key=True)
     count = models.PositiveIntegerField(_("count"), default=0)
