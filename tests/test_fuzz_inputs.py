@@ -162,8 +162,10 @@ def _requests(objects, *, admin_pages):
         if route.startswith("api/"):
             full = route in API_LISTS
             names, values = (API_QUERY, HOSTILE) if full else (API_QUERY[:2], SAMPLE)
+        elif "dashboard" in route:  # charts are drawn on each request: the parameters they read
+            names, values = ["version", "days", "q"], HOSTILE
         elif _is_admin_page(route):
-            full = route in FULL_ADMIN or "dashboard" in route
+            full = route in FULL_ADMIN
             names, values = (ADMIN_QUERY[:12], HOSTILE) if full else (ADMIN_QUERY[:6], SAMPLE)
         else:
             names, values = ["q"], SAMPLE

@@ -51,22 +51,42 @@ def _store():
 class _CacheCounts:
     """Counters in the shared cache (Redis): atomic INCR, entries expire on their own."""
 
+    def __init__(self):
+        self._previous = {}
+
     def previous(self, key):
-        return default_cache.get(key, 0)
+        return _remember(self._previous, key, lambda: default_cache.get(key, 0))
 
     def hit(self, key, *, ceiling, expires_in):
         """Count one request unless the window's count has reached `ceiling`; True if counted."""
-        if default_cache.get(key, 0) >= ceiling:
-            return False
         try:
-            default_cache.incr(key)
+            count = default_cache.incr(key)
         except ValueError:  # the window's first request
-            if not default_cache.add(key, 1, timeout=expires_in):
-                default_cache.incr(key)  # another process created it meanwhile
+            if default_cache.add(key, 1, timeout=expires_in):
+                return True
+            count = default_cache.incr(key)  # another process created it meanwhile
+        if count > ceiling:
+            default_cache.decr(key)  # refused requests are not counted
+            return False
         return True
 
     def forget(self):
-        pass
+        self._previous.clear()
+
+
+_lock = threading.Lock()
+
+
+def _remember(memo, key, read):
+    """The count of a finished window: it no longer changes, so each process reads it once."""
+    count = memo.get(key)
+    if count is None:
+        count = read() or 0
+        with _lock:
+            if len(memo) > 10_000:  # finished windows of many callers: start over
+                memo.clear()
+            memo[key] = count
+    return count
 
 
 class _DatabaseCounts:
@@ -74,7 +94,6 @@ class _DatabaseCounts:
 
     def __init__(self):
         self._previous = {}  # key of a finished window -> its count, read once per process
-        self._lock = threading.Lock()
         self._purged_at = 0.0
         self._sql = {}
 
@@ -90,14 +109,11 @@ class _DatabaseCounts:
         return sql
 
     def previous(self, key):
-        count = self._previous.get(key)
-        if count is None:
-            count = ThrottleCount.objects.filter(key=key).values_list("count", flat=True).first() or 0
-            with self._lock:
-                if len(self._previous) > 10_000:  # finished windows of many callers: start over
-                    self._previous.clear()
-                self._previous[key] = count
-        return count
+        return _remember(
+            self._previous,
+            key,
+            lambda: ThrottleCount.objects.filter(key=key).values_list("count", flat=True).first(),
+        )
 
     def hit(self, key, *, ceiling, expires_in):
         now = time.time()
@@ -228,5 +244,6 @@ class AuthFailureThrottle(SimpleRateThrottle):
 
 def forget_throttle_state():
     """For tests: what this process remembers of counts and blocked addresses."""
+    _CACHE.forget()
     _DATABASE.forget()
     AuthFailureThrottle._blocked_until.clear()

@@ -1,6 +1,8 @@
 """Throttling counted in the database (no Redis): failed authentications are limited per
 address, and counts live in one shared table, one statement per request."""
 
+import os
+
 import pytest
 from django.db import connection
 from django.test import override_settings
@@ -69,3 +71,37 @@ def test_expired_windows_are_purged(integrator, monkeypatch):
     monkeypatch.setattr(throttling._DATABASE, "_purged_at", 0.0)
     key_client(integrator).get("/api/v1/me/")
     assert not ThrottleCount.objects.filter(key="old").exists()
+
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+
+
+@pytest.fixture
+def redis_cache(settings):
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL).flushdb()
+    except redis.exceptions.ConnectionError:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"No Redis at {REDIS_URL} on CI.")
+        pytest.skip(f"No Redis at {REDIS_URL}.")
+    settings.REDIS_URL = REDIS_URL
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+    yield
+    redis.Redis.from_url(REDIS_URL).flushdb()
+
+
+def test_with_redis_the_counts_live_in_redis_and_refused_requests_are_not_counted(integrator, redis_cache):
+    from django.core.cache import cache
+
+    client = key_client(integrator)
+    with _rates(read="2/min"), _rates(auth_failure="1/min"):
+        assert [client.get("/api/v1/me/").status_code for _ in range(4)] == [200, 200, 429, 429]
+        assert APIClient().get("/api/v1/me/").status_code == 401
+        assert APIClient().get("/api/v1/me/").status_code == 429
+    assert not ThrottleCount.objects.exists()
+    redis_client = cache._cache.get_client()
+    assert [int(redis_client.get(key)) for key in redis_client.keys("*throttle_read*")] == [2]
