@@ -5,7 +5,8 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiRespo
 from accounts.api_common.errors import ErrorSerializer, error_body
 
 _ERRORS = {
-    400: ("Invalid request: a field is missing or wrong, or the body is not valid JSON.",
+    400: ("Invalid request: a field is missing or wrong, the body is not valid JSON, or the address holds a "
+          "forbidden character (NUL, a control character).",
           "validation_error", "The request has invalid fields; see `fields`.",
           {"amount": ["The amount must be more than 0."]}),
     401: ("No credentials, or an API key that is not valid, revoked or expired.",
@@ -42,8 +43,9 @@ def errors(*codes):
     return responses
 
 
-# Every authenticated endpoint can answer these.
-AUTH_ERRORS = (401, 403, 429)
+# Every endpoint can answer these: a malformed address (NUL, control characters: 400; too long:
+# 414) is refused before any view, and every one needs credentials, a role, and stays in its rate.
+AUTH_ERRORS = (400, 401, 403, 414, 429)
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
