@@ -118,7 +118,7 @@ def amount_column_problems(texts: pd.Series, amounts: pd.Series) -> pd.Series:
     by the reader."""
     reasons = pd.Series("", index=texts.index, dtype=object)
     present = texts != ""
-    plain = texts.str.fullmatch(_AMOUNT_TEXT.pattern).fillna(False).astype(bool) & texts.map(str.isascii)
+    plain = texts.str.fullmatch(_AMOUNT_TEXT.pattern).fillna(False).astype(bool) & texts.str.isascii()
     reasons[present & ~plain] = "amount is not a number"
     numeric = present & plain
     reasons[numeric & (amounts < 0)] = "amount is negative"
@@ -131,7 +131,7 @@ def occurred_at_column_problems(texts: pd.Series, moments: pd.Series) -> pd.Seri
     the raw texts and their parsed UTC moments. The future is allowed: files may hold simulated
     or scheduled periods; the earliest plausible date and ASCII digits hold everywhere."""
     reasons = pd.Series("", index=texts.index, dtype=object)
-    ascii_only = texts.map(str.isascii).astype(bool)
+    ascii_only = texts.str.isascii().fillna(True).astype(bool)
     reasons[(texts != "") & ~ascii_only] = "occurred_at must be written in ASCII digits"
     earliest = pd.Timestamp(earliest_occurred_at())
     too_early = np.asarray((moments < earliest).fillna(False), dtype=bool)
