@@ -51,7 +51,8 @@ def test_nul_in_an_admin_filter_and_the_dashboard_is_a_plain_400(client):
     client.raise_request_exception = False
     for url in [
         "/admin/detection/modelversion/?version=%00",
-        "/admin/detection/modelversion/dashboard/?version=%00",
+        "/admin/detection/retrainingrun/dashboard/models/?version=%00",
+        "/admin/detection/retrainingrun/dashboard/traffic/?days=%00",
         "/admin/transactions/transaction/?status=%00",
         "/admin/transactions/transaction/%00/change/",
     ]:
