@@ -22,6 +22,10 @@ worker_class = os.environ.get("WEB_WORKER_CLASS", "gthread")
 backlog = 2048
 keepalive = 5
 worker_connections = int(os.environ.get("WEB_WORKER_CONNECTIONS", "1000"))
+# gunicorn's own ceiling (its maximum). The site refuses request targets over
+# REQUEST_MAX_URI_LENGTH (4096) itself, with 414 in the API's error shape; only request lines
+# over this limit get gunicorn's plain-text 414, which no application code can change.
+limit_request_line = int(os.environ.get("WEB_LIMIT_REQUEST_LINE", "8190"))
 
 
 def post_worker_init(worker):

@@ -203,3 +203,23 @@ class ApiJob(models.Model):
         if self.status == self.Status.SUCCEEDED:
             return 1.0
         return round(self.processed / self.total, 4) if self.total else 0.0
+
+
+class ThrottleCount(models.Model):
+    """Requests counted in one rate-limit window (API throttling without Redis): one row per
+    (scope, caller, window), incremented by one atomic upsert per request so that every web
+    process counts against the same limit. Rows of past windows are purged as they expire. On
+    PostgreSQL the table is UNLOGGED (migration 0005): counts need no crash safety, and a logged
+    table cost a WAL flush per request."""
+
+    key = models.CharField(_("key"), max_length=200, primary_key=True)
+    count = models.PositiveIntegerField(_("count"), default=0)
+    # Unix seconds after which the row no longer counts (the window and the one after it).
+    expires_at = models.BigIntegerField(_("expires at"), db_index=True)
+
+    class Meta:
+        verbose_name = _("throttle count")
+        verbose_name_plural = _("throttle counts")
+
+    def __str__(self):
+        return f"{self.key}={self.count}"

@@ -113,10 +113,13 @@ def prepare(db, history):
     env = {**ENV, "DATABASE_URL": PG_URL if db == "postgres" else f"sqlite:///{SQLITE_PATH}"}
     if db == "postgres":
         import psycopg
+        import psycopg.sql
 
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute("DROP DATABASE IF EXISTS sentinel_bench WITH (FORCE)")
-            conn.execute("CREATE DATABASE sentinel_bench")
+            # The database of BENCH_PG_URL, so that benchmarks run side by side do not collide.
+            name = psycopg.sql.Identifier(PG_URL.rsplit("/", 1)[1].split("?")[0])
+            conn.execute(psycopg.sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+            conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(name))
     else:
         SQLITE_PATH.parent.mkdir(exist_ok=True)
         for suffix in ("", "-wal", "-shm"):

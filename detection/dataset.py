@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from core import plausible
 from detection.csv_io import read_strings
 
 REQUIRED = ["transaction_id", "occurred_at", "card_id", "merchant_id", "amount"]
@@ -128,12 +129,23 @@ def clean_frame(columns: dict, *, lines, label_delay=DEFAULT_LABEL_DELAY):
 
     occurred = _to_utc(text["occurred_at"])
     reject(text["occurred_at"] == "", "occurred_at is missing")
+    # The rules every entry point shares (core.plausible): ASCII digits, nothing before the
+    # earliest plausible date. The future is allowed in files (simulated periods).
+    date_problems = plausible.occurred_at_column_problems(text["occurred_at"], occurred)
+    for reason in date_problems.unique():
+        if reason:
+            reject(date_problems == reason, reason)
     reject(occurred.isna(), "occurred_at is not an ISO 8601 date-time")
 
     amount = pd.to_numeric(text["amount"].where(text["amount"] != ""), errors="coerce")
     reject(text["amount"] == "", "amount is missing")
+    # ASCII digits, not negative (history may hold 0, as the CSV contract says), at most
+    # TRANSACTIONS_MAX_AMOUNT; more than 2 decimals are rounded to cents below.
+    amount_problems = plausible.amount_column_problems(text["amount"], amount)
+    for reason in amount_problems.unique():
+        if reason:
+            reject(amount_problems == reason, reason)
     reject(amount.isna() | ~np.isfinite(amount.fillna(0)), "amount is not a number")
-    reject(amount < 0, "amount is negative")
 
     label_text = text.get("is_fraud", empty).str.lower()
     label_map = {"": np.nan, "0": 0, "1": 1, "0.0": 0, "1.0": 1, "true": 1, "false": 0}
@@ -167,7 +179,7 @@ def clean_frame(columns: dict, *, lines, label_delay=DEFAULT_LABEL_DELAY):
             "occurred_at": occurred,
             "card_id": text["card_id"],
             "merchant_id": text["merchant_id"],
-            "amount": amount.round(2),
+            "amount": amount.round(2) + 0.0,  # -0 reads as 0
             **{name: text.get(name, empty) for name in CONTEXT},
             "is_fraud": label.astype("Int8"),
             "label_known_at": known,

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import ApiJob
+from core.csvcells import neutralise
 
 logger = logging.getLogger(__name__)
 
@@ -90,8 +91,15 @@ def batch_score(*, job_id):
         writer.writerow(RESULT_COLUMNS)
         for row in scores.itertuples(index=False):
             reasons = row.reasons if isinstance(row.reasons, str) else ";".join(row.reasons or [])
+            # Text cells from the uploaded file could be formulas in a spreadsheet.
             writer.writerow(
-                [row.transaction_id, f"{row.score:.6f}", int(row.risk_score), row.decision, reasons]
+                [
+                    neutralise(str(row.transaction_id)),
+                    f"{row.score:.6f}",
+                    int(row.risk_score),
+                    neutralise(str(row.decision)),
+                    neutralise(reasons),
+                ]
             )
         with transaction.atomic():
             job.refresh_from_db()

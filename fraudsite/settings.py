@@ -59,10 +59,14 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # 503 with Retry-After (not 500) for any view that meets an unreachable database.
     "accounts.api_common.unavailable.DatabaseUnavailableMiddleware",
+    # Outermost after security headers: sees the response of every view, including refusals.
+    "core.middleware.NoStoreWhenSignedInMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    # Before anything reads the path or query: NUL, controls, lone surrogates, over-long URIs.
+    "core.middleware.RefuseMalformedRequestMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -245,6 +249,9 @@ SECURE_CSP = {
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
+# The language switcher posts a form; no script reads the cookie.
+LANGUAGE_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -258,6 +265,14 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = True
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+    LANGUAGE_COOKIE_SECURE = True
+
+# Requests refused before any view (core.middleware): a request target longer than this gets 414
+# in the API's error shape. gunicorn's limit_request_line (gunicorn.conf.py) is above it, so only
+# longer request lines meet gunicorn's own plain 414.
+REQUEST_MAX_URI_LENGTH = env.int("REQUEST_MAX_URI_LENGTH", default=4096)
+# JSON bodies nested deeper than this are refused (400); ours are flat objects.
+API_JSON_MAX_DEPTH = env.int("API_JSON_MAX_DEPTH", default=32)
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -271,7 +286,7 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["accounts.api_common.parsers.StrictJSONParser"],
     "DEFAULT_PAGINATION_CLASS": "accounts.api_common.pagination.NewestFirstPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
@@ -284,7 +299,12 @@ REST_FRAMEWORK = {
         "read": env.str("API_RATE_READ", default="6000/min"),
         "batch": env.str("API_RATE_BATCH", default="30/hour"),
         "train": env.str("API_RATE_TRAIN", default="10/hour"),
+        # Failed authentications (401) per client address; over it, 429.
+        "auth_failure": env.str("API_RATE_AUTH_FAILURE", default="60/min"),
     },
+    # Trust no X-Forwarded-For entry by default (a client could pick its own address); behind
+    # N reverse proxies that set it, API_NUM_PROXIES=N.
+    "NUM_PROXIES": env.int("API_NUM_PROXIES", default=0),
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 SPECTACULAR_SETTINGS = {

@@ -13,6 +13,7 @@ from fraudsite.settings import BASE_DIR
 SECURE_SSL_REDIRECT = False
 SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
+LANGUAGE_COOKIE_SECURE = False
 SECURE_HSTS_SECONDS = 0
 
 # Argon2 is deliberately slow; the production hasher list is checked by its own test.

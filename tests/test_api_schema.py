@@ -1,6 +1,7 @@
 """The OpenAPI document: valid with no warnings, and true to the API (property-based fuzzing)."""
 
 import json
+import re
 
 import pytest
 import schemathesis
@@ -37,6 +38,42 @@ def test_schema_generates_and_validates_without_warnings(tmp_path):
             errors = {code for code in operation["responses"] if code.startswith("4")}
             assert "401" in errors, (method, path)
             assert operation.get("summary"), (method, path)
+
+
+def test_schema_passes_a_strict_openapi_validator():
+    from openapi_spec_validator import OpenAPIV30SpecValidator
+
+    errors = [
+        str(error).splitlines()[0] for error in OpenAPIV30SpecValidator(_openapi_document()).iter_errors()
+    ]
+
+    assert errors == []
+
+
+def test_schema_says_what_the_api_enforces():
+    schema = _openapi_document()
+    create = schema["paths"]["/api/v1/transactions/"]["post"]
+    key = next(p for p in create["parameters"] if p["name"] == "Idempotency-Key")
+    assert (key["schema"]["minLength"], key["schema"]["maxLength"]) == (1, 255)
+    amount = schema["components"]["schemas"]["TransactionInputRequest"]["properties"]["amount"]
+    number = next(s for s in amount["oneOf"] if s["type"] == "number")
+    assert number["minimum"] == 0 and number["exclusiveMinimum"] is True and number["maximum"] == 1_000_000
+    text = next(s for s in amount["oneOf"] if s["type"] == "string")
+    assert re.fullmatch(text["pattern"].strip("^$"), "0.01") and not re.fullmatch(
+        text["pattern"].strip("^$"), "0.00"
+    )
+    for path in ["/api/v1/transactions/", "/api/v1/reports/", "/api/v1/models/"]:
+        size = next(p for p in schema["paths"][path]["get"]["parameters"] if p["name"] == "page_size")
+        assert size["schema"] == {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}, path
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("size", ["0", "201", "-1", "abc", "５", "9" * 50])
+def test_page_sizes_outside_the_schema_are_400(size):
+    client = key_client(users.integrator())
+    response = client.get("/api/v1/transactions/", {"page_size": size})
+    assert response.status_code == 400
+    assert "page_size" in response.json()["error"]["fields"]
 
 
 @pytest.mark.django_db

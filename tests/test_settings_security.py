@@ -42,3 +42,35 @@ def test_argon2_hashes_passwords_in_production():
     from fraudsite import settings
 
     assert settings.PASSWORD_HASHERS[0] == "django.contrib.auth.hashers.Argon2PasswordHasher"
+
+
+def test_the_language_cookie_is_secure_httponly_and_lax_in_production():
+    code = (
+        "from django.conf import settings as s; "
+        "print(s.LANGUAGE_COOKIE_SECURE, s.LANGUAGE_COOKIE_HTTPONLY, s.LANGUAGE_COOKIE_SAMESITE)"
+    )
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    result = subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {code}"],
+        cwd=ROOT,
+        env=clean | PRODUCTION_ENV,
+        capture_output=True,
+        text=True,
+    )
+
+    assert result.stdout.split() == ["True", "True", "Lax"], result.stderr
+
+
+def test_signed_in_pages_and_api_answers_are_not_stored(client, db):
+    from accounts.tests import factories
+    from accounts.tests.api_clients import key_client
+
+    user = factories.customer()
+    assert "no-store" not in client.get("/").get("Cache-Control", "")
+    client.force_login(user)
+    for url in ["/", "/dashboard/", "/api/v1/me/"]:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert "no-store" in response["Cache-Control"], url
+    api = key_client(factories.integrator())
+    assert "no-store" in api.get("/api/v1/me/")["Cache-Control"]

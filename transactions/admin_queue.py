@@ -9,9 +9,11 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from core.text import is_ascii_digits
 from transactions import services
 from transactions.models import Transaction
 from transactions.queue import review_queue
+from transactions.selectors import MAX_PK_DIGITS
 
 ACTIONS = ("confirm_fraud", "confirm_legitimate", "assign_me", "note")
 PERMISSIONS = ("transactions.change_transaction", "transactions.change_fraudreport")
@@ -53,7 +55,9 @@ def _handle_post(request):
         messages.warning(request, _("Tick at least one item first."))
         return
     done = 0
-    for tx in Transaction.objects.filter(pk__in=[i for i in ids if str(i).isdigit()]):
+    for tx in Transaction.objects.filter(
+        pk__in=[i for i in ids if is_ascii_digits(str(i)) and len(str(i)) <= MAX_PK_DIGITS]
+    ):
         try:
             _apply(request, action, tx)
         except ValidationError as error:

@@ -10,7 +10,13 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
 from rest_framework import generics, parsers, renderers, serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -30,6 +36,7 @@ from accounts.api_common.schema import AUTH_ERRORS, IDEMPOTENCY_KEY, errors
 from accounts.api_common.serializers import ReusedFieldsMixin
 from accounts.models import ApiJob
 from accounts.roles import Role
+from core import plausible
 from detection import scoring
 from detection.contracts import CARD_KEY_SEPARATOR, TransactionInput
 from transactions import directory
@@ -53,6 +60,8 @@ def batch_max_bytes():
 
 
 class ReasonSerializer(ReusedFieldsMixin, serializers.Serializer):
+    """Why: one reason of a decision."""
+
     code = serializers.CharField(help_text="Stable, machine-readable, e.g. `amount_vs_card_history`.")
     message = serializers.CharField(help_text="A plain sentence, in the request's language.")
 
@@ -83,7 +92,61 @@ class StrictCharField(serializers.CharField):
         return super().to_internal_value(data)
 
 
+def _amount_schema():
+    return {
+        "type": "string",
+        "format": "decimal",
+        # More than zero: a non-zero digit before the point, or zeros and non-zero cents.
+        "pattern": r"^(?:[0-9]*[1-9][0-9]*(?:\.[0-9]{1,2})?|[0-9]*\.(?:0[1-9]|[1-9][0-9]?))$",
+        "description": f"More than 0 and at most TRANSACTIONS_MAX_AMOUNT ({plausible.max_amount()} by "
+        "default), with at most 2 decimal places, in ASCII digits. A JSON number is accepted too.",
+        "example": "129.90",
+    }
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            _amount_schema(),
+            {
+                "type": "number",
+                "minimum": 0,
+                "exclusiveMinimum": True,
+                "maximum": float(plausible.max_amount()),
+                "multipleOf": 0.01,
+            },
+        ]
+    }
+)
+class AmountField(serializers.Field):
+    """An amount as every entry point reads it (core.plausible): ASCII digits, more than 0, at
+    most the maximum, cents. DRF's DecimalField would read '４２' as 42."""
+
+    def to_internal_value(self, data):
+        try:
+            return plausible.clean_amount(data)
+        except DjangoValidationError as error:
+            raise ValidationError(error.messages) from None
+
+    def to_representation(self, value):
+        return str(value)
+
+
+class OccurredAtField(serializers.DateTimeField):
+    """A date-time from the earliest plausible moment to now (plus clock skew), in ASCII digits:
+    Django's parser reads '２０２６' as 2026."""
+
+    def to_internal_value(self, value):
+        try:
+            plausible.check_ascii_date_text(value)
+            return plausible.clean_occurred_at(super().to_internal_value(value))
+        except DjangoValidationError as error:
+            raise ValidationError(error.messages) from None
+
+
 class TransactionInputSerializer(ReusedFieldsMixin, serializers.Serializer):
+    """A transaction to decide (and, on POST /transactions/, to store)."""
+
     transaction_id = StrictCharField(
         max_length=64,
         required=False,
@@ -96,17 +159,19 @@ class TransactionInputSerializer(ReusedFieldsMixin, serializers.Serializer):
     merchant_id = serializers.CharField(
         max_length=64, help_text="Merchant or terminal id. Unknown ids are created."
     )
-    amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, coerce_to_string=False)
+    amount = AmountField()
     currency = serializers.RegexField(
         r"^[A-Z]{3}$", required=False, default="USD", help_text="ISO 4217, e.g. EUR."
     )
-    occurred_at = serializers.DateTimeField(required=False, help_text="ISO 8601; default: now.")
-    channel = serializers.ChoiceField(choices=Transaction.Channel.choices, required=False, default="")
-    country = serializers.RegexField(
-        r"^[A-Z]{2}$", required=False, default="", help_text="ISO 3166-1 alpha-2."
+    occurred_at = OccurredAtField(
+        required=False,
+        help_text="ISO 8601; default: now. Not before TRANSACTIONS_EARLIEST_OCCURRED_AT (2000-01-01 by "
+        "default), not in the future (beyond a few minutes of clock skew).",
     )
-    merchant_name = serializers.CharField(max_length=200, required=False, default="")
-    merchant_category = serializers.CharField(max_length=32, required=False, default="", help_text="MCC.")
+    channel = serializers.ChoiceField(choices=Transaction.Channel.choices, required=False)
+    country = serializers.RegexField(r"^[A-Z]{2}$", required=False, help_text="ISO 3166-1 alpha-2.")
+    merchant_name = serializers.CharField(max_length=200, required=False)
+    merchant_category = serializers.CharField(max_length=32, required=False, help_text="MCC.")
 
     def validate_card_id(self, value):
         if any(not ch.isprintable() for ch in value) or (value.isdigit() and len(value) >= 12):
@@ -116,6 +181,8 @@ class TransactionInputSerializer(ReusedFieldsMixin, serializers.Serializer):
 
 
 class TransactionOutputSerializer(ReusedFieldsMixin, DecisionFieldsMixin, serializers.Serializer):
+    """A stored transaction with its decision."""
+
     id = serializers.IntegerField(source="pk")
     transaction_id = serializers.CharField(source="external_id")
     card_id = serializers.CharField(
@@ -136,7 +203,7 @@ class TransactionOutputSerializer(ReusedFieldsMixin, DecisionFieldsMixin, serial
 
 
 class DecisionOutputSerializer(ReusedFieldsMixin, DecisionFieldsMixin, serializers.Serializer):
-    pass
+    """A decision that was not stored."""
 
 
 class ReportInputSerializer(serializers.Serializer):

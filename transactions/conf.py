@@ -4,15 +4,15 @@ from decimal import Decimal
 
 from django.conf import settings
 
+from core import plausible
 
-def max_amount():
-    """The largest single transaction we accept; anything above is a typo or an attack."""
-    return Decimal(str(getattr(settings, "TRANSACTIONS_MAX_AMOUNT", "1000000.00")))
+# TRANSACTIONS_MAX_AMOUNT, TRANSACTIONS_CLOCK_SKEW_SECONDS and TRANSACTIONS_EARLIEST_OCCURRED_AT
+# are read by core.plausible, the one validator of amounts and times for every entry point.
+max_amount = plausible.max_amount
 
 
 def clock_skew_seconds():
-    """How far in the future an occurred_at may be, for clocks that run a little fast."""
-    return int(getattr(settings, "TRANSACTIONS_CLOCK_SKEW_SECONDS", 300))
+    return int(plausible.clock_skew().total_seconds())
 
 
 def default_credit_limit():

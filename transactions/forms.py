@@ -9,6 +9,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core import plausible
 from transactions import selectors
 from transactions.models import Card, Transaction
 
@@ -17,6 +18,28 @@ def add_service_errors(form, error):
     """Put a service's ValidationError on the form's fields (unknown keys go to the top)."""
     for field, messages in error.message_dict.items():
         form.add_error(field if field in form.fields else None, messages)
+
+
+class AmountField(forms.CharField):
+    """The amount as every entry point reads it (core.plausible): Django's DecimalField would
+    read fullwidth or Arabic-Indic digits as a number."""
+
+    def clean(self, value):
+        value = super().clean(value)
+        return None if value in self.empty_values else plausible.clean_amount(value)
+
+
+class OccurredAtField(forms.DateTimeField):
+    """Plausible moments only (core.plausible), in ASCII digits: strptime reads '２０２６' too."""
+
+    def to_python(self, value):
+        plausible.check_ascii_date_text(value)
+        return super().to_python(value)
+
+    def validate(self, value):
+        super().validate(value)
+        if value is not None:
+            plausible.clean_occurred_at(value)
 
 
 class CardNumberInput(forms.TextInput):
@@ -80,12 +103,11 @@ class TransactionForm(forms.Form):
         max_length=200,
         required=False,
     )
-    amount = forms.DecimalField(
+    amount = AmountField(
         label=_("Amount (USD)"),
-        widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}),
-        error_messages={"invalid": _("Enter the amount as a number, such as 12.50.")},
+        widget=forms.NumberInput(attrs={"step": "0.01", "min": "0.01", "inputmode": "decimal"}),
     )
-    occurred_at = forms.DateTimeField(
+    occurred_at = OccurredAtField(
         label=_("Date and time"),
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"],
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),

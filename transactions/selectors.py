@@ -12,9 +12,13 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from accounts.roles import Role, has_role, user_roles
+from core.text import is_ascii_digits
 from transactions.models import Card, FraudReport, Merchant, Transaction
 
 RECENT_TRANSACTIONS = 10
+# Primary keys are 64-bit: a longer run of digits names no row (and int() of thousands of digits
+# raises). ASCII digits only: '¹'.isdigit() is True, but int('¹') fails.
+MAX_PK_DIGITS = 18
 
 
 def _sees_everything(user):
@@ -62,7 +66,7 @@ def transaction_get_for(user, pk_or_external_id) -> Transaction:
     transactions = transactions_for(user)
     value = str(pk_or_external_id)
     found = transactions.filter(external_id=value).first()
-    if found is None and value.isdigit():
+    if found is None and is_ascii_digits(value) and len(value) <= MAX_PK_DIGITS:
         found = transactions.filter(pk=int(value)).first()
     if found is None:
         raise Http404("No such transaction.")

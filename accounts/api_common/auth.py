@@ -13,6 +13,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from accounts.api_common.permissions import roles_of_user
+from accounts.api_common.throttling import AuthFailureThrottle
 from accounts.models import IntegratorKey
 
 KEYWORD = "Api-Key"
@@ -58,6 +59,8 @@ class IntegratorKeyAuthentication(authentication.BaseAuthentication):
         header = authentication.get_authorization_header(request).split()
         if not header or header[0].decode("latin-1").lower() != KEYWORD.lower():
             return None
+        # An address over its limit of failed attempts may not try another key for a while.
+        AuthFailureThrottle().check(request)
         if len(header) != 2:
             raise exceptions.AuthenticationFailed(_("Send the header as `Authorization: Api-Key <key>`."))
         try:

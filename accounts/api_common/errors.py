@@ -12,14 +12,11 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from core.http import error_body, is_api_path
 from core.outage import database_unavailable
 
 # DRF's own codes, renamed where a client reads them better.
 CODES = {"invalid": "validation_error", "error": "error"}
-
-
-def error_body(code, message, fields=None):
-    return {"error": {"code": code, "message": force_str(message), "fields": fields or {}}}
 
 
 def _messages(detail):
@@ -64,6 +61,19 @@ class RequestTooLarge(exceptions.APIException):
 
 
 def exception_handler(exc, context):
+    response = _handle(exc, context)
+    request = context.get("request")
+    if response is not None and response.status_code == 401 and request is not None:
+        # Failed authentication counts per address; over the limit it is refused as throttled.
+        from accounts.api_common.throttling import AuthFailureThrottle
+
+        wait = AuthFailureThrottle().record(request)
+        if wait is not None:
+            return _handle(exceptions.Throttled(wait=wait), context)
+    return response
+
+
+def _handle(exc, context):
     if isinstance(exc, RequestDataTooBig):
         exc = RequestTooLarge(_("The request body is larger than the server accepts."))
     elif isinstance(exc, DjangoValidationError):
@@ -91,7 +101,7 @@ def api_error_response(code, message, status_code, fields=None):
 
 
 def _is_api(request):
-    return request.path.startswith("/api/")
+    return is_api_path(request.path)
 
 
 def json_or_html_404(request, exception=None):

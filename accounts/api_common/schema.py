@@ -5,9 +5,10 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiRespo
 from accounts.api_common.errors import ErrorSerializer, error_body
 
 _ERRORS = {
-    400: ("Invalid request: a field is missing or wrong, or the body is not valid JSON.",
+    400: ("Invalid request: a field is missing or wrong, the body is not valid JSON, or the address holds a "
+          "forbidden character (NUL, a control character).",
           "validation_error", "The request has invalid fields; see `fields`.",
-          {"amount": ["Ensure this value is greater than or equal to 0."]}),
+          {"amount": ["The amount must be more than 0."]}),
     401: ("No credentials, or an API key that is not valid, revoked or expired.",
           "not_authenticated", "Authentication credentials were not provided.", None),
     403: ("Authenticated, but your role does not allow this.",
@@ -18,6 +19,8 @@ _ERRORS = {
           "idempotency_key_in_flight", "A request with this Idempotency-Key is still being processed; retry in a moment.", None),
     413: ("The upload or body is larger than the limit.",
           "file_too_large", "The file is larger than the 10 MB limit.", None),
+    414: ("The address (path and query) is longer than the server accepts.",
+          "uri_too_long", "The address is longer than 4096 characters.", None),
     415: ("The body's content type is not accepted here.",
           "unsupported_media_type", 'Unsupported media type "text/plain" in request.', None),
     422: ("The Idempotency-Key was already used with a different body.",
@@ -40,12 +43,13 @@ def errors(*codes):
     return responses
 
 
-# Every authenticated endpoint can answer these.
-AUTH_ERRORS = (401, 403, 429)
+# Every endpoint can answer these: a malformed address (NUL, control characters: 400; too long:
+# 414) is refused before any view, and every one needs credentials, a role, and stays in its rate.
+AUTH_ERRORS = (400, 401, 403, 414, 429)
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
-    str,
+    {"type": "string", "minLength": 1, "maxLength": 255},
     OpenApiParameter.HEADER,
     required=False,
     description="Any unique string (a UUID) per logical operation. Retrying with the same key and "

@@ -1,5 +1,6 @@
 """Rate limits per API key (per user for sessions, per address for anonymous callers), with a
-rate per scope, counted in the shared cache so every web process sees the same counts.
+rate per scope, counted where every web process sees the same counts: in Redis when REDIS_URL
+is set, else in the database (`accounts.ThrottleCount`), never in one process's memory.
 
 DRF's own throttles keep the time of every request of the window in one cache entry, read and
 written whole on each request: at a rate of thousands a minute that is a list of thousands of
@@ -7,19 +8,167 @@ floats pickled twice per decision. Here each key has one counter per window inst
 limit applies to a sliding window estimated from the current and the previous counters (the
 previous one weighted by how much of it still lies in the last `duration` seconds): constant
 work per request, and no burst of twice the rate at a window's edge.
+
+In the database a request costs one statement: an upsert that adds one only while the count is
+under what the window still allows, and returns nothing when it is not (so refused requests are
+not counted, as with DRF). The previous window's count no longer changes, so each process reads
+it once per window. Django's DatabaseCache would cost several queries per request, and its
+`incr` is a read then a write that loses counts under concurrency.
+
+Failed authentication is limited too (`auth_failures`): DRF authenticates before it throttles,
+so a request with a bad key never reached the limit above. 401s are counted per client address
+(API_NUM_PROXIES says how many proxies' X-Forwarded-For entries to trust; 0 by default, so a
+client cannot pick its own address), and over the `auth_failure` rate they become 429.
 """
 
+import hashlib
 import math
+import threading
+import time
 
+from django.conf import settings
+from django.core.cache import cache as default_cache
+from django.db import connection
+from rest_framework.exceptions import Throttled
 from rest_framework.settings import api_settings
-from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.throttling import ScopedRateThrottle, SimpleRateThrottle
+
+from accounts.models import ThrottleCount
+
+AUTH_FAILURE_SCOPE = "auth_failure"
+PURGE_EVERY_SECONDS = 60.0
+_MAX_KEY = 200
+
+
+def _rates():
+    return api_settings.DEFAULT_THROTTLE_RATES
+
+
+def _store():
+    return _CACHE if getattr(settings, "REDIS_URL", "") else _DATABASE
+
+
+class _CacheCounts:
+    """Counters in the shared cache (Redis): atomic INCR, entries expire on their own."""
+
+    def __init__(self):
+        self._previous = {}
+
+    def previous(self, key):
+        return _remember(self._previous, key, lambda: default_cache.get(key, 0))
+
+    def hit(self, key, *, ceiling, expires_in):
+        """Count one request unless the window's count has reached `ceiling`; True if counted."""
+        try:
+            count = default_cache.incr(key)
+        except ValueError:  # the window's first request
+            if default_cache.add(key, 1, timeout=expires_in):
+                return True
+            count = default_cache.incr(key)  # another process created it meanwhile
+        if count > ceiling:
+            default_cache.decr(key)  # refused requests are not counted
+            return False
+        return True
+
+    def forget(self):
+        self._previous.clear()
+
+
+_lock = threading.Lock()
+
+
+def _remember(memo, key, read):
+    """The count of a finished window: it no longer changes, so each process reads it once."""
+    count = memo.get(key)
+    if count is None:
+        count = read() or 0
+        with _lock:
+            if len(memo) > 10_000:  # finished windows of many callers: start over
+                memo.clear()
+            memo[key] = count
+    return count
+
+
+class _DatabaseCounts:
+    """Counters in `accounts.ThrottleCount`, shared by every process using the database."""
+
+    def __init__(self):
+        self._previous = {}  # key of a finished window -> its count, read once per process
+        self._purged_at = 0.0
+        self._sql = {}
+
+    def _statement(self):
+        sql = self._sql.get(connection.vendor)
+        if sql is None:
+            table, q = connection.ops.quote_name(ThrottleCount._meta.db_table), connection.ops.quote_name
+            sql = self._sql[connection.vendor] = (
+                f"INSERT INTO {table} ({q('key')}, {q('count')}, {q('expires_at')}) VALUES (%s, 1, %s) "  # noqa: S608 - names from our model, values as parameters
+                f"ON CONFLICT ({q('key')}) DO UPDATE SET {q('count')} = {table}.{q('count')} + 1 "
+                f"WHERE {table}.{q('count')} < %s RETURNING {q('count')}"
+            )
+        return sql
+
+    def previous(self, key):
+        return _remember(
+            self._previous,
+            key,
+            lambda: ThrottleCount.objects.filter(key=key).values_list("count", flat=True).first(),
+        )
+
+    def hit(self, key, *, ceiling, expires_in):
+        now = time.time()
+        with connection.cursor() as cursor:
+            cursor.execute(self._statement(), [key, int(now + expires_in), ceiling])
+            counted = cursor.fetchone() is not None
+        if now - self._purged_at > PURGE_EVERY_SECONDS:
+            self._purged_at = now
+            ThrottleCount.objects.filter(expires_at__lt=int(now)).delete()
+        return counted
+
+    def forget(self):
+        self._previous.clear()
+
+
+_CACHE, _DATABASE = _CacheCounts(), _DatabaseCounts()
+
+
+def _stored_key(text):
+    return text if len(text) <= _MAX_KEY else "h:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+class _SlidingWindow:
+    """One request against `num_requests` per `duration` seconds for `key`, sliding."""
+
+    def __init__(self, *, key, num_requests, duration, now):
+        self.key, self.num_requests, self.duration, self.now = key, num_requests, duration, now
+        self.window = int(now // duration)
+        self.wait_seconds = None
+
+    def allow(self):
+        store = _store()
+        previous = store.previous(_stored_key(f"{self.key}:{self.window - 1}"))
+        still_counted = 1 - (self.now - self.window * self.duration) / self.duration  # of the previous
+        # Allowed while previous * still_counted + current < num_requests, current a whole number.
+        ceiling = math.ceil(self.num_requests - previous * still_counted - 1e-9)
+        if ceiling > 0 and store.hit(
+            _stored_key(f"{self.key}:{self.window}"), ceiling=ceiling, expires_in=2 * self.duration
+        ):
+            return True
+        # When enough of the previous window has slid out (or, failing that, this one ends).
+        window_left = (self.window + 1) * self.duration - self.now
+        if previous:
+            excess = previous * still_counted + max(ceiling, 0) - self.num_requests + 1
+            self.wait_seconds = min(excess / previous * self.duration, window_left)
+        else:
+            self.wait_seconds = window_left
+        return False
 
 
 class KeyScopedRateThrottle(ScopedRateThrottle):
     def get_rate(self):
         # Read the setting on each request (DRF copies it once at import), so tests and
         # deployments that change rates are honoured.
-        rates = api_settings.DEFAULT_THROTTLE_RATES
+        rates = _rates()
         return rates.get(self.scope) or rates.get("default")
 
     def allow_request(self, request, view):
@@ -31,34 +180,16 @@ class KeyScopedRateThrottle(ScopedRateThrottle):
         key = self.get_cache_key(request, view)
         if key is None:
             return True
-        now = self.timer()
-        window = int(now // self.duration)
-        current, previous = f"{key}:{window}", f"{key}:{window - 1}"
-        counts = self.cache.get_many([current, previous])
-        still_counted = 1 - (now - window * self.duration) / self.duration  # of the previous window
-        used = counts.get(previous, 0) * still_counted + counts.get(current, 0)
-        if used >= self.num_requests:
-            # When enough of the previous window has slid out (or, failing that, this one ends).
-            excess = used - self.num_requests + 1
-            previous_count = counts.get(previous, 0)
-            self.wait_seconds = (
-                min(excess / previous_count * self.duration, (window + 1) * self.duration - now)
-                if previous_count
-                else (window + 1) * self.duration - now
-            )
-            return False
-        self._count(current)
-        return True
-
-    def _count(self, key):
-        try:
-            self.cache.incr(key)
-        except ValueError:  # the window's first request
-            if not self.cache.add(key, 1, timeout=2 * self.duration):
-                self.cache.incr(key)  # another process created it meanwhile
+        window = _SlidingWindow(
+            key=key, num_requests=self.num_requests, duration=self.duration, now=self.timer()
+        )
+        if window.allow():
+            return True
+        self.wait_seconds = window.wait_seconds
+        return False
 
     def wait(self):
-        return max(1, math.ceil(getattr(self, "wait_seconds", self.duration)))
+        return max(1, math.ceil(getattr(self, "wait_seconds", None) or self.duration))
 
     def get_cache_key(self, request, view):
         key = request.auth
@@ -69,3 +200,50 @@ class KeyScopedRateThrottle(ScopedRateThrottle):
         else:
             ident = f"ip:{self.get_ident(request)}"
         return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+class AuthFailureThrottle(SimpleRateThrottle):
+    """Failed authentications (401) per client address. `record` counts one and says whether it
+    went over the limit; `check` refuses, before a key is even looked up, an address this process
+    has already seen over the limit (other processes learn it at their next failure from it)."""
+
+    scope = AUTH_FAILURE_SCOPE
+    _blocked_until: dict = {}
+
+    def __init__(self):  # the rate is read per request, as for KeyScopedRateThrottle
+        self.rate = _rates().get(self.scope)
+        self.num_requests, self.duration = self.parse_rate(self.rate) if self.rate else (None, None)
+
+    def _key(self, request):
+        return f"throttle_{self.scope}_ip:{self.get_ident(request)}"
+
+    def check(self, request):
+        until = self._blocked_until.get(self.get_ident(request))
+        if until is not None:
+            wait = until - self.timer()
+            if wait > 0:
+                raise Throttled(wait=max(1, math.ceil(wait)))
+            self._blocked_until.pop(self.get_ident(request), None)
+
+    def record(self, request):
+        """Count a failure; returns the seconds to wait when this one is over the limit, else None."""
+        if self.rate is None:
+            return None
+        now = self.timer()
+        window = _SlidingWindow(
+            key=self._key(request), num_requests=self.num_requests, duration=self.duration, now=now
+        )
+        if window.allow():
+            return None
+        wait = max(1, math.ceil(window.wait_seconds))
+        if len(self._blocked_until) > 10_000:
+            self._blocked_until.clear()
+        self._blocked_until[self.get_ident(request)] = now + wait
+        return wait
+
+
+def forget_throttle_state():
+    """For tests: what this process remembers of counts and blocked addresses."""
+    _CACHE.forget()
+    _DATABASE.forget()
+    AuthFailureThrottle._blocked_until.clear()

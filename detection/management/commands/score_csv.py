@@ -7,6 +7,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from core.csvcells import neutralise_column
 from detection import registry
 from detection.csv_io import write_csv
 from detection.management.commands._period import add_period_arguments, read_period
@@ -53,7 +54,10 @@ class Command(BaseCommand):
         handle, tmp = tempfile.mkstemp(dir=out.parent, suffix=".csv.tmp")
         os.close(handle)
         try:
-            write_csv(result[OUT_COLUMNS], tmp, decimals=6)
+            out_frame = result[OUT_COLUMNS].copy()
+            for column in ("transaction_id", "decision", "reasons"):  # text that could be a formula
+                out_frame[column] = neutralise_column(out_frame[column])
+            write_csv(out_frame, tmp, decimals=6)
             os.replace(tmp, out)
         finally:
             Path(tmp).unlink(missing_ok=True)

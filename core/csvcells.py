@@ -1,0 +1,19 @@
+"""CSV cells that a spreadsheet would run as a formula (`=HYPERLINK(...)`, `+cmd|...`, `@SUM`)
+when someone opens a result file: prefixed with `'`, as OWASP advises for CSV injection."""
+
+import pandas as pd
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(cell: str) -> str:
+    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
+
+
+def neutralise_column(values: pd.Series) -> pd.Series:
+    """Vectorised `neutralise` for a text column (leave numeric columns alone: -1 is a number)."""
+    text = values.astype(str)
+    risky = text.str.startswith(FORMULA_STARTS).fillna(False).astype(bool)
+    if not risky.any():
+        return values
+    return text.where(~risky, "'" + text)
