@@ -73,14 +73,18 @@ class RefuseMalformedRequestMiddleware:
 
 class NoStoreWhenSignedInMiddleware:
     """Pages and API answers for a signed-in user (a session or an API key) must not be kept by
-    the browser or a proxy: `Cache-Control: no-store` (with Django's other never-cache headers)."""
+    the browser or a proxy: `Cache-Control: no-store` (with Django's other never-cache headers).
+
+    Judged from the credentials the request carries (a session cookie, an Authorization header),
+    not from `request.user`: loading the user here would query the database for responses that
+    never needed it, and while the database is down it would turn the 503 into a second error."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
         response = self.get_response(request)
-        user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated and "no-store" not in response.get("Cache-Control", ""):
+        signed_in = settings.SESSION_COOKIE_NAME in request.COOKIES or "HTTP_AUTHORIZATION" in request.META
+        if signed_in and "no-store" not in response.get("Cache-Control", ""):
             add_never_cache_headers(response)
         return response
