@@ -163,7 +163,9 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "transactions:dashboard"
 LOGOUT_REDIRECT_URL = "home"
 
-# Login lockout: after AXES_FAILURE_LIMIT failures for one email from one address.
+# Login lockout: after AXES_FAILURE_LIMIT failures for one email from one address. The email is
+# counted in its canonical form, the one sign-in looks up (accounts/lockout.py), so no spelling
+# of an address escapes the count; the handler stores requests with card numbers masked.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
@@ -173,6 +175,8 @@ AXES_SENSITIVE_PARAMETERS = ["password"]
 AXES_VERBOSE = False
 # Django's login form posts the email in a field called "username".
 AXES_USERNAME_FORM_FIELD = "username"
+AXES_USERNAME_CALLABLE = "accounts.lockout.lockout_username"
+AXES_HANDLER = "accounts.lockout.LockoutHandler"
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]
