@@ -22,6 +22,9 @@ worker_class = os.environ.get("WEB_WORKER_CLASS", "gthread")
 backlog = 2048
 keepalive = 5
 worker_connections = int(os.environ.get("WEB_WORKER_CONNECTIONS", "1000"))
+# gunicorn's logger with a filter that masks card numbers on every handler of the error and access
+# logs: request lines carry query strings ("GET /?card=4111..."), which would be written as sent.
+logger_class = "core.logging.GunicornLogger"
 
 
 def post_worker_init(worker):

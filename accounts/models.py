@@ -143,6 +143,10 @@ class IntegratorKey(AbstractAPIKey):
     def __str__(self):
         return f"{self.prefix} ({self.name})"
 
+    def clean(self):
+        super().clean()
+        self.name = mask_card_numbers(self.name)  # the admin's form saves through here
+
 
 class IdempotencyRecord(models.Model):
     """The outcome of one POST sent with an `Idempotency-Key` header, so a retry returns the same

@@ -154,3 +154,18 @@ def mask_card_numbers(text: str) -> str:
         last = end
     pieces.append(text[last:])
     return "".join(pieces)
+
+
+# For tools that scan millions of cells (CSV files): a pattern that matches every text in which
+# `card_number_spans` can find a number, and few others, so that only those few cells need the
+# exact check above. Written for RE2 (what pyarrow.compute runs); it reads ASCII digits only, so
+# a cell holding any other digit (NON_ASCII_DIGIT_PATTERN) must go to the exact check directly.
+# Why it is a superset: a number starts a group of digits (not after another digit) with an
+# issued prefix (3-6, or 22-27), and its 13 digits (12 after "2x") may be separated by up to 3
+# characters that are not letters or digits; or it hides in a run of more than 19 digits.
+_ANY_JOINER = r"[^A-Za-z0-9]{0,3}"
+CANDIDATE_PATTERN = (
+    rf"(?:^|[^0-9])(?:[3-6](?:{_ANY_JOINER}[0-9]){{12}}|2{_ANY_JOINER}[2-7](?:{_ANY_JOINER}[0-9]){{11}})"
+    rf"|[0-9]{{{MAX_DIGITS + 1},}}"
+)
+NON_ASCII_DIGIT_PATTERN = r"[^\P{N}\x00-\x7F]"

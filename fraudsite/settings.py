@@ -298,10 +298,21 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# Every record goes through one handler, whose filter masks card numbers in the final text
+# (message, arguments, traceback): core/logging.py. Django's own loggers lose the handlers of its
+# default configuration (a console without the filter, and error mails, which would carry a
+# traceback's local variables) and propagate here instead. gunicorn's logs: gunicorn.conf.py.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"card_numbers": {"()": "core.logging.CardNumberFilter"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["card_numbers"]}
+    },
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
+    "loggers": {
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": [], "level": "INFO", "propagate": True},
+    },
 }

@@ -29,6 +29,7 @@ from accounts.api_common.schema import AUTH_ERRORS, IDEMPOTENCY_KEY, errors
 from accounts.api_common.serializers import ReusedFieldsMixin
 from accounts.models import ApiJob
 from accounts.roles import Role
+from core.validators import refuse_card_number
 from detection import scoring
 from detection.contracts import TransactionInput
 from transactions import directory
@@ -76,34 +77,53 @@ class StrictCharField(serializers.CharField):
         return super().to_internal_value(data)
 
 
+# Identifiers and names are refused when they hold a card number (core.validators): we never
+# store one. The message does not quote the value.
+NO_CARD_NUMBER = [refuse_card_number]
+
+
 class TransactionInputSerializer(ReusedFieldsMixin, serializers.Serializer):
     transaction_id = StrictCharField(
         max_length=64,
         required=False,
-        help_text="Your unique id; generated when omitted. A duplicate is refused (400).",
+        validators=NO_CARD_NUMBER,
+        help_text="Your unique id; generated when omitted. A duplicate is refused (400). "
+        "Never a card number.",
     )
     card_id = StrictCharField(
         max_length=64,
+        validators=NO_CARD_NUMBER,
         help_text="Your card or customer identifier (never a card number). Unknown ids are created.",
     )
     merchant_id = serializers.CharField(
-        max_length=64, help_text="Merchant or terminal id. Unknown ids are created."
+        max_length=64,
+        validators=NO_CARD_NUMBER,
+        help_text="Merchant or terminal id (never a card number). Unknown ids are created.",
     )
     amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, coerce_to_string=False)
     currency = serializers.RegexField(
         r"^[A-Z]{3}$", required=False, default="USD", help_text="ISO 4217, e.g. EUR."
     )
     occurred_at = serializers.DateTimeField(required=False, help_text="ISO 8601; default: now.")
-    channel = serializers.ChoiceField(choices=Transaction.Channel.choices, required=False, default="")
+    channel = serializers.ChoiceField(
+        choices=Transaction.Channel.choices,
+        required=False,
+        default="",
+        # DRF's message quotes the value, and an idempotent request's error answer is stored.
+        error_messages={"invalid_choice": _("Choose one of: in store, online, contactless, ATM.")},
+    )
     country = serializers.RegexField(
         r"^[A-Z]{2}$", required=False, default="", help_text="ISO 3166-1 alpha-2."
     )
-    merchant_name = serializers.CharField(max_length=200, required=False, default="")
-    merchant_category = serializers.CharField(max_length=32, required=False, default="", help_text="MCC.")
+    merchant_name = serializers.CharField(
+        max_length=200, required=False, default="", validators=NO_CARD_NUMBER
+    )
+    merchant_category = serializers.CharField(
+        max_length=32, required=False, default="", validators=NO_CARD_NUMBER, help_text="MCC."
+    )
 
     def validate_card_id(self, value):
-        if any(not ch.isprintable() for ch in value) or (value.isdigit() and len(value) >= 12):
-            # A long run of digits is most likely a card number, which we must never store.
+        if any(not ch.isprintable() for ch in value):
             raise ValidationError(_("Send your own card identifier, never a card number."))
         return value
 
