@@ -53,6 +53,23 @@ _ISSUER_RANGES = [
 ]
 
 
+def _issued_heads():
+    """The first digit and the first two digits of every issued number: a digit group that
+    starts otherwise cannot start a card number."""
+    heads = set()
+    for first in "0123456789":
+        for second in "0123456789":
+            head = first + second
+            for low, high in _ISSUER_RANGES:
+                width = min(len(low), 2)
+                if low[:width] <= head[:width] <= high[:width]:
+                    heads.update((first, head))
+    return frozenset(heads)
+
+
+_ISSUED_HEADS = _issued_heads()
+
+
 def _issued_prefix(digits: str) -> bool:
     for low, high in _ISSUER_RANGES:
         prefix = digits[: len(low)]
@@ -95,9 +112,18 @@ def card_number_spans(text: str) -> list[tuple[int, int]]:
         return []
     text = _normalised(str(text))
     groups = [(m.start(), m.end()) for m in _GROUP.finditer(text)]
+    if sum(end - start for start, end in groups) < MIN_DIGITS:
+        return []
     spans = []
     i = 0
     while i < len(groups):
+        start, end = groups[i]
+        length = end - start
+        if length <= MAX_DIGITS and text[start : start + (2 if length > 1 else 1)] not in _ISSUED_HEADS:
+            # No brand issues a number starting with this digit: none starts here. (Most digit
+            # groups of a log line or a date end here, which keeps the search cheap.)
+            i += 1
+            continue
         found = None
         # Try the longest run of joined groups first, starting at group i.
         digits, end_index = "", i

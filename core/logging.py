@@ -7,25 +7,21 @@ Installed by fraudsite/settings.py (LOGGING) and gunicorn.conf.py (logger_class)
 import logging
 from urllib.parse import unquote
 
-from core.cardnumbers import MIN_DIGITS, mask_card_numbers
+from core.cardnumbers import mask_card_numbers
 
 
 def mask_log_text(text: str) -> str:
     """`text` with every card number masked, also one written percent-encoded in a URL
     ("4111%201111%20..."): then the decoded text is what is kept."""
-    if sum(char.isdigit() for char in text) < MIN_DIGITS:  # most lines: nothing to look for
-        return text
-    masked = mask_card_numbers(text)
+    masked = current = mask_card_numbers(text)
     for _depth in range(3):  # "%2520" is "%20" encoded once more
-        if "%" not in masked:
+        decoded = unquote(current) if "%" in current else current
+        if decoded == current:
             break
-        decoded = unquote(masked)
-        if decoded == masked:
-            break
-        remasked = mask_card_numbers(decoded)
-        if remasked == decoded:
-            break
-        masked = remasked
+        current = decoded
+        remasked = mask_card_numbers(current)
+        if remasked != current:  # a number showed once decoded: keep the decoded text, masked
+            masked = current = remasked
     return masked
 
 
