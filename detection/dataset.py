@@ -43,6 +43,9 @@ REQUIRED = ["transaction_id", "occurred_at", "card_id", "merchant_id", "amount"]
 CONTEXT = ["currency", "merchant_category", "channel", "country"]
 CANONICAL_COLUMNS = [*REQUIRED, *CONTEXT, "is_fraud", "label_known_at"]
 DEFAULT_LABEL_DELAY = timedelta(days=7)
+DATE_COLUMNS = ("occurred_at", "label_known_at")
+# The shape of an ISO 8601 date-time in ASCII digits (date, optional time, fraction and offset).
+ISO_DATE_TIME = r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?"
 MAX_ID_LENGTH = 64
 
 # The published "fraud detection handbook" simulated data, mapped onto our columns.
@@ -164,7 +167,12 @@ def clean_frame(columns: dict, *, lines, label_delay=DEFAULT_LABEL_DELAY, other_
 
     # First, so that no other reason (a duplicate id is quoted) can repeat a card number.
     for name, values in [*text.items(), *(other_columns or {}).items()]:
-        reject(card_number_cells(pd.Series(values, dtype=str)), CARD_NUMBER_REASON.format(column=name))
+        values = pd.Series(values, dtype=str).reset_index(drop=True)
+        if name in DATE_COLUMNS:
+            # A date-time in ISO shape is a date whatever its digits: "2025-01-01 00:37:51.445119"
+            # reads, from the "37", as a Luhn-valid Amex number one time in ten.
+            values = values.where(~values.str.fullmatch(ISO_DATE_TIME).fillna(False).astype(bool), "")
+        reject(card_number_cells(values), CARD_NUMBER_REASON.format(column=name))
 
     for name in ("transaction_id", "card_id", "merchant_id"):
         reject(text[name] == "", f"{name} is missing")

@@ -209,3 +209,17 @@ def test_a_duplicate_id_that_is_a_card_number_is_not_quoted(tmp_path):
     _frame, rejected = read_transactions_csv(write(tmp_path, HEADER + row + row))
 
     assert all("4111" not in r["reason"] for r in rejected)
+
+
+def test_date_times_are_not_mistaken_for_card_numbers(tmp_path):
+    # From the "37" on, "00:37:51.445119+00:00" reads as a Luhn-valid 14-digit Amex number.
+    assert contains_card_number("2025-01-01 00:37:51.445119+00:00")
+    rows = [
+        "t1,2025-01-01 00:37:51.445119+00:00,c1,m1,1,0,2025-01-08 00:37:51.445119+00:00,FR\n",
+        "t2,2025-01-01T00:37:51.445119Z,c1,m1,1,,,FR\n",
+        "t3,4111-1111-1111-1111,c1,m1,1,,,FR\n",
+    ]
+    frame, rejected = read_transactions_csv(write(tmp_path, HEADER + "".join(rows)))
+
+    assert list(frame.index) == [2, 3]
+    assert rejected == [{"line": 4, "reason": "occurred_at holds a card number, which is never stored"}]
