@@ -45,7 +45,9 @@ CANONICAL_COLUMNS = [*REQUIRED, *CONTEXT, "is_fraud", "label_known_at"]
 DEFAULT_LABEL_DELAY = timedelta(days=7)
 DATE_COLUMNS = ("occurred_at", "label_known_at")
 # The shape of an ISO 8601 date-time in ASCII digits (date, optional time, fraction and offset).
-ISO_DATE_TIME = r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?"
+ISO_DATE_TIME = (
+    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?"
+)
 MAX_ID_LENGTH = 64
 
 # The published "fraud detection handbook" simulated data, mapped onto our columns.
