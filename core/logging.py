@@ -66,6 +66,7 @@ if _GunicornLogger is not None:
 
         def setup(self, cfg):
             super().setup(cfg)
-            for log in (self.error_log, self.access_log):
+            # With a logconfig, gunicorn's loggers may also propagate to the root's handlers.
+            for log in (self.error_log, self.access_log, logging.getLogger()):
                 for handler in log.handlers:
                     add_card_number_filter(handler)
