@@ -26,6 +26,9 @@ worker_connections = int(os.environ.get("WEB_WORKER_CONNECTIONS", "1000"))
 # REQUEST_MAX_URI_LENGTH (4096) itself, with 414 in the API's error shape; only request lines
 # over this limit get gunicorn's plain-text 414, which no application code can change.
 limit_request_line = int(os.environ.get("WEB_LIMIT_REQUEST_LINE", "8190"))
+# gunicorn's logger with a filter that masks card numbers on every handler of the error and access
+# logs: request lines carry query strings ("GET /?card=4111..."), which would be written as sent.
+logger_class = "core.logging.GunicornLogger"
 
 
 def post_worker_init(worker):

@@ -6,8 +6,12 @@ from django.utils.translation import ngettext
 from rest_framework_api_key.admin import APIKeyModelAdmin
 
 from accounts.api_common.auth import forget_verified_keys
+from accounts.forms import AdminLoginForm
 from accounts.models import ApiJob, AuditEntry, IntegratorKey, User
 from accounts.roles import Role
+
+# The staff sign-in counts the canonical email and refuses overlong ones, as the site's does.
+admin.site.login_form = AdminLoginForm
 
 
 class UserCreationForm(AdminUserCreationForm):

@@ -1,11 +1,12 @@
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Submit
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import User
+from accounts.models import EMAIL_MAX_LENGTH, User, canonical_email
 
 
 class RegistrationForm(forms.Form):
@@ -24,7 +25,7 @@ class RegistrationForm(forms.Form):
     )
 
     def clean_email(self):
-        email = User.objects.normalize_email(self.cleaned_data["email"]).lower()
+        email = canonical_email(self.cleaned_data["email"])
         if User.objects.filter(email__iexact=email).exists():
             raise forms.ValidationError(_("An account with this email address already exists."))
         return email
@@ -43,11 +44,31 @@ class RegistrationForm(forms.Form):
         return cleaned
 
 
-class LoginForm(AuthenticationForm):
+class CanonicalUsernameMixin:
+    """Sign in with the canonical email (see `canonical_email`), the form the lockout counts;
+    an overlong one is a form error before it reaches authentication or the lockout's tables."""
+
+    def clean_username(self):
+        username = canonical_email(self.cleaned_data.get("username"))
+        if len(username) > EMAIL_MAX_LENGTH:
+            raise forms.ValidationError(
+                _("An email address has at most %(max)d characters.") % {"max": EMAIL_MAX_LENGTH},
+                code="max_length",
+            )
+        return username
+
+
+class LoginForm(CanonicalUsernameMixin, AuthenticationForm):
     def __init__(self, request=None, *args, **kwargs):
         super().__init__(request, *args, **kwargs)
         self.fields["username"].label = _("Email address")
-        self.fields["username"].widget = forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"})
+        self.fields["username"].widget = forms.EmailInput(
+            attrs={"autofocus": True, "autocomplete": "email", "maxlength": EMAIL_MAX_LENGTH}
+        )
+
+
+class AdminLoginForm(CanonicalUsernameMixin, AdminAuthenticationForm):
+    pass
 
 
 class ProfileForm(forms.ModelForm):

@@ -1,3 +1,4 @@
+import unicodedata
 import uuid
 
 from django.contrib.auth.models import AbstractUser
@@ -5,6 +6,21 @@ from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from rest_framework_api_key.models import AbstractAPIKey, BaseAPIKeyManager
+
+from core.cardnumbers import mask_card_numbers
+
+# An email address is at most 254 characters (RFC 5321 as amended; Django's EmailField).
+EMAIL_MAX_LENGTH = 254
+
+
+def canonical_email(value) -> str:
+    """The one spelling of an email address that is stored, looked up at sign-in and counted by
+    the login lockout: compatibility characters folded (NFKC: fullwidth letters, the Kelvin
+    sign), surrounding spaces dropped, lower case. Sign-in compares it exactly with the stored
+    address, so every string that opens an account is the same string to the lockout."""
+    text = unicodedata.normalize("NFKC", str(value or "")).strip().lower()
+    # Lower-casing can leave a form that NFKC changes again (U+0130 becomes i + a dot).
+    return unicodedata.normalize("NFKC", text)
 
 
 class UserManager(DjangoUserManager):
@@ -15,7 +31,7 @@ class UserManager(DjangoUserManager):
     def _create_user(self, email, password, **extra_fields):
         if not email:
             raise ValueError("An email address is required.")
-        user = self.model(email=self.normalize_email(email).lower(), **extra_fields)
+        user = self.model(email=canonical_email(email), **extra_fields)
         user.set_password(password)
         user.save(using=self._db)
         return user
@@ -33,7 +49,10 @@ class UserManager(DjangoUserManager):
         return self._create_user(email, password, **extra_fields)
 
     def get_by_natural_key(self, username):
-        return self.get(**{f"{self.model.USERNAME_FIELD}__iexact": username})
+        # Exact, on the canonical form: a case-insensitive lookup would let the database's own
+        # case rules (PostgreSQL upper-cases "ı" to "I") open an account under a spelling
+        # the lockout counts separately.
+        return self.get(**{self.model.USERNAME_FIELD: canonical_email(username)})
 
 
 class User(AbstractUser):
@@ -61,7 +80,10 @@ class User(AbstractUser):
 
     def clean(self):
         super().clean()
-        self.email = self.__class__.objects.normalize_email(self.email).lower()
+        self.email = canonical_email(self.email)
+        # The admin's forms save through here, not through the services: mask here too.
+        self.display_name = mask_card_numbers(self.display_name)
+        self.phone = mask_card_numbers(self.phone)
 
     def get_full_name(self):
         return self.display_name or self.email
@@ -119,6 +141,10 @@ class IntegratorKey(AbstractAPIKey):
 
     def __str__(self):
         return f"{self.prefix} ({self.name})"
+
+    def clean(self):
+        super().clean()
+        self.name = mask_card_numbers(self.name)  # the admin's form saves through here
 
 
 class IdempotencyRecord(models.Model):

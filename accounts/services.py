@@ -2,13 +2,19 @@ from django.db import transaction
 
 from accounts.models import User
 from accounts.roles import STAFF_ROLES, Role, role_group
+from core.cardnumbers import mask_card_numbers
 from fraudsite import rows
 
 
 @transaction.atomic
 def user_register(*, email, password, display_name="", phone=""):
     """A self-registered user is a customer and nothing more."""
-    user = User.objects.create_user(email=email, password=password, display_name=display_name, phone=phone)
+    user = User.objects.create_user(
+        email=email,
+        password=password,
+        display_name=mask_card_numbers(display_name),
+        phone=mask_card_numbers(phone),
+    )
     user.groups.add(role_group(Role.CUSTOMER))
     return user
 
@@ -25,8 +31,9 @@ def user_set_roles(*, user, roles):
 
 
 def user_update_profile(*, user, display_name, phone):
-    user.display_name = display_name
-    user.phone = phone
+    # Free text: a card number typed here is masked, never stored (as in User.clean for the admin).
+    user.display_name = mask_card_numbers(display_name)
+    user.phone = mask_card_numbers(phone)
     user.save(update_fields=["display_name", "phone"])
     return user
 
@@ -43,7 +50,7 @@ def audit_record(*, actor, action, target, before=None, after=None, note=""):
             target_id=str(target.pk),
             before=before or {},
             after=after or {},
-            note=note,
+            note=mask_card_numbers(note),  # every service's notes end here: the last guard
         )
     )
 
@@ -60,7 +67,7 @@ def api_key_create(*, owner, name, expiry_date=None, actor=None):
 
     if not has_role(owner, Role.INTEGRATOR):
         raise ValidationError({"owner": _("Only integrators can hold API keys.")})
-    name = (name or "").strip()
+    name = mask_card_numbers((name or "").strip())
     if not name:
         raise ValidationError({"name": _("Give the key a name, for example the system that uses it.")})
     key, secret = IntegratorKey.objects.create_key(owner=owner, name=name[:50], expiry_date=expiry_date)

@@ -53,6 +53,23 @@ _ISSUER_RANGES = [
 ]
 
 
+def _issued_heads():
+    """The first digit and the first two digits of every issued number: a digit group that
+    starts otherwise cannot start a card number."""
+    heads = set()
+    for first in "0123456789":
+        for second in "0123456789":
+            head = first + second
+            for low, high in _ISSUER_RANGES:
+                width = min(len(low), 2)
+                if low[:width] <= head[:width] <= high[:width]:
+                    heads.update((first, head))
+    return frozenset(heads)
+
+
+_ISSUED_HEADS = _issued_heads()
+
+
 def _issued_prefix(digits: str) -> bool:
     for low, high in _ISSUER_RANGES:
         prefix = digits[: len(low)]
@@ -95,9 +112,18 @@ def card_number_spans(text: str) -> list[tuple[int, int]]:
         return []
     text = _normalised(str(text))
     groups = [(m.start(), m.end()) for m in _GROUP.finditer(text)]
+    if sum(end - start for start, end in groups) < MIN_DIGITS:
+        return []
     spans = []
     i = 0
     while i < len(groups):
+        start, end = groups[i]
+        length = end - start
+        if length <= MAX_DIGITS and text[start : start + (2 if length > 1 else 1)] not in _ISSUED_HEADS:
+            # No brand issues a number starting with this digit: none starts here. (Most digit
+            # groups of a log line or a date end here, which keeps the search cheap.)
+            i += 1
+            continue
         found = None
         # Try the longest run of joined groups first, starting at group i.
         digits, end_index = "", i
@@ -154,3 +180,18 @@ def mask_card_numbers(text: str) -> str:
         last = end
     pieces.append(text[last:])
     return "".join(pieces)
+
+
+# For tools that scan millions of cells (CSV files): a pattern that matches every text in which
+# `card_number_spans` can find a number, and few others, so that only those few cells need the
+# exact check above. Written for RE2 (what pyarrow.compute runs); it reads ASCII digits only, so
+# a cell holding any other digit (NON_ASCII_DIGIT_PATTERN) must go to the exact check directly.
+# Why it is a superset: a number starts a group of digits (not after another digit) with an
+# issued prefix (3-6, or 22-27), and its 13 digits (12 after "2x") may be separated by up to 3
+# characters that are not letters or digits; or it hides in a run of more than 19 digits.
+_ANY_JOINER = r"[^A-Za-z0-9]{0,3}"
+CANDIDATE_PATTERN = (
+    rf"(?:^|[^0-9])(?:[3-6](?:{_ANY_JOINER}[0-9]){{12}}|2{_ANY_JOINER}[2-7](?:{_ANY_JOINER}[0-9]){{11}})"
+    rf"|[0-9]{{{MAX_DIGITS + 1},}}"
+)
+NON_ASCII_DIGIT_PATTERN = r"[^\P{N}\x00-\x7F]"

@@ -1,7 +1,10 @@
+from django import forms
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
+from core.cardnumbers import mask_card_numbers
+from core.validators import refuse_card_number
 from detection import registry
 from detection.models import ListEntry, ModelVersion, Rule
 
@@ -71,6 +74,10 @@ class ModelVersionAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         # Everything that describes the trained model is history; only the notes are editable.
         return [f.name for f in ModelVersion._meta.fields if f.name not in ("notes", "id")]
+
+    def save_model(self, request, obj, form, change):
+        obj.notes = mask_card_numbers(obj.notes)  # free text: a card number is masked, never stored
+        super().save_model(request, obj, form, change)
 
     def has_add_permission(self, request):
         return False  # versions come from training, never typed in
@@ -195,8 +202,26 @@ class RuleAdmin(admin.ModelAdmin):
         return obj.values
 
 
+class ListEntryForm(forms.ModelForm):
+    class Meta:
+        model = ListEntry
+        fields = ["list_type", "kind", "value", "reason", "expires_at", "active"]
+
+    def clean(self):
+        cleaned = super().clean()
+        # A card or merchant id is an identifier: never a card number (a card is listed by its
+        # fingerprint, a hash of ours, which is not checked: its digits are random).
+        if cleaned.get("kind") != ListEntry.Kind.CARD_FINGERPRINT:
+            try:
+                refuse_card_number(cleaned.get("value"))
+            except forms.ValidationError as error:
+                self.add_error("value", error)
+        return cleaned
+
+
 @admin.register(ListEntry)
 class ListEntryAdmin(admin.ModelAdmin):
+    form = ListEntryForm
     list_display = ["value", "kind", "list_type", "reason", "expires_at", "active", "created_at"]
     list_filter = ["list_type", "kind", "active"]
     search_fields = ["value", "reason"]
@@ -205,6 +230,7 @@ class ListEntryAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         if not change:
             obj.created_by = request.user
+        obj.reason = mask_card_numbers(obj.reason)  # free text: masked, never stored
         super().save_model(request, obj, form, change)
 
 

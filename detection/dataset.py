@@ -10,9 +10,10 @@ batch scoring.
   are read as UTC, others converted), ``amount`` is a float rounded to cents, ``is_fraud`` a
   nullable integer (0/1, missing when unlabelled). Where ``is_fraud`` is given and
   ``label_known_at`` is not, the label is taken as known ``label_delay`` after the transaction.
-* ``rejected`` lists ``{"line": n, "reason": "..."}`` for every bad row: missing or unparsable
-  required values, negative amounts, bad labels, and repeated transaction ids (the first one is
-  kept).
+* ``rejected`` lists ``{"line": n, "reason": "..."}`` for every bad row: a card number in any
+  cell (of any column, ours or not: we never store or score one; the reason does not quote it),
+  missing or unparsable required values, negative amounts, bad labels, and repeated transaction
+  ids (the first one is kept).
 
 A file without one of the required columns raises `DatasetError` naming what is missing.
 `mapping` renames the file's headers to ours: ``{"occurred_at": "TX_DATETIME", ...}`` (canonical
@@ -26,14 +27,28 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from core import plausible
+from core.cardnumbers import (
+    CANDIDATE_PATTERN,
+    MIN_DIGITS,
+    NON_ASCII_DIGIT_PATTERN,
+    contains_card_number,
+)
+from core.validators import CARD_NUMBER_REASON
 from detection.csv_io import read_strings
 
 REQUIRED = ["transaction_id", "occurred_at", "card_id", "merchant_id", "amount"]
 CONTEXT = ["currency", "merchant_category", "channel", "country"]
 CANONICAL_COLUMNS = [*REQUIRED, *CONTEXT, "is_fraud", "label_known_at"]
 DEFAULT_LABEL_DELAY = timedelta(days=7)
+DATE_COLUMNS = ("occurred_at", "label_known_at")
+# The shape of an ISO 8601 date-time in ASCII digits (date, optional time, fraction and offset).
+ISO_DATE_TIME = (
+    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?"
+)
 MAX_ID_LENGTH = 64
 
 # The published "fraud detection handbook" simulated data, mapped onto our columns.
@@ -67,6 +82,34 @@ def parse_mapping(pairs) -> dict[str, str]:
     return mapping
 
 
+def card_number_cells(values, *, unless=None) -> np.ndarray:
+    """For each cell, whether it holds a card number: exactly `contains_card_number` (the one
+    rule), but vectorised. Cells shorter than a card number are skipped (and, with `unless`,
+    cells that whole match that pattern); in the others a pattern that every card number
+    matches picks the few candidates, and only those run the exact check in Python."""
+    found = np.zeros(len(values), dtype=bool)
+    array = pa.array(values, from_pandas=True)
+    if not pa.types.is_string(array.type) and not pa.types.is_large_string(array.type):
+        array = pc.cast(array, pa.large_string())
+    # Bytes, not characters: a number of 13 digits takes at least 13 bytes however it is written.
+    keep = pc.fill_null(pc.greater_equal(pc.binary_length(array), MIN_DIGITS), False)
+    if unless is not None:
+        keep = pc.and_(
+            keep, pc.invert(pc.fill_null(pc.match_substring_regex(array, f"^(?:{unless})$"), False))
+        )
+    positions = np.flatnonzero(keep.to_numpy(zero_copy_only=False))
+    if not len(positions):
+        return found
+    long_cells = array.take(pa.array(positions))
+    candidates = pc.match_substring_regex(long_cells, CANDIDATE_PATTERN)
+    if not pc.all(pc.string_is_ascii(long_cells)).as_py():  # "４" or "٤": the exact check decides
+        candidates = pc.or_(candidates, pc.match_substring_regex(long_cells, NON_ASCII_DIGIT_PATTERN))
+    candidates = pc.fill_null(candidates, False).to_numpy(zero_copy_only=False)
+    for index in np.flatnonzero(candidates):
+        found[positions[index]] = contains_card_number(long_cells[int(index)].as_py())
+    return found
+
+
 def _to_utc(values: pd.Series) -> pd.Series:
     parsed = pd.to_datetime(
         values.where(values.str.strip() != ""), utc=True, errors="coerce", format="ISO8601"
@@ -92,6 +135,8 @@ def read_transactions_csv(path, mapping=None, label_delay=DEFAULT_LABEL_DELAY):
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise DatasetError(f"Cannot read {path} as a UTF-8 CSV with a header row: {error}") from error
     raw.columns = [str(c).strip().lstrip("\ufeff") for c in raw.columns]
+    if any(contains_card_number(name) for name in raw.columns):
+        raise DatasetError("A column name holds a card number, which is never stored; rename the column.")
     source = {ours: mapping.get(ours, ours) for ours in CANONICAL_COLUMNS}
     missing = [
         f"{ours} (as {source[ours]!r})" if ours in mapping else ours
@@ -102,15 +147,19 @@ def read_transactions_csv(path, mapping=None, label_delay=DEFAULT_LABEL_DELAY):
         raise DatasetError(
             f"Missing required column(s): {', '.join(missing)}. Found: {', '.join(raw.columns) or 'none'}."
         )
+    used = set(source.values())
     return clean_frame(
         {ours: raw[col] for ours, col in source.items() if col in raw.columns},
         lines=np.arange(2, len(raw) + 2),
         label_delay=label_delay,
+        other_columns={col: raw[col] for col in raw.columns if col not in used},
     )
 
 
-def clean_frame(columns: dict, *, lines, label_delay=DEFAULT_LABEL_DELAY):
-    """Validate string columns (canonical names) into the clean frame; see the module doc."""
+def clean_frame(columns: dict, *, lines, label_delay=DEFAULT_LABEL_DELAY, other_columns=None):
+    """Validate string columns (canonical names) into the clean frame; see the module doc.
+    `other_columns` (the file's names) are not kept, only searched for card numbers: a batch
+    keeps its uploaded file whole."""
     n = len(lines)
     text = {
         name: pd.Series(values, dtype=str).str.strip().reset_index(drop=True)
@@ -122,6 +171,14 @@ def clean_frame(columns: dict, *, lines, label_delay=DEFAULT_LABEL_DELAY):
     def reject(mask, reason):
         mask = np.asarray(mask, dtype=bool) & (reasons.to_numpy() == "")
         reasons[mask] = reason
+
+    # First, so that no other reason (a duplicate id is quoted) can repeat a card number.
+    for name, values in [*text.items(), *(other_columns or {}).items()]:
+        # A date-time in ISO shape is a date whatever its digits: "2025-01-01 00:37:51.445119"
+        # reads, from the "37", as a Luhn-valid Amex number one time in ten.
+        found = card_number_cells(values, unless=ISO_DATE_TIME if name in DATE_COLUMNS else None)
+        if found.any():
+            reject(found, CARD_NUMBER_REASON.format(column=name))
 
     for name in ("transaction_id", "card_id", "merchant_id"):
         reject(text[name] == "", f"{name} is missing")

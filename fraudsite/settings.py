@@ -179,7 +179,9 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "transactions:dashboard"
 LOGOUT_REDIRECT_URL = "home"
 
-# Login lockout: after AXES_FAILURE_LIMIT failures for one email from one address.
+# Login lockout: after AXES_FAILURE_LIMIT failures for one email from one address. The email is
+# counted in its canonical form, the one sign-in looks up (accounts/lockout.py), so no spelling
+# of an address escapes the count; the handler stores requests with card numbers masked.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
@@ -189,6 +191,8 @@ AXES_SENSITIVE_PARAMETERS = ["password"]
 AXES_VERBOSE = False
 # Django's login form posts the email in a field called "username".
 AXES_USERNAME_FORM_FIELD = "username"
+AXES_USERNAME_CALLABLE = "accounts.lockout.lockout_username"
+AXES_HANDLER = "accounts.lockout.LockoutHandler"
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]
@@ -329,13 +333,24 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# Every record goes through one handler, whose filter masks card numbers in the final text
+# (message, arguments, traceback): core/logging.py. Django's own loggers lose the handlers of its
+# default configuration (a console without the filter, and error mails, which would carry a
+# traceback's local variables) and propagate here instead. gunicorn's logs: gunicorn.conf.py.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"card_numbers": {"()": "core.logging.CardNumberFilter"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["card_numbers"]}
+    },
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
-    # A failing probe is logged once per request by core.health, without a traceback; the
-    # library's own warnings would add one every few seconds while, say, the database is down.
-    "loggers": {"health_check": {"level": "ERROR"}},
+    "loggers": {
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": [], "level": "INFO", "propagate": True},
+        # A failing probe is logged once per request by core.health, without a traceback; the
+        # library's own warnings would add one every few seconds while, say, the database is down.
+        "health_check": {"level": "ERROR"},
+    },
 }

@@ -2,12 +2,14 @@
 moves money or labels a transaction goes through the services, so balances and the audit trail
 stay right; the decision fields are read-only."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import Case, IntegerField, Value, When
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from core.validators import refuse_card_number
 from transactions import services
 from transactions.models import Card, FraudReport, Merchant, Transaction
 
@@ -124,8 +126,27 @@ class CardAdmin(admin.ModelAdmin):
         )
 
 
+class MerchantForm(forms.ModelForm):
+    """A merchant's id, name and category are identifiers: one holding a card number is refused,
+    as on every other channel (core.validators)."""
+
+    class Meta:
+        model = Merchant
+        fields = ["external_id", "name", "category", "country", "latitude", "longitude"]
+
+    def clean(self):
+        cleaned = super().clean()
+        for name in ("external_id", "name", "category"):
+            try:
+                refuse_card_number(cleaned.get(name))
+            except ValidationError as error:
+                self.add_error(name, error)
+        return cleaned
+
+
 @admin.register(Merchant)
 class MerchantAdmin(admin.ModelAdmin):
+    form = MerchantForm
     list_display = ["external_id", "name", "category", "country"]
     list_filter = ["country", "category"]
     search_fields = ["external_id", "name"]

@@ -37,6 +37,7 @@ from accounts.api_common.serializers import ReusedFieldsMixin
 from accounts.models import ApiJob
 from accounts.roles import Role
 from core import plausible
+from core.validators import refuse_card_number
 from detection import scoring
 from detection.contracts import CARD_KEY_SEPARATOR, TransactionInput
 from transactions import directory
@@ -144,20 +145,30 @@ class OccurredAtField(serializers.DateTimeField):
             raise ValidationError(error.messages) from None
 
 
+# Identifiers and names are refused when they hold a card number (core.validators): we never
+# store one. The message does not quote the value.
+NO_CARD_NUMBER = [refuse_card_number]
+
+
 class TransactionInputSerializer(ReusedFieldsMixin, serializers.Serializer):
     """A transaction to decide (and, on POST /transactions/, to store)."""
 
     transaction_id = StrictCharField(
         max_length=64,
         required=False,
-        help_text="Your unique id; generated when omitted. A duplicate is refused (400).",
+        validators=NO_CARD_NUMBER,
+        help_text="Your unique id; generated when omitted. A duplicate is refused (400). "
+        "Never a card number.",
     )
     card_id = StrictCharField(
         max_length=64,
+        validators=NO_CARD_NUMBER,
         help_text="Your card or customer identifier (never a card number). Unknown ids are created.",
     )
     merchant_id = serializers.CharField(
-        max_length=64, help_text="Merchant or terminal id. Unknown ids are created."
+        max_length=64,
+        validators=NO_CARD_NUMBER,
+        help_text="Merchant or terminal id (never a card number). Unknown ids are created.",
     )
     amount = AmountField()
     currency = serializers.RegexField(
@@ -168,14 +179,20 @@ class TransactionInputSerializer(ReusedFieldsMixin, serializers.Serializer):
         help_text="ISO 8601; default: now. Not before TRANSACTIONS_EARLIEST_OCCURRED_AT (2000-01-01 by "
         "default), not in the future (beyond a few minutes of clock skew).",
     )
-    channel = serializers.ChoiceField(choices=Transaction.Channel.choices, required=False)
+    channel = serializers.ChoiceField(
+        choices=Transaction.Channel.choices,
+        required=False,
+        # DRF's message quotes the value, and an idempotent request's error answer is stored.
+        error_messages={"invalid_choice": _("Choose one of: in store, online, contactless, ATM.")},
+    )
     country = serializers.RegexField(r"^[A-Z]{2}$", required=False, help_text="ISO 3166-1 alpha-2.")
-    merchant_name = serializers.CharField(max_length=200, required=False)
-    merchant_category = serializers.CharField(max_length=32, required=False, help_text="MCC.")
+    merchant_name = serializers.CharField(max_length=200, required=False, validators=NO_CARD_NUMBER)
+    merchant_category = serializers.CharField(
+        max_length=32, required=False, validators=NO_CARD_NUMBER, help_text="MCC."
+    )
 
     def validate_card_id(self, value):
-        if any(not ch.isprintable() for ch in value) or (value.isdigit() and len(value) >= 12):
-            # A long run of digits is most likely a card number, which we must never store.
+        if any(not ch.isprintable() for ch in value):
             raise ValidationError(_("Send your own card identifier, never a card number."))
         return value
 

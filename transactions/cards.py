@@ -7,6 +7,8 @@ import re
 
 from django.conf import settings
 
+from core.text import is_ascii_digits
+
 # (brand, lowest prefix, highest prefix), compared on as many leading digits as the bounds have.
 # Order matters: the first match wins.
 _BRAND_RANGES = [
@@ -44,10 +46,16 @@ _SEPARATORS = re.compile(r"[\s-]+")
 
 
 def normalize_number(raw):
-    """Digits only; spaces and dashes people type between groups are dropped. None if anything
-    else is in the way."""
+    """The digits 0-9 only; spaces and dashes people type between groups are dropped. None if
+    anything else is in the way, other digits included: "４" or "٤" would give the same card
+    another fingerprint (a second copy of it), and "¹" is no number at all."""
     digits = _SEPARATORS.sub("", str(raw or ""))
-    return digits if digits.isdigit() else None
+    return digits if is_ascii_digits(digits) else None
+
+
+def has_other_digits(raw):
+    """True when `raw` holds digits other than 0-9 (fullwidth, Arabic-Indic, superscript...)."""
+    return any(char.isdigit() and not char.isascii() for char in str(raw or ""))
 
 
 def luhn_valid(digits):

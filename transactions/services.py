@@ -17,9 +17,13 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_variables
 
 from accounts.services import audit_record
 from core import plausible
+from core.cardnumbers import mask_card_numbers
+from core.text import is_ascii_digits
+from core.validators import CARD_NUMBER_MESSAGE, refuse_card_number
 from detection import retraining, scoring
 from detection.contracts import APPROVE, BLOCK, DECISIONS, REVIEW, Reason, TransactionInput
 from fraudsite import rows
@@ -64,7 +68,25 @@ def _check_external_id(value, field, errors):
             "Use 1 to 64 letters, digits, '_', '-', '.' or ':', starting with a letter or digit."
         )
         return None
+    if not _check_identifier(value, field, errors):
+        return None
     return value
+
+
+def _check_identifier(value, field, errors):
+    """False (with the error) if `value` holds a card number: the one rule, core.validators."""
+    try:
+        refuse_card_number(value)
+    except ValidationError:
+        errors[field] = CARD_NUMBER_MESSAGE
+        return False
+    return True
+
+
+def _free_text(text):
+    """Notes and names as stored: stripped, with any card number masked (never refused: a
+    customer quoting their card in a report must still be able to send it)."""
+    return mask_card_numbers((text or "").strip())
 
 
 def _card_state(card):
@@ -144,11 +166,22 @@ def _json_safe_features(features):
 # --- cards --------------------------------------------------------------------------------------
 
 
+def _expiry_part(value):
+    """An int, or a string of the digits 0-9 (int() would also read "１２" or "١٢")."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and is_ascii_digits(value.strip()):
+        return int(value.strip())
+    raise ValueError(value)
+
+
 def _clean_expiry(expiry_month, expiry_year, errors):
     try:
-        month, year = int(expiry_month), int(expiry_year)
-    except (TypeError, ValueError):
-        errors["expiry_month"] = _("Enter the expiry month and year printed on the card.")
+        month, year = _expiry_part(expiry_month), _expiry_part(expiry_year)
+    except ValueError:
+        errors["expiry_month"] = _(
+            "Enter the expiry month and year printed on the card, with the digits 0-9."
+        )
         return None, None
     if not 1 <= month <= 12:
         errors["expiry_month"] = _("The expiry month must be between 1 and 12.")
@@ -182,17 +215,21 @@ def _clean_credit_limit(credit_limit, errors):
     return limit.quantize(CENT)
 
 
+@sensitive_variables("number", "digits")
 def card_add(*, owner, number, expiry_month, expiry_year, cardholder_name="", credit_limit=None):
     """Register a customer's card. The number is checked, fingerprinted and forgotten: only the
     brand, its first 6 and last 4 digits and the keyed fingerprint are kept."""
     errors = {}
     digits = card_numbers.normalize_number(number)
-    if digits is None or not 12 <= len(digits) <= 19:
+    if digits is None and card_numbers.has_other_digits(number):
+        errors["number"] = _("Type the card number with the digits 0-9 only.")
+    elif digits is None or not 12 <= len(digits) <= 19:
         errors["number"] = _("Enter the 12 to 19 digits of the card number.")
     elif not card_numbers.luhn_valid(digits):
         errors["number"] = _("This card number is not valid; check it for a typo.")
     month, year = _clean_expiry(expiry_month, expiry_year, errors)
-    cardholder_name = (cardholder_name or "").strip()
+    # A name is free text: a card number typed into it is masked, never stored.
+    cardholder_name = mask_card_numbers((cardholder_name or "").strip())
     if len(cardholder_name) > 100:
         errors["cardholder_name"] = _("The name on the card can have at most 100 characters.")
     limit = _clean_credit_limit(credit_limit, errors)
@@ -290,9 +327,13 @@ def merchant_get_or_create(*, external_id, name="", category="", country=""):
     name = (name or "").strip()
     if len(name) > 200:
         errors["merchant_name"] = _("The merchant name can have at most 200 characters.")
+    else:
+        _check_identifier(name, "merchant_name", errors)
     category = (category or "").strip()
     if len(category) > 32:
         errors["merchant_category"] = _("The merchant category can have at most 32 characters.")
+    else:
+        _check_identifier(category, "merchant_category", errors)
     country = (country or "").strip().upper()
     if country and not _COUNTRY.match(country):
         errors["merchant_country"] = _("Use a two-letter country code, such as US or FR.")
@@ -311,6 +352,9 @@ def merchant_from_name(*, name):
         raise ValidationError({"new_merchant": _("Type the merchant's name.")})
     if len(name) > 200:
         raise ValidationError({"new_merchant": _("The merchant name can have at most 200 characters.")})
+    errors = {}
+    if not _check_identifier(name, "new_merchant", errors):
+        raise ValidationError(errors)
     existing = Merchant.objects.filter(name__iexact=name).order_by("pk").first()
     if existing is not None:
         return existing
@@ -502,6 +546,7 @@ def transaction_submit(
 def transaction_review_resolve(*, transaction, actor, is_fraud, note=""):
     """An analyst settles a transaction held for review: fraud is declined (and labelled),
     legitimate is approved and its hold moves onto the balance."""
+    note = _free_text(note)
     tx_model_pk = transaction.pk
     with _atomic():
         tx = Transaction.objects.select_for_update().get(pk=tx_model_pk)
@@ -542,7 +587,7 @@ def fraud_report_create(*, transaction, reported_by, source, note=""):
     errors = {}
     if source not in FraudReport.Source.values:
         errors["source"] = _("Choose who reports: customer, analyst, chargeback or integrator.")
-    note = (note or "").strip()
+    note = _free_text(note)
     if len(note) > 2000:
         errors["note"] = _("The note can have at most 2000 characters.")
     if errors:
@@ -576,7 +621,7 @@ def fraud_report_create(*, transaction, reported_by, source, note=""):
 def fraud_report_resolve(*, report, resolved_by, confirmed, note=""):
     """An analyst settles a report. Confirmed: the transaction is labelled fraud and its amount
     comes off the balance (or out of the hold). Rejected: it is labelled legitimate."""
-    note = (note or "").strip()
+    note = _free_text(note)
     if len(note) > 2000:
         raise ValidationError({"note": _("The note can have at most 2000 characters.")})
     with _atomic():
@@ -655,7 +700,7 @@ def transaction_assign(*, transaction, actor, assignee):
 
 def transaction_add_note(*, transaction, actor, note):
     """An analyst's note on a transaction, kept in the audit trail beside every action on it."""
-    note = (note or "").strip()
+    note = _free_text(note)
     if not note:
         raise ValidationError({"note": _("Write a note first.")})
     if len(note) > 2000:

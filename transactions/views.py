@@ -8,6 +8,7 @@ from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from accounts.roles import user_roles
@@ -33,6 +34,7 @@ def dashboard(request):
     )
 
 
+@sensitive_post_parameters("number", "cardholder_name")
 @login_required
 def card_add(request):
     form = CardAddForm(request.POST or None)

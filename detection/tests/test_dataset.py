@@ -106,3 +106,120 @@ def test_unreadable_files_give_a_clear_error(tmp_path):
         read_transactions_csv(tmp_path / "missing.csv")
     with pytest.raises(DatasetError, match="Cannot read"):
         read_transactions_csv(write(tmp_path, ""))
+
+
+# ---- card numbers: refused in every cell, found exactly as core.cardnumbers finds them ----------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from core.cardnumbers import contains_card_number  # noqa: E402
+from detection.dataset import card_number_cells  # noqa: E402
+
+CARDS = ["4111111111111111", "378282246310005", "5555555555554444", "2223003122003222", "6011111111111117"]
+DISGUISES = [
+    "{}",
+    "card_{}",
+    "{}x",
+    "ref:{}",
+    "x {} y",
+]
+
+
+def _grouped(number, sep):
+    return sep.join(number[i : i + 4] for i in range(0, len(number), 4))
+
+
+def _fullwidth(text):
+    return "".join(chr(ord(c) - 48 + 0xFF10) if c.isdigit() else c for c in text)
+
+
+@pytest.mark.parametrize("number", CARDS)
+@pytest.mark.parametrize("sep", ["", " ", "-", ".", " - "])
+@pytest.mark.parametrize("disguise", DISGUISES)
+def test_card_number_cells_finds_every_disguise(number, sep, disguise):
+    text = disguise.format(_grouped(number, sep))
+    cells = pd.Series([text, _fullwidth(text), "tx_2026_000123", "2018-04-01 00:00:31", "12.50"], dtype=str)
+
+    assert card_number_cells(cells).tolist() == [True, True, False, False, False]
+
+
+_CHARS = st.sampled_from(list("0123456789") * 6 + list(" -._:/+x|AZé") + ["４", "٤", "¹", "\u00a0", "½"])
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.text(_CHARS, max_size=40),
+            st.builds(
+                lambda pre, number, sep, post: pre + _grouped(number, sep) + post,
+                st.text(_CHARS, max_size=5),
+                st.sampled_from(CARDS),
+                st.sampled_from(["", " ", "-", "--", "_", ". ", "\u00a0"]),
+                st.text(_CHARS, max_size=5),
+            ),
+        ),
+        min_size=1,
+        max_size=20,
+    )
+)
+def test_card_number_cells_agrees_with_the_one_rule(texts):
+    # The vectorised prefilter may only skip cells the exact check would pass.
+    assert card_number_cells(pd.Series(texts, dtype=str)).tolist() == [contains_card_number(t) for t in texts]
+
+
+def test_a_card_number_in_any_column_rejects_its_row_without_quoting_it(tmp_path):
+    header = "transaction_id,occurred_at,card_id,merchant_id,amount,currency,merchant_category,channel,country,memo\n"
+    good = "t{n},2025-01-01T10:00:00,c1,m1,12.50,EUR,5411,online,FR,ok\n"
+    rows = [
+        "4111 1111 1111 1111,2025-01-01T10:00:00,c1,m1,1,EUR,5411,online,FR,ok\n",
+        "t2,2025-01-01T10:00:00,card_378282246310005,m1,1,EUR,5411,online,FR,ok\n",
+        "t3,2025-01-01T10:00:00,c1,5555-5555-5555-4444,1,EUR,5411,online,FR,ok\n",
+        "t4,2025-01-01T10:00:00,c1,m1,4111111111111111,EUR,5411,online,FR,ok\n",
+        "t5,2025-01-01T10:00:00,c1,m1,1,EUR,mcc６０１１１１１１１１１１１１１７,online,FR,ok\n",
+        "t6,2025-01-01T10:00:00,c1,m1,1,EUR,5411,online,FR,call me 4111.1111.1111.1111\n",
+        good.format(n=7),
+        "t8,2025-01-01T10:00:00,c1,m1,1,EUR,5411,2223003122003222,FR,ok\n",
+    ]
+    path = write(tmp_path, header + "".join(rows))
+
+    frame, rejected = read_transactions_csv(path)
+
+    assert list(frame.index) == [8]
+    assert [r["line"] for r in rejected] == [2, 3, 4, 5, 6, 7, 9]
+    columns = ["transaction_id", "card_id", "merchant_id", "amount", "merchant_category", "memo", "channel"]
+    assert [r["reason"] for r in rejected] == [
+        f"{c} holds a card number, which is never stored" for c in columns
+    ]
+
+
+def test_a_card_number_as_a_column_name_is_refused(tmp_path):
+    path = write(
+        tmp_path, HEADER.strip() + ",4111111111111111\n" + "t1,2025-01-01T10:00:00,c1,m1,1,0,,FR,x\n"
+    )
+
+    with pytest.raises(DatasetError, match="column name holds a card number") as raised:
+        read_transactions_csv(path)
+    assert "4111" not in str(raised.value)
+
+
+def test_a_duplicate_id_that_is_a_card_number_is_not_quoted(tmp_path):
+    row = "4111111111111111,2025-01-01T10:00:00,c1,m1,1,0,,FR\n"
+    _frame, rejected = read_transactions_csv(write(tmp_path, HEADER + row + row))
+
+    assert all("4111" not in r["reason"] for r in rejected)
+
+
+def test_date_times_are_not_mistaken_for_card_numbers(tmp_path):
+    # From the "37" on, "00:37:51.445119+00:00" reads as a Luhn-valid 14-digit Amex number.
+    assert contains_card_number("2025-01-01 00:37:51.445119+00:00")
+    rows = [
+        "t1,2025-01-01 00:37:51.445119+00:00,c1,m1,1,0,2025-01-08 00:37:51.445119+00:00,FR\n",
+        "t2,2025-01-01T00:37:51.445119Z,c1,m1,1,,,FR\n",
+        "t3,4111-1111-1111-1111,c1,m1,1,,,FR\n",
+    ]
+    frame, rejected = read_transactions_csv(write(tmp_path, HEADER + "".join(rows)))
+
+    assert list(frame.index) == [2, 3]
+    assert rejected == [{"line": 4, "reason": "occurred_at holds a card number, which is never stored"}]
