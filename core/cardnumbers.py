@@ -11,7 +11,14 @@ groups joined by a short run of punctuation or spaces are tried together. Letter
 
 Why the prefix check: Luhn alone passes one random digit string in ten, so every id holding a
 14-digit timestamp would be refused one time in ten. No brand issues numbers starting 0, 1, 7, 8
-or 9, nor 20-21 (where today's dates begin)."""
+or 9, nor 20-21 (where today's dates begin).
+
+Why groups are joined only in the layouts cards are printed in (4-4-4-4, 4-4-4-4-3, 4-4-4-1,
+4-6-5, 4-6-4...): joining any groups read one timestamp with microseconds in 20, one German
+mobile number in 10 and one log line in 30 as a card number. And why UUIDs and hex digests are
+passed over whole: their digit runs, glued across dashes, made one UUID in a thousand and one
+SHA-256 in 350 look like a card number, and integrators use them as ids. A number written without
+separators is found wherever it is, letters around it or not."""
 
 import contextlib
 import re
@@ -21,6 +28,13 @@ MIN_DIGITS, MAX_DIGITS = 13, 19
 # Between two groups of one number: up to 3 characters that are neither letters nor digits.
 _GROUP = re.compile(r"\d+")
 _JOINER = re.compile(r"[^\w]{1,3}|_{1,3}")
+# Ids that hold digits but never a card number: a UUID, or a hex digest (32+ hex digits), with at
+# least one letter (a UUID of digits only would be a number in disguise) and not glued to more.
+_HEX_ID = re.compile(
+    r"(?<![0-9A-Za-z])(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+    r"|[0-9a-fA-F]{32,})(?![0-9A-Za-z])"
+)
+_HEX_LETTER = re.compile(r"[a-fA-F]")
 MASK = "•"
 
 
@@ -106,6 +120,25 @@ def _normalised(text: str) -> str:
     return "".join(out)
 
 
+def printed_layout(lengths) -> bool:
+    """Whether digit groups of these lengths, joined, are a card number as cards print them:
+    fours with a shorter last group (4-4-4-4, 4-4-4-4-3, 4-4-4-1), or 4-6-5 and 4-6-4."""
+    if len(lengths) == 1:
+        return True
+    if lengths[0] != 4:
+        return False
+    if all(length == 4 for length in lengths[1:-1]) and 1 <= lengths[-1] <= 4:
+        return True
+    return len(lengths) == 3 and lengths[1] == 6 and lengths[2] in (4, 5)
+
+
+def _without_hex_ids(text: str) -> str:
+    """The text with UUIDs and hex digests blanked out, character for character."""
+    if "-" not in text and len(text) < 32:
+        return text
+    return _HEX_ID.sub(lambda m: "x" * len(m[0]) if _HEX_LETTER.search(m[0]) else m[0], text)
+
+
 def card_number_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) of every card number in `text`, in order, not overlapping."""
     if not text:
@@ -114,6 +147,8 @@ def card_number_spans(text: str) -> list[tuple[int, int]]:
     groups = [(m.start(), m.end()) for m in _GROUP.finditer(text)]
     if sum(end - start for start, end in groups) < MIN_DIGITS:
         return []
+    text = _without_hex_ids(text)
+    groups = [(m.start(), m.end()) for m in _GROUP.finditer(text)]
     spans = []
     i = 0
     while i < len(groups):
@@ -127,14 +162,16 @@ def card_number_spans(text: str) -> list[tuple[int, int]]:
         found = None
         # Try the longest run of joined groups first, starting at group i.
         digits, end_index = "", i
-        candidates = []
+        candidates, lengths = [], []
         for j in range(i, len(groups)):
             if j > i and not _JOINER.fullmatch(text[groups[j - 1][1] : groups[j][0]]):
                 break
             digits += text[groups[j][0] : groups[j][1]]
+            lengths.append(groups[j][1] - groups[j][0])
             if len(digits) > MAX_DIGITS:
                 break
-            candidates.append((j, digits))
+            if printed_layout(lengths):
+                candidates.append((j, digits))
         for end_index, digits in reversed(candidates):
             if is_card_number(digits):
                 found = (groups[i][0], groups[end_index][1])

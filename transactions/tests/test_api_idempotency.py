@@ -19,7 +19,6 @@ from accounts.api_common.idempotency import TTL, idempotency_records_purge, key_
 from accounts.models import IdempotencyRecord
 from accounts.tests import factories as users
 from accounts.tests.api_clients import error_of, key_client
-from core.cardnumbers import contains_card_number
 from transactions.models import Card, Transaction
 
 URL = "/api/v1/transactions/"
@@ -177,10 +176,9 @@ def test_a_bad_key_is_refused_before_anything_is_stored(integrator, key):
 
 
 def test_random_uuids_are_never_mistaken_for_card_numbers():
-    """Their digit runs, glued across dashes and letters, pass the card-number check one time in
-    700 (a refused request every few seconds at 300/s)."""
+    """Their digit runs, glued across dashes, once passed the card-number check one time in 700
+    (a refused request every few seconds at 300/s)."""
     keys = [str(uuid.uuid4()) for _ in range(20_000)]
-    assert sum(contains_card_number(key) for key in keys) > 0  # the check alone would refuse some
     assert [key for key in keys if key_problem(key) or key_problem(key.upper())] == []
 
 
