@@ -9,6 +9,17 @@ import pytest
 from accounts.tests import factories
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+
+
+def pytest_configure(config):
+    """Under pytest-xdist each worker has its own test database (pytest-django adds the worker's
+    suffix); give each its own Redis database too, since tests flush theirs. Modules read
+    TEST_REDIS_URL when they are collected, which is after this."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if worker.startswith("gw") and "TEST_REDIS_URL" not in os.environ:
+        os.environ["TEST_REDIS_URL"] = f"redis://127.0.0.1:6379/{8 + int(worker[2:]) % 8}"
+
+
 ARTIFACTS = Path(__file__).resolve().parent / "test-artifacts"
 
 

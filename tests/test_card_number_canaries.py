@@ -12,13 +12,10 @@ import contextlib
 import io
 import json
 import logging
-import os
 import random
-import signal
 import socket
 import subprocess
 import sys
-import time
 import unicodedata
 import urllib.error
 import urllib.request
@@ -43,6 +40,7 @@ from accounts.tests.api_clients import key_client, session_client
 from core.cardnumbers import contains_card_number, luhn_valid
 from core.logging import CardNumberFilter
 from detection.models import ListEntry
+from tests.servers import IMMEDIATE_TASKS, Gunicorn, django_env
 from transactions.models import Card, FraudReport, Merchant, Transaction
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -457,25 +455,6 @@ def test_no_canary_is_stored_from_the_idempotency_key(integrator):
 # ---- a real gunicorn ----------------------------------------------------------------------
 
 
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_until_up(port, process, deadline=60):
-    start = time.monotonic()
-    while time.monotonic() - start < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"gunicorn exited with {process.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError("gunicorn did not start")
-
-
 def _request(url, *, method="GET", headers=None, body=None):
     request = urllib.request.Request(url, method=method, headers=headers or {}, data=body)  # noqa: S310
     try:
@@ -497,91 +476,65 @@ def _raw(port, payload):
 def test_gunicorn_logs_no_canary(integrator, tmp_path):
     canary = Canaries(seed=29)
     _key, secret = api_key_create(owner=integrator, name="gunicorn")
-    port = _free_port()
-    access, errors, output = tmp_path / "access.log", tmp_path / "error.log", tmp_path / "output.log"
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "DJANGO_SETTINGS_MODULE": "tests.worker_settings",
-        "WORKER_DB_NAME": str(connection.settings_dict["NAME"]),
-        "WORKER_TASKS": json.dumps(
-            {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
-        ),
-        "WORKER_SETTINGS": json.dumps({"DETECTION_MODELS_DIR": str(tmp_path / "models")}),
-        "WEB_WORKERS": "1",
-        "WEB_BIND": f"127.0.0.1:{port}",
-        "OMP_NUM_THREADS": "1",
-    }
-    with output.open("w") as out:
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "-c",
-                str(ROOT / "gunicorn.conf.py"),
-                "--access-logfile",
-                str(access),
-                "--error-logfile",
-                str(errors),
-                "--log-level",
-                "debug",
-                "--no-control-socket",  # its default path is shared by every gunicorn on the machine
-                "fraudsite.wsgi",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
+    access, errors = tmp_path / "access.log", tmp_path / "error.log"
+    env = django_env(
+        db_name=str(connection.settings_dict["NAME"]),
+        tasks=IMMEDIATE_TASKS,
+        DETECTION_MODELS_DIR=str(tmp_path / "models"),
+    )
+    server = Gunicorn(
+        env,
+        log_dir=tmp_path,
+        extra_args=["--access-logfile", str(access), "--error-logfile", str(errors), "--log-level", "debug"],
+    )
+    try:
+        server.wait_ready()
+        port = server.port
+        base = f"http://127.0.0.1:{port}"
+        auth = {"Authorization": f"Api-Key {secret}"}
+        spaced = canary("gunicorn query, %20-encoded", disguise=1).replace(" ", "%20")
+        assert _request(f"{base}{API}?card={spaced}", headers=auth) == 200
+        assert (
+            _request(f"{base}{API}?card={canary('gunicorn query, dashed', disguise=2)}", headers=auth) == 200
         )
-        try:
-            _wait_until_up(port, server)
-            base = f"http://127.0.0.1:{port}"
-            auth = {"Authorization": f"Api-Key {secret}"}
-            spaced = canary("gunicorn query, %20-encoded", disguise=1).replace(" ", "%20")
-            assert _request(f"{base}{API}?card={spaced}", headers=auth) == 200
-            assert (
-                _request(f"{base}{API}?card={canary('gunicorn query, dashed', disguise=2)}", headers=auth)
-                == 200
+        assert _request(f"{base}{API}?card={canary('gunicorn query, plain', disguise=0)}") == 401
+        assert _request(f"{base}{API}{canary('gunicorn url path', disguise=0)}/", headers=auth) == 404
+        assert _request(f"{base}/nowhere/{canary('gunicorn 404 page', disguise=4)}/") == 404
+        assert (
+            _request(
+                f"{base}/?q={canary('gunicorn home query', disguise=3)}",
+                headers={
+                    "User-Agent": f"bot {canary('gunicorn user agent', disguise=0)}",
+                    "Referer": f"https://shop.example/?pan={canary('gunicorn referer', disguise=0)}",
+                },
             )
-            assert _request(f"{base}{API}?card={canary('gunicorn query, plain', disguise=0)}") == 401
-            assert _request(f"{base}{API}{canary('gunicorn url path', disguise=0)}/", headers=auth) == 404
-            assert _request(f"{base}/nowhere/{canary('gunicorn 404 page', disguise=4)}/") == 404
-            assert (
-                _request(
-                    f"{base}/?q={canary('gunicorn home query', disguise=3)}",
-                    headers={
-                        "User-Agent": f"bot {canary('gunicorn user agent', disguise=0)}",
-                        "Referer": f"https://shop.example/?pan={canary('gunicorn referer', disguise=0)}",
-                    },
-                )
-                == 200
+            == 200
+        )
+        body = json.dumps(
+            {"card_id": canary("gunicorn body card_id", disguise=0), "merchant_id": "m", "amount": "1"}
+        )
+        assert (
+            _request(
+                f"{base}{API}",
+                method="POST",
+                headers={**auth, "Content-Type": "application/json"},
+                body=body.encode(),
             )
-            body = json.dumps(
-                {"card_id": canary("gunicorn body card_id", disguise=0), "merchant_id": "m", "amount": "1"}
-            )
-            assert (
-                _request(
-                    f"{base}{API}",
-                    method="POST",
-                    headers={**auth, "Content-Type": "application/json"},
-                    body=body.encode(),
-                )
-                == 400
-            )
-            # A request line gunicorn refuses itself (it logs why, at debug level).
-            _raw(
-                port,
-                f"GET /?card={canary('gunicorn bad request line', disguise=0)} HTTP/1.1 extra\r\n\r\n".encode(),
-            )
-            _raw(
-                port,
-                f"GET /?card={canary('gunicorn bad header', disguise=0)} HTTP/1.1\r\nBad Header\r\n\r\n".encode(),
-            )
-        finally:
-            server.send_signal(signal.SIGTERM)
-            server.wait(timeout=30)
+            == 400
+        )
+        # A request line gunicorn refuses itself (it logs why, at debug level).
+        _raw(
+            port,
+            f"GET /?card={canary('gunicorn bad request line', disguise=0)} HTTP/1.1 extra\r\n\r\n".encode(),
+        )
+        _raw(
+            port,
+            f"GET /?card={canary('gunicorn bad header', disguise=0)} HTTP/1.1\r\nBad Header\r\n\r\n".encode(),
+        )
+    finally:
+        server.stop()
 
+    output = server.log_path
     logs = {path.name: path.read_text(errors="replace") for path in (access, errors, output) if path.exists()}
     assert "GET /api/v1/transactions/?card=•••• " in logs["access.log"]  # the requests were logged...
     leaks = [leak for name, text in logs.items() for leak in canary.found_in(text, name)]

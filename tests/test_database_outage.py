@@ -22,7 +22,8 @@ import pytest
 
 from tests.servers import ROOT, Gunicorn, PrivatePostgres, django_env, manage
 
-pytestmark = pytest.mark.slow
+# One private PostgreSQL cluster for the module: its tests stay on one parallel worker.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("private_postgres")]
 
 if not PrivatePostgres.available():
     if os.environ.get("CI") == "true":

@@ -3,77 +3,48 @@
 the API's shape) and gunicorn's own beyond its request-line limit."""
 
 import json
-import os
 import re
-import socket
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 from django.db import connection
 
 from accounts.services import api_key_create
 from accounts.tests import factories
+from tests.servers import IMMEDIATE_TASKS, Gunicorn, django_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-ROOT = Path(__file__).resolve().parent.parent
 READ_LIMIT, AUTH_FAILURE_LIMIT, WORKERS = 12, 6, 3
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
 def server(tmp_path):
-    port = _free_port()
     log = tmp_path / "access.log"
     env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "DJANGO_SETTINGS_MODULE": "tests.worker_settings",
-        "WORKER_DB_NAME": str(connection.settings_dict["NAME"]),
-        "WORKER_TASKS": json.dumps(
-            {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+        **django_env(
+            db_name=str(connection.settings_dict["NAME"]),
+            tasks=IMMEDIATE_TASKS,
+            DETECTION_MODELS_DIR=str(tmp_path / "models"),
         ),
-        "WORKER_SETTINGS": json.dumps({"DETECTION_MODELS_DIR": str(tmp_path / "models")}),
         "API_RATE_READ": f"{READ_LIMIT}/min",
         "API_RATE_AUTH_FAILURE": f"{AUTH_FAILURE_LIMIT}/min",
         "REDIS_URL": "",
-        "WEB_BIND": f"127.0.0.1:{port}",
-        "WEB_WORKERS": str(WORKERS),
-        "OMP_NUM_THREADS": "1",
     }
-    process = subprocess.Popen(
-        [
-            sys.executable, "-m", "gunicorn", "fraudsite.wsgi", "-c", str(ROOT / "gunicorn.conf.py"),
-            "--access-logfile", str(log), "--access-logformat", "%(p)s %(s)s %(U)s",
-        ],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(base + "/api/v1/no-such/", timeout=2)  # noqa: S310 - our local server
-        except urllib.error.HTTPError:
-            break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail("gunicorn did not start: " + (process.stderr.read() if process.stderr else ""))
-            time.sleep(0.3)
-    yield base, log
-    process.terminate()
-    process.wait(timeout=30)
+    server = Gunicorn(
+        env,
+        workers=WORKERS,
+        log_dir=tmp_path,
+        extra_args=["--access-logfile", str(log), "--access-logformat", "%(p)s %(s)s %(U)s"],
+    )
+    try:
+        server.wait_ready()
+        yield server.url, log
+    finally:
+        server.stop()
 
 
 def _get(url, headers=None):

@@ -16,6 +16,7 @@ from django.tasks import task_backends
 
 from detection import retraining
 from detection.models import ModelVersion, RetrainingRun
+from tests.servers import redis_or_skip
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -182,23 +183,8 @@ def test_a_worker_killed_mid_training_is_released_within_a_minute_and_a_new_run_
     assert DBTaskResult.objects.get(id=run.task_id).status == TaskResultStatus.FAILED
 
 
-def _redis():
-    from redis import Redis
-    from redis.exceptions import RedisError
-
-    try:
-        client = Redis.from_url(REDIS_URL, socket_connect_timeout=1)
-        client.ping()
-    except RedisError:
-        if os.environ.get("CI") == "true" and os.environ.get("REQUIRE_REDIS") == "1":
-            pytest.fail(f"Redis is required but not reachable at {REDIS_URL}.")
-        pytest.skip(f"Redis is not reachable at {REDIS_URL}.")
-    client.flushdb()
-    return client
-
-
 def test_rq_worker_runs_a_retraining_from_redis(settings, worker_env, model_manager):
-    redis = _redis()
+    redis = redis_or_skip(REDIS_URL)
     rq_tasks = {"default": {"BACKEND": "detection.rq_backend.RQBackend", "OPTIONS": {"URL": REDIS_URL}}}
     settings.TASKS = rq_tasks
     try:
@@ -227,7 +213,7 @@ def test_an_rq_worker_killed_mid_training_is_released_and_its_job_failed(setting
 
     from detection.tests.pipelines import register_toy
 
-    redis = _redis()
+    redis = redis_or_skip(REDIS_URL)
     rq_tasks = {"default": {"BACKEND": "detection.rq_backend.RQBackend", "OPTIONS": {"URL": REDIS_URL}}}
     settings.TASKS = rq_tasks
     try:

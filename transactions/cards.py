@@ -7,6 +7,7 @@ import re
 
 from django.conf import settings
 
+from core.cardnumbers import luhn_valid  # noqa: F401 - part of this module's interface
 from core.text import is_ascii_digits
 
 # (brand, lowest prefix, highest prefix), compared on as many leading digits as the bounds have.
@@ -56,18 +57,6 @@ def normalize_number(raw):
 def has_other_digits(raw):
     """True when `raw` holds digits other than 0-9 (fullwidth, Arabic-Indic, superscript...)."""
     return any(char.isdigit() and not char.isascii() for char in str(raw or ""))
-
-
-def luhn_valid(digits):
-    total = 0
-    for position, char in enumerate(reversed(digits)):
-        value = int(char)
-        if position % 2 == 1:
-            value *= 2
-            if value > 9:
-                value -= 9
-        total += value
-    return total % 10 == 0
 
 
 def brand_of(digits):

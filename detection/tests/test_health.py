@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from detection import registry
 from detection.tests.pipelines import register_toy
+from tests.servers import redis_or_skip
 
 pytestmark = pytest.mark.django_db
 
@@ -122,23 +123,8 @@ def test_an_unreachable_database_fails_readiness(ready):
     assert body["status"] == "fail"
 
 
-def _redis_or_skip():
-    from redis import Redis
-    from redis.exceptions import RedisError
-
-    client = Redis.from_url(REDIS_URL, socket_connect_timeout=1)
-    try:
-        client.ping()
-    except RedisError:
-        if os.environ.get("CI") == "true" and os.environ.get("REQUIRE_REDIS") == "1":
-            pytest.fail(f"Redis is required but not reachable at {REDIS_URL}.")
-        pytest.skip(f"Redis is not reachable at {REDIS_URL}.")
-    client.flushdb()
-    return client
-
-
 def test_the_redis_task_queue_is_checked_too(ready, settings):
-    redis = _redis_or_skip()
+    redis = redis_or_skip(REDIS_URL)
     register_toy(promote="force")
     settings.TASKS = {"default": {"BACKEND": "detection.rq_backend.RQBackend", "OPTIONS": {"URL": REDIS_URL}}}
     try:

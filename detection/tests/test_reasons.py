@@ -5,6 +5,9 @@ from django.utils import translation
 from detection.reasons import Explainer, groups_for
 from detection.tests.pipelines import train_toy
 
+# Module-scoped fixtures train once for every test here: they stay on one parallel worker.
+pytestmark = pytest.mark.xdist_group("reasons_models")
+
 # Fraud follows the first two features (see pipelines.toy_frame); the third is noise.
 FEATURES = ["amount_to_card_mean_30d", "card_count_1h", "hour"]
 

@@ -13,7 +13,8 @@ from detection.scoring import band, by_row_chunks, decide, explainer_for, score_
 from detection.tests.history import FrameHistory
 from detection.tests.pipelines import register_feature_model, simulated, trained_on_features
 
-pytestmark = pytest.mark.django_db
+# The module trains one model for all its tests: they stay on one parallel worker.
+pytestmark = [pytest.mark.django_db, pytest.mark.xdist_group("scoring_model")]
 
 
 def as_input(row) -> TransactionInput:

@@ -10,6 +10,9 @@ from detection import simulator, training
 from detection.features import FEATURE_NAMES, compute_features_frame
 from detection.models import ModelVersion
 
+# Module-scoped fixtures train once for every test here: they stay on one parallel worker.
+pytestmark = pytest.mark.xdist_group("training_frames")
+
 BUSY = {
     "compromised_terminal": {"rate": 15},
     "stolen_card": {"rate": 60},

@@ -30,7 +30,7 @@ HIDDEN = [
     "tx-6011111111111117-a",
     "４１１１１１１１１１１１１１１１",  # fullwidth
     "٥٥٥٥٥٥٥٥٥٥٥٥٤٤٤٤",  # Arabic-Indic
-    "36-259600-0000-04",  # Diners, 14 digits
+    "3625-960000-0004",  # Diners, 14 digits, as printed (4-6-4)
 ]
 
 
