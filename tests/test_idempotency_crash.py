@@ -17,6 +17,7 @@ from accounts.services import api_key_create
 from accounts.tests import factories
 from tests.servers import Gunicorn, django_env
 from transactions.models import Card, Merchant, Transaction
+from transactions.tests.factories import integrator_card
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -42,7 +43,10 @@ def _wait_until_blocked():
     deadline = time.monotonic() + 10
     with connection.cursor() as cursor:
         while time.monotonic() < deadline:
-            cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+            cursor.execute(  # this database's waiters only: parallel tests share the server
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
             if cursor.fetchone()[0]:
                 return
             time.sleep(0.02)
@@ -52,7 +56,8 @@ def _wait_until_blocked():
 def test_a_worker_killed_mid_request_never_leaves_its_key_stuck(server):
     integrator = factories.integrator()
     secret = api_key_create(owner=integrator, name="kill")[1]
-    card = Card.objects.create(external_id="card_kill", credit_limit=Decimal("100000.00"))
+    # The integrator's own card: the one its requests lock (a bank card of the same id is another).
+    card = integrator_card(integrator, "card_kill", credit_limit=Decimal("100000.00"))
     Merchant.objects.create(external_id="m_kill")
     headers = {"Authorization": f"Api-Key {secret}", "Content-Type": "application/json"}
 

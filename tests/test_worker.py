@@ -64,15 +64,21 @@ def _manage(*args, env, **kwargs):
     )
 
 
-def test_db_worker_runs_a_retraining_and_the_web_side_sees_it(settings, worker_env, model_manager):
-    settings.TASKS = DB_TASKS
-    run, created = retraining.retraining_request(trigger="manual", requested_by=model_manager)
-    assert created and run.status == RetrainingRun.Status.QUEUED  # nothing ran in this process
+def _db_worker_until_idle(worker_env):
+    """Run a db_worker until the queue is empty; its output."""
     worker = _manage(
         "db_worker", "--batch", "--no-startup-delay", "--queue-name", "*", env=worker_env(DB_TASKS)
     )
     output, _ = worker.communicate(timeout=180)
     assert worker.returncode == 0, output
+    return output
+
+
+def test_db_worker_runs_a_retraining_and_the_web_side_sees_it(settings, worker_env, model_manager):
+    settings.TASKS = DB_TASKS
+    run, created = retraining.retraining_request(trigger="manual", requested_by=model_manager)
+    assert created and run.status == RetrainingRun.Status.QUEUED  # nothing ran in this process
+    output = _db_worker_until_idle(worker_env)
     run.refresh_from_db()
     assert run.status == RetrainingRun.Status.SUCCEEDED, (run.error, output)
     assert run.outcome == RetrainingRun.Outcome.FIRST
@@ -172,11 +178,7 @@ def test_a_worker_killed_mid_training_is_released_within_a_minute_and_a_new_run_
     assert ModelVersion.objects.get(status=ModelVersion.Status.CHAMPION) == champion
 
     # The new run is taken by the next worker and runs to the end; the dead task is not re-run.
-    worker = _manage(
-        "db_worker", "--batch", "--no-startup-delay", "--queue-name", "*", env=worker_env(DB_TASKS)
-    )
-    output, _ = worker.communicate(timeout=180)
-    assert worker.returncode == 0, output
+    output = _db_worker_until_idle(worker_env)
     new.refresh_from_db()
     assert new.status == RetrainingRun.Status.SUCCEEDED, (new.error, output)
     assert DBTaskResult.objects.get(id=new.task_id).status == TaskResultStatus.SUCCESSFUL
