@@ -2,8 +2,8 @@ from django.db import transaction
 
 from accounts.models import User
 from accounts.roles import STAFF_ROLES, Role, role_group
+from core import rows
 from core.cardnumbers import mask_card_numbers
-from fraudsite import rows
 
 
 @transaction.atomic

@@ -59,14 +59,14 @@ INSERT INTO transactions_card (external_id, issuer_id, brand, first6, last4, car
                                held, status, created_at)
 SELECT 'ISSUER~bc_' || g, ISSUER, '', '', '', '', 100000000, 0, 0, 'active', now() FROM generate_series(1, {cards}) g;
 INSERT INTO transactions_transaction (external_id, card_id, merchant_id, amount, currency, occurred_at, channel,
-    country, decision, model_version, decided_by, rule_hits, reasons, features, status, is_fraud, label_known_at,
-    label_source, created_at)
+    country, decision, model_version, model_fallback_from, decided_by, rule_hits, reasons, features, status,
+    is_fraud, label_known_at, label_source, created_at)
 SELECT 'bh_' || g,
        (SELECT min(id) FROM transactions_card) + (g::bigint * 7919) % {cards},
        (SELECT min(id) FROM transactions_merchant) + (g::bigint * 104729) % {merchants},
        round((5 + random() * 120)::numeric, 2), 'USD',
        now() - interval '{days} days' + (g::float / {history}) * interval '{days} days',
-       'online', 'US', 'approve', '', 'model', '[]', '[]', '{{}}', 'approved', g % 200 = 0,
+       'online', 'US', 'approve', '', '', 'model', '[]', '[]', '{{}}', 'approved', g % 200 = 0,
        now() - interval '{days} days' + (g::float / {history}) * interval '{days} days' + interval '7 days',
        'import', now()
 FROM generate_series(1, {history}) g;
@@ -85,14 +85,14 @@ SELECT 'ISSUER~bc_' || x, ISSUER, '', '', '', '', '100000000', '0', '0', 'active
        strftime('%Y-%m-%d %H:%M:%f', 'now') FROM g;
 WITH RECURSIVE g(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM g WHERE x < {history})
 INSERT INTO transactions_transaction (external_id, card_id, merchant_id, amount, currency, occurred_at, channel,
-    country, decision, model_version, decided_by, rule_hits, reasons, features, status, is_fraud, label_known_at,
-    label_source, created_at)
+    country, decision, model_version, model_fallback_from, decided_by, rule_hits, reasons, features, status,
+    is_fraud, label_known_at, label_source, created_at)
 SELECT 'bh_' || x,
        (SELECT min(id) FROM transactions_card) + (x * 7919) % {cards},
        (SELECT min(id) FROM transactions_merchant) + (x * 104729) % {merchants},
        CAST(round(5 + (abs(random()) % 12000) / 100.0, 2) AS TEXT), 'USD',
        strftime('%Y-%m-%d %H:%M:%f', 'now', '-{days} days', '+' || (x * {days} * 86400 / {history}) || ' seconds'),
-       'online', 'US', 'approve', '', 'model', '[]', '[]', '{{}}', 'approved', x % 200 = 0,
+       'online', 'US', 'approve', '', '', 'model', '[]', '[]', '{{}}', 'approved', x % 200 = 0,
        strftime('%Y-%m-%d %H:%M:%f', 'now', '-{days} days', '+' || (x * {days} * 86400 / {history}) || ' seconds',
                 '+7 days'),
        'import', strftime('%Y-%m-%d %H:%M:%f', 'now')

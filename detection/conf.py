@@ -90,17 +90,17 @@ def retrain_evaluation_days() -> int:
     return int(getattr(settings, "DETECTION_RETRAIN_EVALUATION_DAYS", 7))
 
 
-def retrain_algorithms() -> tuple:
-    """Candidate algorithms a retraining compares (default: all of detection.training)."""
-    from detection.training import ALGORITHMS
+def retrain_algorithms() -> tuple | None:
+    """Candidate algorithms a retraining compares; None: all of detection.training's (the
+    caller's default, since this module is below training)."""
+    algorithms = getattr(settings, "DETECTION_RETRAIN_ALGORITHMS", None)
+    return tuple(algorithms) if algorithms else None
 
-    return tuple(getattr(settings, "DETECTION_RETRAIN_ALGORITHMS", ALGORITHMS))
 
-
-def retrain_max_train_rows() -> int:
-    from detection.training import DEFAULT_MAX_TRAIN_ROWS
-
-    return int(getattr(settings, "DETECTION_RETRAIN_MAX_TRAIN_ROWS", DEFAULT_MAX_TRAIN_ROWS))
+def retrain_max_train_rows() -> int | None:
+    """Rows a retraining's final fit may use; None: detection.training's default."""
+    rows = getattr(settings, "DETECTION_RETRAIN_MAX_TRAIN_ROWS", None)
+    return int(rows) if rows else None
 
 
 def retrain_heartbeat_seconds() -> float:

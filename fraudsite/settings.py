@@ -108,8 +108,8 @@ SILENCED_SYSTEM_CHECKS = ["models.W040"]
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=300)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # Django's backend with a health check that needs no round trip (fraudsite/postgresql).
-    DATABASES["default"]["ENGINE"] = "fraudsite.postgresql"
+    # Django's backend with a health check that needs no round trip (core/postgresql).
+    DATABASES["default"]["ENGINE"] = "core.postgresql"
     # Server-side binding lets psycopg prepare the statements a request repeats (a decision runs
     # the same dozen every time), so PostgreSQL stops parsing and planning them again: after 5
     # uses by default. Set DATABASE_PREPARE_THRESHOLD=0 behind a transaction-level pooler

@@ -1,4 +1,4 @@
-"""The PostgreSQL backend's health check (fraudsite/postgresql): a connection the server ended is
+"""The PostgreSQL backend's health check (core/postgresql): a connection the server ended is
 replaced before a request uses it, and a healthy one is checked without a query."""
 
 import select

@@ -14,7 +14,7 @@ import time
 
 from django.db.models.signals import post_delete, post_save
 
-from fraudsite import rows
+from core import rows
 from transactions.models import Card, Merchant
 
 TTL_SECONDS = {Card: 10.0, Merchant: 300.0}

@@ -20,13 +20,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_variables
 
 from accounts.services import audit_record
-from core import plausible
+from core import plausible, rows
 from core.cardnumbers import mask_card_numbers
 from core.text import is_ascii_digits
 from core.validators import CARD_NUMBER_MESSAGE, refuse_card_number
 from detection import retraining, scoring
 from detection.contracts import APPROVE, BLOCK, DECISIONS, REVIEW, Reason, TransactionInput
-from fraudsite import rows
 from transactions import cards as card_numbers
 from transactions import conf
 from transactions.models import Card, FraudReport, Merchant, Transaction
