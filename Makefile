@@ -37,7 +37,7 @@ migrate: install
 	@DJANGO_DEBUG=$(DEV) $(PY) manage.py migrate --no-input -v 0
 
 demo: migrate
-	@DJANGO_DEBUG=$(DEV) $(PY) manage.py seed_demo --quiet-logins
+	@DJANGO_DEBUG=$(DEV) DJANGO_DEMO=1 $(PY) manage.py seed_demo --quiet-logins
 
 lint: install-dev
 	@$(VENV)/bin/ruff check .

@@ -54,6 +54,9 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_filters",
 ]
+# The demo's seed commands (make run), off in production unless asked for.
+if env.bool("DJANGO_DEMO", default=DEBUG):
+    INSTALLED_APPS.append("demo")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

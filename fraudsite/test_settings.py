@@ -7,7 +7,10 @@ os.environ.setdefault("CARD_FINGERPRINT_KEY", "test-card-fingerprint-key")
 os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 
 from fraudsite.settings import *  # noqa: F403
-from fraudsite.settings import BASE_DIR
+from fraudsite.settings import BASE_DIR, INSTALLED_APPS
+
+if "demo" not in INSTALLED_APPS:
+    INSTALLED_APPS = [*INSTALLED_APPS, "demo"]
 
 # Tests (and the browser tests' live server) speak plain HTTP.
 SECURE_SSL_REDIRECT = False

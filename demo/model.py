@@ -1,6 +1,6 @@
-"""The detection part of `seed_demo`: a first champion model, so the demo decides from the start.
+"""The last part of `seed_demo`: a first champion model, so the demo decides from the start.
 
-Trains on the transactions already in the database (the transactions app's demo puts simulated
+Trains on the transactions already in the database (demo/history.py puts simulated
 history there) when they span enough days for the time-honest protocol; otherwise on a freshly
 simulated history. Idempotent: does nothing once any model version exists.
 """
@@ -10,8 +10,9 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 from django.utils.module_loading import import_string
 
-from detection import conf
+from detection import conf, training
 from detection.models import ModelVersion
+from detection.simulator import simulate
 
 TEST_DAYS = 7
 MIN_TRAIN_DAYS = 7
@@ -34,8 +35,6 @@ def _plan(frame, delay_days, *, min_rows=0):
 
 
 def _simulated(delay_days):
-    from detection.simulator import simulate
-
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     return simulate(
         customers=SIM_CUSTOMERS,
@@ -48,8 +47,6 @@ def _simulated(delay_days):
 
 
 def seed(*, stdout):
-    from detection import training
-
     if ModelVersion.objects.exists():
         stdout.write("  A model already exists; nothing to train.")
         return None

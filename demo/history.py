@@ -1,5 +1,5 @@
 """Demo cards, merchants and a few months of history. Part of `seed_demo`, which runs it before
-detection's part trains a model on the history.
+the model part (demo/model.py) trains a model on the history.
 
 Three parts: the bank's wider traffic (hundreds of cards, months of it) from detection's simulator,
 imported like any canonical CSV, so the model, the queue and the dashboards have real volume; the
@@ -18,8 +18,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+from detection.simulator import simulate, write_csv
 from transactions import services
 from transactions.cards import luhn_valid
+from transactions.importing import transactions_import
 from transactions.models import Card, FraudReport, Transaction
 
 DEMO_CUSTOMERS = ["alice@example.com", "bob@example.com"]
@@ -200,9 +202,6 @@ def _seed_bank_traffic(*, stdout, now):
     """Simulated traffic up to now. Labels that would only become known after now are left
     out, as they would be in a live bank: those frauds are still waiting to be reported."""
     import pandas as pd
-
-    from detection.simulator import simulate, write_csv
-    from transactions.importing import transactions_import
 
     if Transaction.objects.filter(external_id__startswith="sim_").exists():
         return

@@ -3,7 +3,7 @@ from dataclasses import asdict
 
 from django.core.management.base import BaseCommand, CommandError
 
-from transactions.learning_demo import learning_demo_seed
+from demo.learning import learning_demo_seed
 
 
 class Command(BaseCommand):

@@ -1,4 +1,4 @@
-"""Demo users, one per role. Part of `seed_demo`; each app adds its own part in its demo.py."""
+"""Demo users, one per role. The first part of `seed_demo`."""
 
 from accounts.models import User
 from accounts.roles import Role

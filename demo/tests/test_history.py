@@ -4,9 +4,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from accounts import demo as accounts_demo
 from accounts.models import User
-from transactions import demo
+from demo import history as demo
+from demo import users as accounts_demo
 from transactions.models import Card, FraudReport, Transaction
 
 pytestmark = pytest.mark.django_db

@@ -2,7 +2,7 @@ from io import StringIO
 
 import pytest
 
-from detection import demo
+from demo import model as demo
 from detection.models import ModelVersion
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]

@@ -4,9 +4,9 @@ import pytest
 from django.contrib.auth import authenticate as django_authenticate
 from django.test import RequestFactory
 
-from accounts import demo
 from accounts.models import User
 from accounts.roles import Role, has_role
+from demo import users as demo
 
 pytestmark = pytest.mark.django_db
 
