@@ -1,7 +1,9 @@
+from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 
-from accounts.models import User
-from accounts.roles import STAFF_ROLES, Role, role_group
+from accounts.models import AuditEntry, IntegratorKey, User
+from accounts.roles import STAFF_ROLES, Role, has_role, role_group
 from core import rows
 from core.cardnumbers import mask_card_numbers
 
@@ -40,8 +42,6 @@ def user_update_profile(*, user, display_name, phone):
 
 def audit_record(*, actor, action, target, before=None, after=None, note=""):
     """Append to the audit trail; call it inside the transaction that makes the change."""
-    from accounts.models import AuditEntry
-
     return rows.insert(  # on every decision's path: a prepared insert rather than the ORM's
         AuditEntry(
             actor=actor if actor is not None and actor.is_authenticated else None,
@@ -59,12 +59,6 @@ def audit_record(*, actor, action, target, before=None, after=None, note=""):
 def api_key_create(*, owner, name, expiry_date=None, actor=None):
     """Create an API key for an integrator. Returns (key, secret): the secret exists only in this
     return value; the database keeps a hash and the prefix."""
-    from django.core.exceptions import ValidationError
-    from django.utils.translation import gettext as _
-
-    from accounts.models import IntegratorKey
-    from accounts.roles import has_role
-
     if not has_role(owner, Role.INTEGRATOR):
         raise ValidationError({"owner": _("Only integrators can hold API keys.")})
     name = mask_card_numbers((name or "").strip())

@@ -6,11 +6,13 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import Case, IntegerField, Value, When
+from django.urls import path
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from core.validators import refuse_card_number
 from transactions import services
+from transactions.admin_queue import review_queue_view
 from transactions.models import Card, FraudReport, Merchant, Transaction
 
 
@@ -319,10 +321,6 @@ class FraudReportAdmin(admin.ModelAdmin):
     readonly_fields = fields
 
     def get_urls(self):
-        from django.urls import path
-
-        from transactions.admin_queue import review_queue_view
-
         queue = self.admin_site.admin_view(lambda request: review_queue_view(request, self.admin_site))
         return [path("queue/", queue, name="transactions_review_queue"), *super().get_urls()]
 

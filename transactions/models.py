@@ -6,6 +6,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from detection.contracts import CARD_KEY_SEPARATOR, card_key
+from transactions.cards import BRAND_LABELS
 
 
 class Card(models.Model):
@@ -94,8 +95,6 @@ class Card(models.Model):
 
     @property
     def brand_label(self):
-        from transactions.cards import BRAND_LABELS
-
         return BRAND_LABELS.get(self.brand, self.brand.title() or BRAND_LABELS["other"])
 
     @property
