@@ -13,9 +13,9 @@ chore runs once when a worker starts, then at its interval."""
 import logging
 import time
 
-from django.conf import settings
 from django.utils.module_loading import import_string
 
+from core import conf
 from core.outage import DATABASE_UNAVAILABLE
 
 logger = logging.getLogger(__name__)
@@ -23,9 +23,8 @@ logger = logging.getLogger(__name__)
 
 class Chores:
     def __init__(self, schedule=None, *, clock=time.monotonic):
-        schedule = getattr(settings, "PERIODIC_CHORES", {}) if schedule is None else schedule
         self._clock = clock
-        self._every = {path: float(seconds) for path, seconds in schedule.items()}
+        self._every = conf.periodic_chores() if schedule is None else conf.periodic_chores.parse(schedule)
         self._due = dict.fromkeys(self._every, clock())
 
     def run_due(self):

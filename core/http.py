@@ -1,9 +1,10 @@
 """The API's one error shape, `{"error": {"code", "message", "fields"}}`, for code below the API
 layer (middleware) that must answer in it; `accounts.api_common.errors` builds on it."""
 
-from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.utils.encoding import force_str
+
+from core import conf
 
 
 def error_body(code, message, fields=None):
@@ -11,7 +12,7 @@ def error_body(code, message, fields=None):
 
 
 def is_api_path(path: str) -> bool:
-    return path.startswith(getattr(settings, "API_PATH_PREFIX", "/api/"))
+    return path.startswith(conf.api_path_prefix())
 
 
 def error_response(request, *, status: int, code: str, message, fields=None, headers=None):

@@ -7,14 +7,9 @@ from django.conf import settings
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
 
+from core import conf
 from core.http import error_response
 from core.text import describe_character, forbidden_character
-
-
-def max_uri_length() -> int:
-    """Longest request target (path and query) we serve: below gunicorn's limit_request_line
-    (gunicorn.conf.py), so that in between we, not gunicorn, answer 414 in the API's shape."""
-    return int(getattr(settings, "REQUEST_MAX_URI_LENGTH", 4096))
 
 
 def forbidden_in_address(text: str) -> str | None:
@@ -45,12 +40,12 @@ class RefuseMalformedRequestMiddleware:
 
     def refusal(self, request):
         target = request.META.get("RAW_URI") or request.get_full_path()
-        if len(target) > max_uri_length():
+        if len(target) > conf.max_uri_length():
             return error_response(
                 request,
                 status=414,
                 code="uri_too_long",
-                message=_("The address is longer than %(max)d characters.") % {"max": max_uri_length()},
+                message=_("The address is longer than %(max)d characters.") % {"max": conf.max_uri_length()},
             )
         found = forbidden_in_address(request.path_info)
         if found is None and request.META.get("QUERY_STRING"):

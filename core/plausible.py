@@ -19,29 +19,32 @@ from decimal import Decimal, InvalidOperation
 
 import numpy as np
 import pandas as pd
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
+
+from core.conf import setting
 
 CENT = Decimal("0.01")
 # A plain decimal in ASCII: no Unicode digits, no '1_000', no 'Infinity' or 'NaN'.
 _AMOUNT_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,4})?")
 
 
-def max_amount() -> Decimal:
+@setting("TRANSACTIONS_MAX_AMOUNT", default="1000000.00", minimum=Decimal("0.01"))
+def max_amount(value) -> Decimal:
     """The largest single transaction we accept; anything above is a typo or an attack."""
-    return Decimal(str(getattr(settings, "TRANSACTIONS_MAX_AMOUNT", "1000000.00")))
+    return Decimal(str(value))
 
 
-def clock_skew() -> timedelta:
+@setting("TRANSACTIONS_CLOCK_SKEW_SECONDS", default=300, minimum=timedelta(0))
+def clock_skew(value) -> timedelta:
     """How far in the future an occurred_at may be, for clocks that run a little fast."""
-    return timedelta(seconds=int(getattr(settings, "TRANSACTIONS_CLOCK_SKEW_SECONDS", 300)))
+    return timedelta(seconds=int(value))
 
 
-def earliest_occurred_at() -> datetime:
+@setting("TRANSACTIONS_EARLIEST_OCCURRED_AT", default="2000-01-01T00:00:00+00:00")
+def earliest_occurred_at(value) -> datetime:
     """No transaction of ours happened before this (aware, UTC)."""
-    value = getattr(settings, "TRANSACTIONS_EARLIEST_OCCURRED_AT", "2000-01-01T00:00:00+00:00")
     moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
     return moment if timezone.is_aware(moment) else moment.replace(tzinfo=UTC)
 

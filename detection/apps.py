@@ -7,5 +7,6 @@ class DetectionConfig(AppConfig):
     verbose_name = _("Detection")
 
     def ready(self):
-        # Connect the signals that drop each process's cached champion, rules and lists.
-        from detection import registry, rules  # noqa: F401
+        # Declare the app's settings (checked by core.conf), and connect the signals that drop
+        # each process's cached champion, rules and lists.
+        from detection import conf, registry, rules  # noqa: F401

@@ -35,6 +35,8 @@ from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
+from core import conf
+
 logger = logging.getLogger(__name__)
 
 STATUS = {
@@ -101,9 +103,7 @@ class RQBackend(BaseTaskBackend):
 
     def __init__(self, alias, params):
         super().__init__(alias, params)
-        from django.conf import settings
-
-        self.url = self.options.get("URL") or getattr(settings, "REDIS_URL", "") or "redis://127.0.0.1:6379/0"
+        self.url = self.options.get("URL") or conf.redis_url() or "redis://127.0.0.1:6379/0"
         self._connection = None
 
     @property

@@ -1,7 +1,6 @@
 """Transactions, fraud reports, decisions without storing, and batch scoring, for integrators,
 customers and analysts. Views validate input, call one service or selector, and render."""
 
-from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction as db_transaction
 from django.db.models import Q
@@ -40,7 +39,7 @@ from core import plausible
 from core.validators import refuse_card_number
 from detection import scoring
 from detection.contracts import CARD_KEY_SEPARATOR, TransactionInput
-from transactions import directory
+from transactions import conf, directory
 from transactions.models import Card, Decision, FraudReport, Merchant, Transaction
 from transactions.selectors import fraud_reports_for, transaction_get_for, transactions_for
 from transactions.services import (
@@ -50,12 +49,6 @@ from transactions.services import (
     merchant_get_or_create,
     transaction_submit,
 )
-
-
-# The largest CSV accepted by POST /batches/ (bytes).
-def batch_max_bytes():
-    return getattr(settings, "API_BATCH_MAX_BYTES", 10 * 1024 * 1024)
-
 
 # ---- serializers ---------------------------------------------------------------------------
 
@@ -684,11 +677,11 @@ class BatchCreateView(APIView):
         serializer = BatchInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         upload = serializer.validated_data["file"]
-        if upload.size > batch_max_bytes():
+        if upload.size > conf.batch_max_bytes():
             return api_error_response(
                 "file_too_large",
                 _("The file is larger than the %(mb)d MB limit.")
-                % {"mb": batch_max_bytes() // (1024 * 1024)},
+                % {"mb": conf.batch_max_bytes() // (1024 * 1024)},
                 status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
             )
         try:

@@ -1,10 +1,10 @@
-"""Settings of the transactions app, with their defaults (override them in the Django settings)."""
+"""Settings of the transactions app, each declared with its default and bounds (core.conf);
+override them in the Django settings."""
 
 from decimal import Decimal
 
-from django.conf import settings
-
 from core import plausible
+from core.conf import setting
 
 # TRANSACTIONS_MAX_AMOUNT, TRANSACTIONS_CLOCK_SKEW_SECONDS and TRANSACTIONS_EARLIEST_OCCURRED_AT
 # are read by core.plausible, the one validator of amounts and times for every entry point.
@@ -15,14 +15,23 @@ def clock_skew_seconds():
     return int(plausible.clock_skew().total_seconds())
 
 
-def default_credit_limit():
-    return Decimal(str(getattr(settings, "TRANSACTIONS_DEFAULT_CREDIT_LIMIT", "5000.00")))
+@setting("TRANSACTIONS_DEFAULT_CREDIT_LIMIT", default="5000.00", minimum=Decimal("0.01"))
+def default_credit_limit(value) -> Decimal:
+    return Decimal(str(value))
 
 
-def max_credit_limit():
-    return Decimal(str(getattr(settings, "TRANSACTIONS_MAX_CREDIT_LIMIT", "1000000.00")))
+@setting("TRANSACTIONS_MAX_CREDIT_LIMIT", default="1000000.00", minimum=Decimal("0.01"))
+def max_credit_limit(value) -> Decimal:
+    return Decimal(str(value))
 
 
-def card_max_years_ahead():
+@setting("TRANSACTIONS_CARD_MAX_YEARS_AHEAD", default=20, minimum=1)
+def card_max_years_ahead(value) -> int:
     """Cards are issued for a few years; an expiry further out is a typo."""
-    return int(getattr(settings, "TRANSACTIONS_CARD_MAX_YEARS_AHEAD", 20))
+    return int(value)
+
+
+@setting("API_BATCH_MAX_BYTES", default=10 * 1024 * 1024, minimum=1)
+def batch_max_bytes(value) -> int:
+    """The largest CSV accepted by POST /api/v1/batches/ (bytes)."""
+    return int(value)

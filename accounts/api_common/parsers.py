@@ -5,19 +5,21 @@ UTF-8 in a response (a 500)."""
 
 import json
 
-from django.conf import settings
 from django.utils.translation import gettext as _
 from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.parsers import JSONParser, get_encoding
 from rest_framework.settings import api_settings
 from rest_framework.utils.json import strict_constant
 
+from core.conf import setting
 from core.jsonbody import json_problem
 from core.text import describe_character
 
 
-def max_depth() -> int:
-    return int(getattr(settings, "API_JSON_MAX_DEPTH", 32))
+@setting("API_JSON_MAX_DEPTH", default=32, minimum=1)
+def max_depth(value) -> int:
+    """JSON bodies nested deeper than this are refused (400)."""
+    return int(value)
 
 
 class StrictJSONParser(JSONParser):

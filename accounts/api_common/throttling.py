@@ -26,7 +26,6 @@ import math
 import threading
 import time
 
-from django.conf import settings
 from django.core.cache import cache as default_cache
 from django.db import connection
 from rest_framework.exceptions import Throttled
@@ -34,6 +33,7 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import ScopedRateThrottle, SimpleRateThrottle
 
 from accounts.models import ThrottleCount
+from core import conf
 
 AUTH_FAILURE_SCOPE = "auth_failure"
 PURGE_EVERY_SECONDS = 60.0
@@ -45,7 +45,7 @@ def _rates():
 
 
 def _store():
-    return _CACHE if getattr(settings, "REDIS_URL", "") else _DATABASE
+    return _CACHE if conf.redis_url() else _DATABASE
 
 
 class _CacheCounts:

@@ -14,20 +14,22 @@ query)."""
 
 import logging
 
-from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 
 from core.cardnumbers import mask_card_numbers
+from core.conf import setting
 from core.http import error_body
 from core.outage import database_unavailable, one_line
 
 logger = logging.getLogger(__name__)
 
 
-def retry_after_seconds():
-    return getattr(settings, "DATABASE_UNAVAILABLE_RETRY_AFTER", 5)
+@setting("DATABASE_UNAVAILABLE_RETRY_AFTER", default=5, minimum=1)
+def retry_after_seconds(value) -> int:
+    """The Retry-After of a 503 while the database is unreachable."""
+    return int(value)
 
 
 def database_unavailable_response(request, exc):
