@@ -137,7 +137,7 @@ from accounts.tests import factories
 from accounts.services import api_key_create
 import sys
 import joblib
-from detection import training
+from detection import services
 sys.path.insert(0, "bench")
 import bench_decide
 # The cards are the bench integrator's own (its card ids are scoped to it: see transactions.Card).
@@ -149,7 +149,7 @@ with connection.cursor() as cursor:
 # The champion: the training module's gradient boosting, trained on simulated days (shared with
 # bench_decide.py), so each decision costs what a real one does.
 model = bench_decide.MODEL_FILE
-training.register(joblib.load(model) if model.exists() else bench_decide._train_model(), promote="force")
+services.register(joblib.load(model) if model.exists() else bench_decide._train_model(), promote="force")
 print(api_key_create(owner=user, name="bench")[1])
 """
     out = subprocess.run(

@@ -180,7 +180,7 @@ def child(args):
     import joblib
     from django.core.management import call_command
 
-    from detection import registry, training
+    from detection import registry, services
     from detection.contracts import TransactionInput
     from detection.models import ModelVersion
     from detection.scoring import decide
@@ -202,7 +202,7 @@ def child(args):
         built = time.perf_counter() - started
     if not ModelVersion.objects.filter(status="champion").exists():
         result = joblib.load(MODEL_FILE) if MODEL_FILE.exists() else _train_model()
-        training.register(result, promote="force")
+        services.register(result, promote="force")
     champion = registry.serving_model()
 
     inputs = [

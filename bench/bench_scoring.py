@@ -51,7 +51,7 @@ def _csv(rows):
 def _champion():
     import joblib
 
-    from detection import registry, training
+    from detection import registry, services, training
     from detection.models import ModelVersion
     from detection.simulator import simulate
 
@@ -68,7 +68,7 @@ def _champion():
                 algorithms=("hist_gradient_boosting",),
             )
             joblib.dump(result, MODEL_FILE)
-        training.register(result, promote="force")
+        services.register(result, promote="force")
     return registry.serving_model()
 
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 from django.utils.module_loading import import_string
 
-from detection import conf, training
+from detection import conf, services, training
 from detection.models import ModelVersion
 from detection.simulator import simulate
 
@@ -65,7 +65,7 @@ def seed(*, stdout):
         source = f"a simulated history of {len(frame):,} transactions"
         plan = _plan(frame, delay_days)
         result = training.train(frame, train_start=plan[0], train_end=plan[1], label_delay=delay_days)
-    version = training.register(result, promote="force", notes=f"Demo model trained on {source}.")
+    version = services.register(result, promote="force", notes=f"Demo model trained on {source}.")
     test = version.metrics.get("test") or version.metrics.get("validation") or {}
     stdout.write(
         f"  Trained {version.version} ({version.algorithm}) on {source}: "

@@ -2,7 +2,6 @@
 the gate and promote (model managers). Training runs in the background and returns a job or a
 run to poll."""
 
-from django.db import transaction as db_transaction
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field, extend_schema_view
@@ -16,7 +15,7 @@ from accounts.api_common.permissions import IsModelManager, role_permission
 from accounts.api_common.schema import AUTH_ERRORS, errors
 from accounts.models import ApiJob
 from accounts.roles import Role
-from detection import registry, retraining
+from detection import jobs, registry, retraining
 from detection.models import ModelVersion, RetrainingRun
 
 ModelReaders = role_permission(Role.ANALYST, Role.MODEL_MANAGER)
@@ -211,21 +210,9 @@ class TrainView(APIView):
         tags=["models"],
     )
     def post(self, request):
-        from detection.tasks import model_train
-
         serializer = TrainInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        params = serializer.validated_data
-        job = ApiJob.objects.create(
-            owner=request.user,
-            kind=ApiJob.Kind.TRAIN,
-            params={
-                **params,
-                "train_start": params["train_start"].isoformat(),
-                "train_end": params["train_end"].isoformat(),
-            },
-        )
-        db_transaction.on_commit(lambda: model_train.enqueue(job_id=job.pk))
+        job = jobs.training_start(owner=request.user, **serializer.validated_data)
         job.refresh_from_db()
         return Response(TrainJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 

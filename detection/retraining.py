@@ -58,8 +58,7 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from accounts.services import audit_record
-from detection import conf, evaluation, registry, training
-from detection.dataset import canonical_frame
+from detection import conf, evaluation, registry, services, training
 from detection.features import FEATURE_NAMES, compute_features_frame
 from detection.models import ModelVersion, RetrainingRun
 
@@ -498,11 +497,6 @@ def task_mark_lost(*, task_id, message) -> bool:
     return False
 
 
-def _training_frame(label_delay):
-    source = import_string(conf.training_source_path())
-    return canonical_frame(source(), label_delay=label_delay)
-
-
 def execute_run(run_id, *, on_progress=None) -> RetrainingRun | None:
     """Do one queued run: claim it, train, gate, register, maybe promote, record the outcome.
     Returns the run, or None when it was not queued (already taken: a duplicate delivery).
@@ -573,12 +567,12 @@ def _execute(run: RetrainingRun, *, on_progress=None):
             on_progress(progress, str(message))
 
     log(_("Reading the labelled history"), 5)
-    frame = _training_frame(label_delay)
+    frame = services.stored_history(label_delay=label_delay)
     # The model actually serving (a previous champion if the champion's artifact is refused).
     champion = registry.serving_model()
     result = challenge(frame, champion=champion, known_by=run.labels_cutoff, label_delay=label_delay, log=log)
     log(_("Registering the challenger"), 90)
-    version = training.register(
+    version = services.register(
         result.result, promote="never", created_by=run.requested_by, notes=result.reason
     )
     comparison = result.comparison()

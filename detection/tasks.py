@@ -2,26 +2,28 @@
 reports progress on its `accounts.ApiJob` row and never leaves a job half-written: a failure
 marks the job failed with a message, and its result file is written only when complete."""
 
-import csv
-import io
+import json
 import logging
 import tempfile
+from datetime import timedelta
+from pathlib import Path
 
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.tasks import task
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from accounts.models import ApiJob
-from core.csvcells import neutralise
+from accounts.roles import Role, has_role
+from detection import conf, scoring, services, training
+from detection.contracts import card_key
+from detection.dataset import DatasetError, read_transactions_csv
+from detection.registry import RegistryError
 
 logger = logging.getLogger(__name__)
-
-REQUIRED_COLUMNS = ("transaction_id", "occurred_at", "card_id", "merchant_id", "amount")
-RESULT_COLUMNS = ("transaction_id", "score", "risk_score", "decision", "reasons")
-
 
 # Bad rows named in the error, at most; the count says how many there were in all.
 MAX_ROWS_REPORTED = 20
@@ -30,8 +32,6 @@ MAX_ROWS_REPORTED = 20
 def read_csv_bytes(raw):
     """The canonical CSV as a clean frame, or ValidationError naming the bad lines: a batch is
     scored whole or not at all."""
-    from detection.dataset import DatasetError, read_transactions_csv
-
     try:
         raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -63,9 +63,6 @@ def batch_validate_csv(upload):
 def in_owner_namespace(frame, owner):
     """An integrator's file speaks its own card ids: score them as its own cards' keys, so that
     the bank's and other integrators' card lists neither apply to them nor answer about them."""
-    from accounts.roles import Role, has_role
-    from detection.contracts import card_key
-
     if owner is None or not has_role(owner, Role.INTEGRATOR):
         return frame
     return frame.assign(card_id=frame["card_id"].map(lambda card_id: card_key(card_id, issuer_id=owner.pk)))
@@ -78,39 +75,23 @@ def _set(job_id, **fields):
 @task()
 def batch_score(*, job_id):
     """Score every transaction of the job's CSV with the history in the file before it."""
-    from detection.scoring import score_frame
-
     job = ApiJob.objects.get(pk=job_id)
     _set(job_id, status=ApiJob.Status.RUNNING, started_at=timezone.now())
     try:
         with job.input_file.open("rb") as raw:
             frame = in_owner_namespace(read_csv_bytes(raw.read()), job.owner)
-        scores = score_frame(frame, version=job.params.get("model_version"))
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(RESULT_COLUMNS)
-        for row in scores.itertuples(index=False):
-            reasons = row.reasons if isinstance(row.reasons, str) else ";".join(row.reasons or [])
-            # Text cells from the uploaded file could be formulas in a spreadsheet.
-            writer.writerow(
-                [
-                    neutralise(str(row.transaction_id)),
-                    f"{row.score:.6f}",
-                    int(row.risk_score),
-                    neutralise(str(row.decision)),
-                    neutralise(reasons),
-                ]
-            )
+        scores = scoring.score_frame(frame, version=job.params.get("model_version"))
+        with tempfile.TemporaryDirectory() as folder:
+            services.write_scores(scores, Path(folder) / "scores.csv")
+            content = (Path(folder) / "scores.csv").read_bytes()
         with transaction.atomic():
             job.refresh_from_db()
-            job.result_file.save("scores.csv", ContentFile(out.getvalue().encode()), save=False)
+            job.result_file.save("scores.csv", ContentFile(content), save=False)
             job.status = ApiJob.Status.SUCCEEDED
             job.processed = job.total = len(scores)
             job.finished_at = timezone.now()
             job.save()
     except Exception as error:
-        from detection.registry import RegistryError
-
         logger.exception("batch %s failed", job.public_id)
         if isinstance(error, ValidationError):
             message = "; ".join(error.messages)
@@ -125,14 +106,6 @@ def batch_score(*, job_id):
 def model_train(*, job_id):
     """Train on the stored transactions of the requested period and register the version, as
     `train_model` does without --csv."""
-    from datetime import timedelta
-
-    from django.utils.dateparse import parse_datetime
-    from django.utils.module_loading import import_string
-
-    from detection import conf, training
-    from detection.dataset import canonical_frame
-
     job = ApiJob.objects.get(pk=job_id)
     _set(job_id, status=ApiJob.Status.RUNNING, started_at=timezone.now())
     params = job.params
@@ -140,12 +113,15 @@ def model_train(*, job_id):
         start, end = parse_datetime(params["train_start"]), parse_datetime(params["train_end"])
         delay = timedelta(days=params.get("label_delay_days", conf.label_delay_days()))
         periods = training.plan_periods(start, end, label_delay=delay)
-        source = import_string(conf.training_source_path())
-        frame = canonical_frame(source(end=periods["test"][1]), label_delay=delay)
-        result = training.train(
-            frame, train_start=start, train_end=end, label_delay=delay, params=conf.training_params()
+        frame = services.stored_history(end=periods["test"][1], label_delay=delay)
+        result, version = services.train_and_register(
+            frame,
+            train_start=start,
+            train_end=end,
+            label_delay=delay,
+            promote=params.get("promote", "auto"),
+            created_by=job.owner,
         )
-        version = training.register(result, promote=params.get("promote", "auto"), created_by=job.owner)
     except training.TrainingError as error:  # e.g. not enough data: the message says what to do
         _set(job_id, status=ApiJob.Status.FAILED, error=str(error), finished_at=timezone.now())
         return
@@ -162,6 +138,4 @@ def model_train(*, job_id):
 
 
 def _json_safe(value):
-    import json
-
     return json.loads(json.dumps(value, default=str))

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 from django.utils import timezone
 
-from detection import registry, retraining, training
+from detection import registry, retraining
+from detection import services as detection_services
 from detection.dataset import canonical_frame
 from detection.features import FEATURE_NAMES, compute_features_frame
 from detection.models import ModelVersion, RetrainingRun
@@ -71,7 +72,7 @@ def test_a_new_pattern_is_learned_after_reports_are_confirmed(
     # The champion was trained before the pattern existed.
     before = canonical_frame(simulated.loc[simulated["occurred_at"] < pattern_start, CANONICAL_COLUMNS])
     first = retraining.challenge(before, champion=None, known_by=pattern_start, label_delay=timedelta(days=3))
-    champion = training.register(first.result, promote="force")
+    champion = detection_services.register(first.result, promote="force")
 
     # The traffic reaches the database; nobody has reported the ATM frauds yet.
     unreported = simulated[CANONICAL_COLUMNS].copy()

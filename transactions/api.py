@@ -37,7 +37,7 @@ from accounts.models import ApiJob
 from accounts.roles import Role
 from core import plausible
 from core.validators import refuse_card_number
-from detection import scoring
+from detection import jobs, scoring
 from detection.contracts import CARD_KEY_SEPARATOR, TransactionInput
 from transactions import conf, directory
 from transactions.models import Card, Decision, FraudReport, Merchant, Transaction
@@ -672,8 +672,6 @@ class BatchCreateView(APIView):
         tags=["batches"],
     )
     def post(self, request):
-        from detection.tasks import batch_score, batch_validate_csv
-
         serializer = BatchInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         upload = serializer.validated_data["file"]
@@ -685,14 +683,9 @@ class BatchCreateView(APIView):
                 status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
             )
         try:
-            total = batch_validate_csv(upload)
+            job = jobs.batch_start(owner=request.user, upload=upload)
         except DjangoValidationError as error:
             raise django_validation_error_to_drf(error) from None
-        upload.seek(0)
-        job = ApiJob(owner=request.user, kind=ApiJob.Kind.BATCH_SCORE, total=total)
-        job.input_file.save("input.csv", upload, save=False)
-        job.save()
-        db_transaction.on_commit(lambda: batch_score.enqueue(job_id=job.pk))
         job.refresh_from_db()
         return Response(
             BatchOutputSerializer(job, context={"request": request}).data, status=status.HTTP_202_ACCEPTED

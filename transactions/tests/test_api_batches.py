@@ -46,7 +46,7 @@ def scorer(monkeypatch):
                 "score": score,
                 "risk_score": (score * 100).round().astype(int),
                 "decision": ["block" if s > 0.9 else "approve" for s in score],
-                "reasons": [["amount_high"] if s > 0.9 else [] for s in score],
+                "reasons": ["amount_high" if s > 0.9 else "" for s in score],  # as score_frame: ";"-joined
             }
         )
 

@@ -1,19 +1,13 @@
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from core.csvcells import neutralise_column
-from detection import registry
-from detection.csv_io import write_csv
+from detection import registry, services
 from detection.management.commands._period import add_period_arguments, read_period
 from detection.scoring import score_frame
-
-OUT_COLUMNS = ["transaction_id", "score", "risk_score", "decision", "reasons"]
 
 
 class Command(BaseCommand):
@@ -50,17 +44,7 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from None
         progress.update()
         progress.set_postfix_str("writing")
-        # A temporary file renamed at the end: a failed run never leaves a half-written OUT.
-        handle, tmp = tempfile.mkstemp(dir=out.parent, suffix=".csv.tmp")
-        os.close(handle)
-        try:
-            out_frame = result[OUT_COLUMNS].copy()
-            for column in ("transaction_id", "decision", "reasons"):  # text that could be a formula
-                out_frame[column] = neutralise_column(out_frame[column])
-            write_csv(out_frame, tmp, decimals=6)
-            os.replace(tmp, out)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+        services.write_scores(result, out)  # a failed run never leaves a half-written OUT
         progress.update()
         progress.close()
         seconds = time.perf_counter() - started

@@ -2,11 +2,10 @@ import json
 from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError
-from django.utils.module_loading import import_string
 from tqdm import tqdm
 
-from detection import conf, training
-from detection.dataset import DatasetError, canonical_frame, parse_mapping, read_transactions_csv
+from detection import conf, services, training
+from detection.dataset import DatasetError, parse_mapping, read_transactions_csv
 from detection.management.commands._period import parse_date
 
 
@@ -117,11 +116,11 @@ class Command(BaseCommand):
                     f"{len(rejected)} invalid row(s) skipped, e.g. line {rejected[0]['line']}: {rejected[0]['reason']}"
                 )
         else:
-            source = import_string(conf.training_source_path())
-            frame = canonical_frame(source(end=periods["test"][1]), label_delay=delay)
+            frame = services.stored_history(end=periods["test"][1], label_delay=delay)
         try:
-            result = training.train(
+            result, version = services.train_and_register(
                 frame,
+                promote=options["promote"],
                 train_start=start,
                 train_end=end,
                 label_delay=delay,
@@ -130,12 +129,10 @@ class Command(BaseCommand):
                 algorithms=options["algorithm"] or training.ALGORITHMS,
                 max_train_rows=options["max_train_rows"],
                 seed=options["seed"],
-                params=conf.training_params(),
                 log=log,
             )
         except training.TrainingError as error:
             raise CommandError(str(error)) from error
-        version = training.register(result, promote=options["promote"])
         summary = {"version": version.version, "status": version.status, **result.summary()}
         for warning in result.warnings:
             log(f"Warning: {warning}")

@@ -1,0 +1,88 @@
+"""What the commands, the background tasks and the API share: the stored history read for
+training, a training result registered as a model version, and the scored CSV. Callers only
+translate their own input (command options, a job's parameters) and output.
+"""
+
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+from django.utils.module_loading import import_string
+
+from core.csvcells import neutralise_column
+from detection import conf, registry, training
+from detection.csv_io import write_csv
+from detection.dataset import canonical_frame
+from detection.features import FEATURE_NAMES
+
+SCORES_COLUMNS = ("transaction_id", "score", "risk_score", "decision", "reasons")
+
+
+def stored_history(*, label_delay, end=None) -> pd.DataFrame:
+    """The stored transactions (those before `end`, when given) as a canonical frame, each label
+    with the moment it became known."""
+    source = import_string(conf.training_source_path())
+    return canonical_frame(source() if end is None else source(end=end), label_delay=label_delay)
+
+
+def train_and_register(frame, *, promote="auto", created_by=None, notes="", **options):
+    """Train on `frame` (training.train's options; the configured parameter overrides unless
+    given) and register the result. Returns (result, version)."""
+    options.setdefault("params", conf.training_params())
+    result = training.train(frame, **options)
+    return result, register(result, promote=promote, created_by=created_by, notes=notes)
+
+
+def register(result: training.TrainingResult, *, promote="auto", created_by=None, notes=""):
+    """Record a training result as a model version in the registry."""
+    periods = {name: result.periods[name] for name in ("train", "validation", "test")}
+    comparison = {
+        name: {period: _without_curves(entry[period]) for period in ("validation", "test")}
+        | {"fit_seconds": entry["fit_seconds"], "parameters": entry["parameters"]}
+        for name, entry in result.comparison.items()
+    }
+    return registry.register_version(
+        pipeline=result.pipeline,
+        algorithm=result.algorithm,
+        parameters=result.parameters,
+        feature_names=FEATURE_NAMES,
+        periods=periods,
+        metrics=result.metrics
+        | {
+            "baseline": result.baseline,
+            "training_rows": result.training_rows,
+            "periods": result.summary()["periods"],
+        },
+        comparison=comparison,
+        thresholds=result.thresholds,
+        curves=result.curves,
+        importances=result.importances,
+        typical_values=result.typical_values,
+        created_by=created_by,
+        promote=promote,
+        notes=notes or "; ".join(result.warnings),
+    )
+
+
+def _without_curves(metrics):
+    if metrics is None:
+        return None
+    return {k: v for k, v in metrics.items() if k != "curves"}
+
+
+def write_scores(scores: pd.DataFrame, path):
+    """The scored CSV (SCORES_COLUMNS) at `path`, whole or not at all: written beside it, then
+    renamed. Text cells come from an uploaded or imported file and could be formulas in a
+    spreadsheet: they are neutralised."""
+    path = Path(path)
+    out = scores[list(SCORES_COLUMNS)].copy()
+    for column in ("transaction_id", "decision", "reasons"):
+        out[column] = neutralise_column(out[column])
+    handle, tmp = tempfile.mkstemp(dir=path.parent, suffix=".csv.tmp")
+    os.close(handle)
+    try:
+        write_csv(out, tmp, decimals=6)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
