@@ -283,10 +283,6 @@ def promote_version(version, *, actor, note="") -> ModelVersion:
     return locked
 
 
-# The issue's name for it; promote_version reads better next to register_version.
-promote = promote_version
-
-
 def rollback(*, actor, note="") -> ModelVersion:
     """Bring back the champion before the current one; the current one is retired.
 

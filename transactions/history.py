@@ -143,10 +143,6 @@ class DatabaseHistory:
         return {name: np.array([int(value or 0)]) for name, value in zip(specs, values, strict=True)}
 
 
-# The name detection's settings used first.
-DatabaseHistorySource = DatabaseHistory
-
-
 def transactions_frame(start: datetime | None = None, end: datetime | None = None, *, progress=False):
     """Every transaction with start <= occurred_at < end (either bound optional), oldest first,
     in the canonical columns: the training data when no CSV is given."""

@@ -50,11 +50,6 @@ def report_badge(status):
 
 
 @register.filter
-def status_label(status):
-    return STATUS_BADGES.get(status, (status, ""))[0]
-
-
-@register.filter
 def reason_text(reason):
     code = reason.get("code", "") if isinstance(reason, dict) else ""
     if code in REASON_TEXTS:
