@@ -28,10 +28,10 @@ def _forget_process_caches():
     """Per-process caches outlive a test's rolled-back database: start each test without them."""
     from accounts.api_common.auth import forget_verified_keys
     from accounts.api_common.throttling import forget_throttle_state
-    from transactions.directory import forget_all
+    from core.cache import clear_all
 
     forget_verified_keys()
-    forget_all()
+    clear_all()
     forget_throttle_state()
     yield
 

@@ -23,8 +23,6 @@ import numpy as np
 import pandas as pd
 import sklearn
 from django.db import IntegrityError, transaction
-from django.db.models.signals import post_delete, post_save
-from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
@@ -577,12 +575,13 @@ def loaded_version(name: str) -> LoadedModel:
 
 
 def clear_cache():
+    # Not in core.cache.clear_all: the champion is checked against the database at every
+    # DETECTION_CHAMPION_CHECK_SECONDS, so it cannot outlive its row; reloading it is costly.
     _champion.clear()
 
 
-@receiver(post_save, sender=ModelVersion)
-@receiver(post_delete, sender=ModelVersion)
-def _champion_changed(**kwargs):
-    # Other processes notice through the marker within DETECTION_CHAMPION_CHECK_SECONDS; this one
-    # at once.
+def champion_changed(**kwargs):
+    """Receiver of a saved or deleted ModelVersion (connected in DetectionConfig.ready): this
+    process looks at the champion again at once; others notice through the marker within
+    DETECTION_CHAMPION_CHECK_SECONDS."""
     _champion.invalidate()

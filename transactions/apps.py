@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_delete, post_save
 from django.utils.translation import gettext_lazy as _
 
 
@@ -7,5 +8,12 @@ class TransactionsConfig(AppConfig):
     verbose_name = _("Transactions")
 
     def ready(self):
-        # Declare the app's settings (checked by core.conf).
-        from transactions import conf  # noqa: F401
+        from transactions import conf, directory  # noqa: F401 - conf declares the app's settings
+        from transactions.models import Card, Merchant
+
+        # This process forgets a saved or deleted card or merchant at once (others within the TTL).
+        for model in (Card, Merchant):
+            post_save.connect(directory.forget, sender=model, dispatch_uid=f"directory-save-{model.__name__}")
+            post_delete.connect(
+                directory.forget, sender=model, dispatch_uid=f"directory-delete-{model.__name__}"
+            )
