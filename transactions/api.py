@@ -40,7 +40,7 @@ from core.validators import refuse_card_number
 from detection import jobs, scoring
 from detection.contracts import CARD_KEY_SEPARATOR, TransactionInput
 from transactions import conf, directory
-from transactions.models import Card, Decision, FraudReport, Merchant, Transaction
+from transactions.models import NOTE_MAX_LENGTH, Card, Decision, FraudReport, Merchant, Transaction
 from transactions.selectors import fraud_reports_for, transaction_get_for, transactions_for
 from transactions.services import (
     card_get_or_create,
@@ -217,7 +217,7 @@ class DecisionOutputSerializer(ReusedFieldsMixin, DecisionFieldsMixin, serialize
 
 
 class ReportInputSerializer(serializers.Serializer):
-    note = serializers.CharField(max_length=2000, required=False, default="", allow_blank=True)
+    note = serializers.CharField(max_length=NOTE_MAX_LENGTH, required=False, default="", allow_blank=True)
     source = serializers.ChoiceField(
         choices=[FraudReport.Source.INTEGRATOR, FraudReport.Source.CHARGEBACK],
         required=False,
@@ -241,7 +241,7 @@ class ReportResolveSerializer(serializers.Serializer):
         choices=[FraudReport.Status.CONFIRMED, FraudReport.Status.REJECTED],
         help_text="`confirmed`: it was fraud; `rejected`: the transaction was legitimate.",
     )
-    note = serializers.CharField(max_length=2000, required=False, default="", allow_blank=True)
+    note = serializers.CharField(max_length=NOTE_MAX_LENGTH, required=False, default="", allow_blank=True)
 
 
 class BatchInputSerializer(serializers.Serializer):

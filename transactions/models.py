@@ -8,6 +8,9 @@ from django.utils.translation import gettext_lazy as _
 from detection.contracts import CARD_KEY_SEPARATOR, card_key
 from transactions.cards import BRAND_LABELS
 
+# Notes and free text from every entry point (forms, API, admin) have the same limit.
+NOTE_MAX_LENGTH = 2000
+
 
 class Card(models.Model):
     """A payment card. The full number and CVV are never stored: brand, 6+4 digits and a keyed
@@ -252,7 +255,7 @@ class FraudReport(models.Model):
         on_delete=models.SET_NULL,
     )
     source = models.CharField(_("source"), max_length=16, choices=Source.choices)
-    note = models.TextField(_("note"), blank=True, max_length=2000)
+    note = models.TextField(_("note"), blank=True, max_length=NOTE_MAX_LENGTH)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.OPEN)
     created_at = models.DateTimeField(_("reported at"), auto_now_add=True)
     resolved_by = models.ForeignKey(
@@ -264,7 +267,7 @@ class FraudReport(models.Model):
         on_delete=models.SET_NULL,
     )
     resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
-    resolution_note = models.TextField(_("resolution note"), blank=True, max_length=2000)
+    resolution_note = models.TextField(_("resolution note"), blank=True, max_length=NOTE_MAX_LENGTH)
 
     class Meta:
         verbose_name = _("fraud report")

@@ -28,7 +28,7 @@ from detection import retraining, scoring
 from detection.contracts import APPROVE, BLOCK, DECISIONS, REVIEW, Reason, TransactionInput
 from transactions import cards as card_numbers
 from transactions import conf
-from transactions.models import Card, FraudReport, Merchant, Transaction
+from transactions.models import NOTE_MAX_LENGTH, Card, FraudReport, Merchant, Transaction
 
 logger = logging.getLogger(__name__)
 # Some services take a `transaction` argument (the contract), which hides the module inside them.
@@ -580,15 +580,22 @@ def transaction_review_resolve(*, transaction, actor, is_fraud, note=""):
 # --- fraud reports ------------------------------------------------------------------------------
 
 
+def _checked_note(note, errors):
+    """The note as stored (card numbers masked); too long is an error in `errors`. One limit
+    for every entry point: the model field's."""
+    note = _free_text(note)
+    if len(note) > NOTE_MAX_LENGTH:
+        errors["note"] = _("The note can have at most %(max)d characters.") % {"max": NOTE_MAX_LENGTH}
+    return note
+
+
 def fraud_report_create(*, transaction, reported_by, source, note=""):
     """Someone says a transaction was fraud; it waits, open, for an analyst. One open report per
     transaction."""
     errors = {}
     if source not in FraudReport.Source.values:
         errors["source"] = _("Choose who reports: customer, analyst, chargeback or integrator.")
-    note = _free_text(note)
-    if len(note) > 2000:
-        errors["note"] = _("The note can have at most 2000 characters.")
+    note = _checked_note(note, errors)
     if errors:
         raise ValidationError(errors)
     already_open = ValidationError({"transaction": _("This transaction already has an open fraud report.")})
@@ -620,9 +627,10 @@ def fraud_report_create(*, transaction, reported_by, source, note=""):
 def fraud_report_resolve(*, report, resolved_by, confirmed, note=""):
     """An analyst settles a report. Confirmed: the transaction is labelled fraud and its amount
     comes off the balance (or out of the hold). Rejected: it is labelled legitimate."""
-    note = _free_text(note)
-    if len(note) > 2000:
-        raise ValidationError({"note": _("The note can have at most 2000 characters.")})
+    errors = {}
+    note = _checked_note(note, errors)
+    if errors:
+        raise ValidationError(errors)
     with _atomic():
         report = FraudReport.objects.select_for_update().get(pk=report.pk)
         if report.status != FraudReport.Status.OPEN:
@@ -699,9 +707,10 @@ def transaction_assign(*, transaction, actor, assignee):
 
 def transaction_add_note(*, transaction, actor, note):
     """An analyst's note on a transaction, kept in the audit trail beside every action on it."""
-    note = _free_text(note)
-    if not note:
-        raise ValidationError({"note": _("Write a note first.")})
-    if len(note) > 2000:
-        raise ValidationError({"note": _("The note can have at most 2000 characters.")})
+    errors = {}
+    note = _checked_note(note, errors)
+    if not note and not errors:
+        errors["note"] = _("Write a note first.")
+    if errors:
+        raise ValidationError(errors)
     return audit_record(actor=actor, action="transaction.note", target=transaction, note=note)
