@@ -5,10 +5,10 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from rest_framework_api_key.admin import APIKeyModelAdmin
 
-from accounts.api_common.auth import forget_verified_keys
 from accounts.forms import AdminLoginForm
-from accounts.models import ApiJob, AuditEntry, IntegratorKey, User
+from accounts.models import AuditEntry, IntegratorKey, User
 from accounts.roles import Role
+from api.auth import forget_verified_keys
 
 # The staff sign-in counts the canonical email and refuses overlong ones, as the site's does.
 admin.site.login_form = AdminLoginForm
@@ -109,17 +109,3 @@ class IntegratorKeyAdmin(APIKeyModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         readonly = (*super().get_readonly_fields(request, obj), "last_used_at")
         return (*readonly, "owner") if obj is not None else readonly
-
-
-@admin.register(ApiJob)
-class ApiJobAdmin(admin.ModelAdmin):
-    list_display = ["public_id", "kind", "status", "owner", "total", "processed", "created_at", "finished_at"]
-    list_filter = ["kind", "status"]
-    search_fields = ["public_id", "owner__email"]
-    readonly_fields = [field.name for field in ApiJob._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False

@@ -6,11 +6,11 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.api_common.permissions import IsIntegrator
-from accounts.api_common.schema import AUTH_ERRORS, errors
 from accounts.models import IntegratorKey
 from accounts.roles import user_roles
 from accounts.services import api_key_create, api_key_revoke
+from api.permissions import IsIntegrator
+from api.schema import AUTH_ERRORS, errors
 
 
 class MeSerializer(serializers.Serializer):

@@ -1,5 +1,5 @@
 """Background work started through the API: scoring an uploaded CSV, training a model. Each task
-reports progress on its `accounts.ApiJob` row and never leaves a job half-written: a failure
+reports progress on its `api.ApiJob` row and never leaves a job half-written: a failure
 marks the job failed with a message, and its result file is written only when complete."""
 
 import csv
@@ -14,7 +14,7 @@ from django.tasks import task
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import ApiJob
+from api.models import ApiJob
 from core.csvcells import neutralise
 
 logger = logging.getLogger(__name__)

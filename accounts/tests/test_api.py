@@ -9,11 +9,11 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.settings import api_settings
 
-from accounts.api_common.throttling import KeyScopedRateThrottle
 from accounts.models import AuditEntry, IntegratorKey
 from accounts.roles import Role
 from accounts.services import api_key_revoke, user_set_roles
 from accounts.tests.api_clients import anonymous_client, error_of, key_client, session_client
+from api.throttling import KeyScopedRateThrottle
 
 pytestmark = pytest.mark.django_db
 

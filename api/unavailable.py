@@ -19,8 +19,8 @@ from django.http import HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 
-from accounts.api_common.errors import error_body
 from core.cardnumbers import mask_card_numbers
+from core.http import error_body
 from core.outage import database_unavailable, one_line
 
 logger = logging.getLogger(__name__)

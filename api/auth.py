@@ -12,9 +12,9 @@ from django.utils.translation import gettext as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
-from accounts.api_common.permissions import roles_of_user
-from accounts.api_common.throttling import AuthFailureThrottle
 from accounts.models import IntegratorKey
+from api.permissions import roles_of_user
+from api.throttling import AuthFailureThrottle
 
 KEYWORD = "Api-Key"
 # Recording the last use on every request would add a write to each decision.
@@ -82,7 +82,7 @@ class IntegratorKeyAuthentication(authentication.BaseAuthentication):
 
 
 class IntegratorKeyScheme(OpenApiAuthenticationExtension):
-    target_class = "accounts.api_common.auth.IntegratorKeyAuthentication"
+    target_class = "api.auth.IntegratorKeyAuthentication"
     name = "ApiKey"
 
     def get_security_definition(self, auto_schema):
