@@ -8,7 +8,7 @@ from rest_framework_api_key.admin import APIKeyModelAdmin
 from accounts.forms import AdminLoginForm
 from accounts.models import AuditEntry, IntegratorKey, User
 from accounts.roles import Role
-from api.auth import forget_verified_keys
+from accounts.signals import users_changed_in_bulk
 
 # The staff sign-in counts the canonical email and refuses overlong ones, as the site's does.
 admin.site.login_form = AdminLoginForm
@@ -58,7 +58,8 @@ class UserAdmin(DjangoUserAdmin):
     @admin.action(description=_("Deactivate selected users"), permissions=["change"])
     def deactivate_users(self, request, queryset):
         count = queryset.exclude(pk=request.user.pk).update(is_active=False)
-        forget_verified_keys()  # a bulk update sends no signal: their API keys stop at once
+        # A bulk update sends no post_save: their API keys must stop at once all the same.
+        users_changed_in_bulk.send(sender=User)
         self.message_user(
             request,
             ngettext("%d user deactivated.", "%d users deactivated.", count) % count,

@@ -13,6 +13,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from accounts.models import IntegratorKey
+from accounts.signals import users_changed_in_bulk
 from api.permissions import roles_of_user
 from api.throttling import AuthFailureThrottle
 
@@ -40,6 +41,7 @@ for _model in (IntegratorKey, get_user_model()):
 m2m_changed.connect(
     forget_verified_keys, sender=get_user_model().groups.through, dispatch_uid="forget-keys-roles"
 )
+users_changed_in_bulk.connect(forget_verified_keys, dispatch_uid="forget-keys-bulk")
 
 
 def _verify(secret):

@@ -1,4 +1,5 @@
-"""The caller (`/me/`) and an integrator's own API keys (`/keys/`)."""
+"""The endpoints of accounts: the caller (`/me/`) and an integrator's own API keys (`/keys/`). They
+live here, not in `accounts`, which imports nothing of the API."""
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiExample, extend_schema
