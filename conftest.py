@@ -26,8 +26,8 @@ ARTIFACTS = Path(__file__).resolve().parent / "test-artifacts"
 @pytest.fixture(autouse=True)
 def _forget_process_caches():
     """Per-process caches outlive a test's rolled-back database: start each test without them."""
-    from accounts.api_common.auth import forget_verified_keys
-    from accounts.api_common.throttling import forget_throttle_state
+    from api.auth import forget_verified_keys
+    from api.throttling import forget_throttle_state
     from core.cache import clear_all
 
     forget_verified_keys()

@@ -5,10 +5,10 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from rest_framework_api_key.admin import APIKeyModelAdmin
 
-from accounts.api_common.auth import forget_verified_keys
 from accounts.forms import AdminLoginForm
-from accounts.models import ApiJob, AuditEntry, IntegratorKey, User
+from accounts.models import AuditEntry, IntegratorKey, User
 from accounts.roles import Role
+from accounts.signals import users_changed_in_bulk
 
 # The staff sign-in counts the canonical email and refuses overlong ones, as the site's does.
 admin.site.login_form = AdminLoginForm
@@ -58,7 +58,8 @@ class UserAdmin(DjangoUserAdmin):
     @admin.action(description=_("Deactivate selected users"), permissions=["change"])
     def deactivate_users(self, request, queryset):
         count = queryset.exclude(pk=request.user.pk).update(is_active=False)
-        forget_verified_keys()  # a bulk update sends no signal: their API keys stop at once
+        # A bulk update sends no post_save: their API keys must stop at once all the same.
+        users_changed_in_bulk.send(sender=User)
         self.message_user(
             request,
             ngettext("%d user deactivated.", "%d users deactivated.", count) % count,
@@ -109,17 +110,3 @@ class IntegratorKeyAdmin(APIKeyModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         readonly = (*super().get_readonly_fields(request, obj), "last_used_at")
         return (*readonly, "owner") if obj is not None else readonly
-
-
-@admin.register(ApiJob)
-class ApiJobAdmin(admin.ModelAdmin):
-    list_display = ["public_id", "kind", "status", "owner", "total", "processed", "created_at", "finished_at"]
-    list_filter = ["kind", "status"]
-    search_fields = ["public_id", "owner__email"]
-    readonly_fields = [field.name for field in ApiJob._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False

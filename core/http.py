@@ -1,5 +1,5 @@
 """The API's one error shape, `{"error": {"code", "message", "fields"}}`, for code below the API
-layer (middleware) that must answer in it; `accounts.api_common.errors` builds on it."""
+layer (middleware) that must answer in it; `api.errors` builds on it."""
 
 from django.http import HttpResponse, JsonResponse
 from django.utils.encoding import force_str

@@ -10,11 +10,11 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.api_common.pagination import NewestFirstPagination
-from accounts.api_common.permissions import IsModelManager, role_permission
-from accounts.api_common.schema import AUTH_ERRORS, errors
-from accounts.models import ApiJob
 from accounts.roles import Role
+from api.models import ApiJob
+from api.pagination import NewestFirstPagination
+from api.permissions import IsModelManager, role_permission
+from api.schema import AUTH_ERRORS, errors
 from detection import jobs, registry, retraining
 from detection.models import ModelVersion, RetrainingRun
 

@@ -3,7 +3,7 @@ once that row is committed (a worker must find it). Views call these; they never
 
 from django.db import transaction
 
-from accounts.models import ApiJob
+from api.models import ApiJob
 from detection import tasks
 
 

@@ -1,5 +1,5 @@
 """Background work started through the API: scoring an uploaded CSV, training a model. Each task
-reports progress on its `accounts.ApiJob` row and never leaves a job half-written: a failure
+reports progress on its `api.ApiJob` row and never leaves a job half-written: a failure
 marks the job failed with a message, and its result file is written only when complete."""
 
 import json
@@ -16,8 +16,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
-from accounts.models import ApiJob
 from accounts.roles import Role, has_role
+from api.models import ApiJob
 from detection import conf, scoring, services, training
 from detection.contracts import card_key
 from detection.dataset import DatasetError, read_transactions_csv

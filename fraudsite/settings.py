@@ -34,6 +34,7 @@ CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 INSTALLED_APPS = [
     "core",
     "accounts",
+    "api",
     "transactions",
     "detection",
     "django.contrib.admin",
@@ -62,7 +63,7 @@ if env.bool("DJANGO_DEMO", default=DEBUG):
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # 503 with Retry-After (not 500) for any view that meets an unreachable database.
-    "accounts.api_common.unavailable.DatabaseUnavailableMiddleware",
+    "api.unavailable.DatabaseUnavailableMiddleware",
     # Outermost after security headers: sees the response of every view, including refusals.
     "core.middleware.NoStoreWhenSignedInMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -158,9 +159,7 @@ else:
 # Housekeeping the task workers (`db_worker`, `rq_worker`) run between tasks: dotted path ->
 # interval in seconds (core/chores.py).
 PERIODIC_CHORES = {
-    "accounts.api_common.idempotency.idempotency_records_purge": env.int(
-        "IDEMPOTENCY_PURGE_INTERVAL", default=600
-    ),
+    "api.idempotency.idempotency_records_purge": env.int("IDEMPOTENCY_PURGE_INTERVAL", default=600),
 }
 
 PASSWORD_HASHERS = [
@@ -286,7 +285,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     # The first class answers 401 with `WWW-Authenticate: Api-Key` to anonymous callers.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "accounts.api_common.auth.IntegratorKeyAuthentication",
+        "api.auth.IntegratorKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -294,12 +293,12 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
-    "DEFAULT_PARSER_CLASSES": ["accounts.api_common.parsers.StrictJSONParser"],
-    "DEFAULT_PAGINATION_CLASS": "accounts.api_common.pagination.NewestFirstPagination",
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.StrictJSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.NewestFirstPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "EXCEPTION_HANDLER": "accounts.api_common.errors.exception_handler",
-    "DEFAULT_THROTTLE_CLASSES": ["accounts.api_common.throttling.KeyScopedRateThrottle"],
+    "EXCEPTION_HANDLER": "api.errors.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.KeyScopedRateThrottle"],
     # Per API key (per user for sessions, per address when anonymous), per scope.
     "DEFAULT_THROTTLE_RATES": {
         "default": env.str("API_RATE_DEFAULT", default="1200/min"),
@@ -332,7 +331,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "DecisionEnum": "transactions.models.Decision",
-        "JobStatusEnum": "accounts.models.ApiJob.Status",
+        "JobStatusEnum": "api.models.ApiJob.Status",
         "ModelVersionStatusEnum": "detection.models.ModelVersion.Status",
     },
 }

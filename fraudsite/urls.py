@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView
 
-from accounts.api_common.docs import SwaggerView
+from api.docs import SwaggerView
 from core.health import JsonHealthView
 
 admin.site.site_header = _("Sentinel staff console")
@@ -41,6 +41,6 @@ urlpatterns = [
 ]
 
 # Under /api/ these answer in the API's JSON error shape; elsewhere, the usual pages.
-handler400 = "accounts.api_common.errors.json_or_html_400"
-handler404 = "accounts.api_common.errors.json_or_html_404"
-handler500 = "accounts.api_common.errors.json_or_html_500"
+handler400 = "api.errors.json_or_html_400"
+handler404 = "api.errors.json_or_html_404"
+handler500 = "api.errors.json_or_html_500"

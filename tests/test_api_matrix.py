@@ -7,9 +7,9 @@ from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
-from accounts.models import ApiJob
 from accounts.tests import factories as users
 from accounts.tests.api_clients import anonymous_client, key_client, session_client
+from api.models import ApiJob
 from detection.models import ModelVersion, RetrainingRun
 from transactions.models import Card, FraudReport
 from transactions.tests.factories import CardFactory, MerchantFactory, TransactionFactory, integrator_card

@@ -127,7 +127,7 @@ def test_a_bad_character_in_a_key_or_a_nested_value_is_400(superuser_api):
 
 
 def test_a_nul_in_a_body_with_an_idempotency_key_stores_no_claim(superuser_api):
-    from accounts.models import IdempotencyRecord
+    from api.models import IdempotencyRecord
 
     body = json.dumps({**VALID, "merchant_name": "x"}).replace('"x"', '"\\u0000"')
     response = superuser_api.post(

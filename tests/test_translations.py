@@ -32,6 +32,7 @@ def test_each_app_has_a_catalogue():
     assert {p.relative_to(ROOT).parts[0] for p in CATALOGUES} >= {
         "locale",
         "accounts",
+        "api",
         "transactions",
         "detection",
     }

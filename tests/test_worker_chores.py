@@ -10,8 +10,8 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from accounts.api_common.idempotency import TTL
-from accounts.models import IdempotencyRecord
+from api.idempotency import TTL
+from api.models import IdempotencyRecord
 from tests.servers import ROOT, django_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]

@@ -21,20 +21,20 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.api_common.errors import api_error_response, django_validation_error_to_drf
-from accounts.api_common.idempotency import idempotent, record_response
-from accounts.api_common.pagination import NewestFirstPagination
-from accounts.api_common.permissions import (
+from accounts.roles import Role
+from api.errors import api_error_response, django_validation_error_to_drf
+from api.idempotency import idempotent, record_response
+from api.models import ApiJob
+from api.pagination import NewestFirstPagination
+from api.permissions import (
     HasRole,
     IsAnalyst,
     IsIntegrator,
     request_has_role,
     role_permission,
 )
-from accounts.api_common.schema import AUTH_ERRORS, IDEMPOTENCY_KEY, errors
-from accounts.api_common.serializers import ReusedFieldsMixin
-from accounts.models import ApiJob
-from accounts.roles import Role
+from api.schema import AUTH_ERRORS, IDEMPOTENCY_KEY, errors
+from api.serializers import ReusedFieldsMixin
 from core import plausible
 from core.validators import refuse_card_number
 from detection import jobs, scoring

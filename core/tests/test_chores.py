@@ -74,4 +74,4 @@ def test_an_unreachable_database_propagates_and_the_chore_stays_due():
 
 
 def test_the_settings_schedule_the_idempotency_purge(settings):
-    assert "accounts.api_common.idempotency.idempotency_records_purge" in settings.PERIODIC_CHORES
+    assert "api.idempotency.idempotency_records_purge" in settings.PERIODIC_CHORES

@@ -8,9 +8,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
 
-from accounts.models import ApiJob
 from accounts.tests import factories as users
 from accounts.tests.api_clients import error_of, key_client, session_client
+from api.models import ApiJob
 from detection import scoring
 
 pytestmark = pytest.mark.django_db

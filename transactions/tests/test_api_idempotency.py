@@ -15,10 +15,10 @@ from django.db import connection, transaction
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from accounts.api_common.idempotency import TTL, idempotency_records_purge, key_problem
-from accounts.models import IdempotencyRecord
 from accounts.tests import factories as users
 from accounts.tests.api_clients import error_of, key_client
+from api.idempotency import TTL, idempotency_records_purge, key_problem
+from api.models import IdempotencyRecord
 from transactions.models import Card, Transaction
 
 URL = "/api/v1/transactions/"
@@ -95,7 +95,7 @@ def test_a_response_recorded_in_a_transaction_that_then_fails_is_not_kept(integr
     fails afterwards, neither the payment nor the record is kept, so a retry acts."""
     from django.core.exceptions import ValidationError
 
-    from accounts.api_common import idempotency
+    from api import idempotency
     from transactions import api
 
     def record_then_fail(request, response):

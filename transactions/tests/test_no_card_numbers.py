@@ -11,8 +11,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.debug import ExceptionReporter
 
-from accounts.models import AuditEntry, IdempotencyRecord
+from accounts.models import AuditEntry
 from accounts.tests.api_clients import error_of, key_client
+from api.models import IdempotencyRecord
 from transactions import services, views
 from transactions.models import Card, FraudReport, Merchant, Transaction
 from transactions.tests.factories import VISA, CardFactory, MerchantFactory, TransactionFactory

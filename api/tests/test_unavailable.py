@@ -11,8 +11,8 @@ import pytest
 from django.db import OperationalError, connection
 from django.test import Client, RequestFactory
 
-from accounts.api_common.errors import json_or_html_500
 from accounts.tests.api_clients import error_of, key_client
+from api.errors import json_or_html_500
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -2,7 +2,7 @@
 
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
 
-from accounts.api_common.errors import ErrorSerializer, error_body
+from api.errors import ErrorSerializer, error_body
 
 _ERRORS = {
     400: ("Invalid request: a field is missing or wrong, the body is not valid JSON, or the address holds a "

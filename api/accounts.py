@@ -1,4 +1,5 @@
-"""The caller (`/me/`) and an integrator's own API keys (`/keys/`)."""
+"""The endpoints of accounts: the caller (`/me/`) and an integrator's own API keys (`/keys/`). They
+live here, not in `accounts`, which imports nothing of the API."""
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiExample, extend_schema
@@ -6,11 +7,11 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.api_common.permissions import IsIntegrator
-from accounts.api_common.schema import AUTH_ERRORS, errors
 from accounts.models import IntegratorKey
 from accounts.roles import user_roles
 from accounts.services import api_key_create, api_key_revoke
+from api.permissions import IsIntegrator
+from api.schema import AUTH_ERRORS, errors
 
 
 class MeSerializer(serializers.Serializer):

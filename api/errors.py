@@ -7,11 +7,14 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from django.utils.encoding import force_str
 from django.utils.translation import gettext as _
+from django.views.defaults import bad_request, page_not_found, server_error
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from api.throttling import AuthFailureThrottle
+from api.unavailable import database_unavailable_response
 from core.http import error_body, is_api_path
 from core.outage import database_unavailable
 
@@ -65,8 +68,6 @@ def exception_handler(exc, context):
     request = context.get("request")
     if response is not None and response.status_code == 401 and request is not None:
         # Failed authentication counts per address; over the limit it is refused as throttled.
-        from accounts.api_common.throttling import AuthFailureThrottle
-
         wait = AuthFailureThrottle().record(request)
         if wait is not None:
             return _handle(exceptions.Throttled(wait=wait), context)
@@ -110,8 +111,6 @@ def json_or_html_404(request, exception=None):
         return JsonResponse(
             error_body("not_found", _("No API resource at this address.")), status=status.HTTP_404_NOT_FOUND
         )
-    from django.views.defaults import page_not_found
-
     return page_not_found(request, exception)
 
 
@@ -122,24 +121,18 @@ def json_or_html_400(request, exception=None):
             error_body("bad_request", _("The request could not be understood.")),
             status=status.HTTP_400_BAD_REQUEST,
         )
-    from django.views.defaults import bad_request
-
     return bad_request(request, exception)
 
 
 def json_or_html_500(request):
     exc = sys.exc_info()[1]
     if database_unavailable(exc):  # raised outside a view (in a middleware): still a 503
-        from accounts.api_common.unavailable import database_unavailable_response
-
         return database_unavailable_response(request, exc)
     if _is_api(request):
         return JsonResponse(
             error_body("server_error", _("Something went wrong on our side; it has been logged.")),
             status=status.HTTP_500_INTERNAL_SERVER_ERROR,
         )
-    from django.views.defaults import server_error
-
     return server_error(request)
 
 

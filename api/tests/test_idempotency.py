@@ -1,4 +1,4 @@
-"""The `idempotent` decorator on its own (accounts/api_common/idempotency.py), for a handler that
+"""The `idempotent` decorator on its own (api/idempotency.py), for a handler that
 lets the decorator open the transaction (the transactions API records inside its own)."""
 
 import pytest
@@ -7,8 +7,9 @@ from rest_framework.response import Response
 from rest_framework.test import APIRequestFactory, force_authenticate
 from rest_framework.views import APIView
 
-from accounts.api_common.idempotency import idempotent
-from accounts.models import AuditEntry, IdempotencyRecord
+from accounts.models import AuditEntry
+from api.idempotency import idempotent
+from api.models import IdempotencyRecord
 
 pytestmark = pytest.mark.django_db
 

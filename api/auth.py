@@ -12,9 +12,10 @@ from django.utils.translation import gettext as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
-from accounts.api_common.permissions import roles_of_user
-from accounts.api_common.throttling import AuthFailureThrottle
 from accounts.models import IntegratorKey
+from accounts.signals import users_changed_in_bulk
+from api.permissions import roles_of_user
+from api.throttling import AuthFailureThrottle
 
 KEYWORD = "Api-Key"
 # Recording the last use on every request would add a write to each decision.
@@ -40,6 +41,7 @@ for _model in (IntegratorKey, get_user_model()):
 m2m_changed.connect(
     forget_verified_keys, sender=get_user_model().groups.through, dispatch_uid="forget-keys-roles"
 )
+users_changed_in_bulk.connect(forget_verified_keys, dispatch_uid="forget-keys-bulk")
 
 
 def _verify(secret):
@@ -82,7 +84,7 @@ class IntegratorKeyAuthentication(authentication.BaseAuthentication):
 
 
 class IntegratorKeyScheme(OpenApiAuthenticationExtension):
-    target_class = "accounts.api_common.auth.IntegratorKeyAuthentication"
+    target_class = "api.auth.IntegratorKeyAuthentication"
     name = "ApiKey"
 
     def get_security_definition(self, auto_schema):

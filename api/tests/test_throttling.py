@@ -10,8 +10,8 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.settings import api_settings
 from rest_framework.test import APIClient
 
-from accounts.models import ThrottleCount
 from accounts.tests.api_clients import error_of, key_client
+from api.models import ThrottleCount
 
 pytestmark = pytest.mark.django_db
 
@@ -65,7 +65,7 @@ def test_one_statement_counts_a_request_and_refused_ones_are_not_counted(integra
 
 
 def test_expired_windows_are_purged(integrator, monkeypatch):
-    from accounts.api_common import throttling
+    from api import throttling
 
     ThrottleCount.objects.create(key="old", count=5, expires_at=1)
     monkeypatch.setattr(throttling._DATABASE, "_purged_at", 0.0)

@@ -33,8 +33,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 
-from accounts.api_common.errors import api_error_response
-from accounts.models import IdempotencyRecord
+from api.errors import api_error_response
+from api.models import IdempotencyRecord
 from core.cardnumbers import contains_card_number
 from core.text import describe_character, forbidden_character
 

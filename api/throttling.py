@@ -1,6 +1,6 @@
 """Rate limits per API key (per user for sessions, per address for anonymous callers), with a
 rate per scope, counted where every web process sees the same counts: in Redis when REDIS_URL
-is set, else in the database (`accounts.ThrottleCount`), never in one process's memory.
+is set, else in the database (`api.ThrottleCount`), never in one process's memory.
 
 DRF's own throttles keep the time of every request of the window in one cache entry, read and
 written whole on each request: at a rate of thousands a minute that is a list of thousands of
@@ -32,7 +32,7 @@ from rest_framework.exceptions import Throttled
 from rest_framework.settings import api_settings
 from rest_framework.throttling import ScopedRateThrottle, SimpleRateThrottle
 
-from accounts.models import ThrottleCount
+from api.models import ThrottleCount
 from core import conf
 
 AUTH_FAILURE_SCOPE = "auth_failure"
@@ -90,7 +90,7 @@ def _remember(memo, key, read):
 
 
 class _DatabaseCounts:
-    """Counters in `accounts.ThrottleCount`, shared by every process using the database."""
+    """Counters in `api.ThrottleCount`, shared by every process using the database."""
 
     def __init__(self):
         self._previous = {}  # key of a finished window -> its count, read once per process

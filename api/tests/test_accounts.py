@@ -9,11 +9,11 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.settings import api_settings
 
-from accounts.api_common.throttling import KeyScopedRateThrottle
 from accounts.models import AuditEntry, IntegratorKey
 from accounts.roles import Role
 from accounts.services import api_key_revoke, user_set_roles
 from accounts.tests.api_clients import anonymous_client, error_of, key_client, session_client
+from api.throttling import KeyScopedRateThrottle
 
 pytestmark = pytest.mark.django_db
 
@@ -97,6 +97,16 @@ def test_expired_key_and_deactivated_owner_are_refused(integrator):
     assert client.get("/api/v1/me/").status_code == 200
     integrator.is_active = False
     integrator.save()
+    assert client.get("/api/v1/me/").status_code == 401
+
+
+def test_owners_deactivated_in_bulk_from_the_admin_lose_their_verified_keys_at_once(integrator, admin_client):
+    client = key_client(integrator)
+    assert client.get("/api/v1/me/").status_code == 200  # the key is now remembered
+    admin_client.post(
+        reverse("admin:accounts_user_changelist"),
+        {"action": "deactivate_users", "_selected_action": [integrator.pk]},
+    )
     assert client.get("/api/v1/me/").status_code == 401
 
 
@@ -202,37 +212,3 @@ def _rest_settings():
     from django.conf import settings
 
     return settings.REST_FRAMEWORK
-
-
-def test_integrator_page_creates_shows_once_and_revokes(client, integrator):
-    client.force_login(integrator)
-    created = client.post(reverse("api_keys"), {"name": "checkout"})
-    assert created.status_code == 200
-    assert created["Cache-Control"] == "no-store"
-    secret = created.context["new_secret"]
-    assert secret.encode() in created.content
-    key = IntegratorKey.objects.get(owner=integrator)
-    assert key.is_valid(secret)
-    listed = client.get(reverse("api_keys"))
-    assert key.prefix.encode() in listed.content and secret.encode() not in listed.content
-    client.post(reverse("api_key_revoke", args=[key.prefix]))
-    key.refresh_from_db()
-    assert key.revoked
-
-
-def test_integrator_page_is_for_integrators_only(client, customer):
-    client.force_login(customer)
-    assert client.get(reverse("api_keys")).status_code == 403
-
-
-def test_admin_creates_a_key_for_an_integrator_and_shows_it_once(admin_client, integrator):
-    response = admin_client.post(
-        reverse("admin:accounts_integratorkey_add"),
-        {"name": "from admin", "owner": integrator.pk},
-        follow=True,
-    )
-    assert response.status_code == 200
-    key = IntegratorKey.objects.get(owner=integrator)
-    shown = [str(m) for m in response.context["messages"]]
-    assert any(key.prefix in message for message in shown)
-    assert admin_client.get(reverse("admin:accounts_integratorkey_changelist")).status_code == 200
