@@ -26,13 +26,9 @@ ARTIFACTS = Path(__file__).resolve().parent / "test-artifacts"
 @pytest.fixture(autouse=True)
 def _forget_process_caches():
     """Per-process caches outlive a test's rolled-back database: start each test without them."""
-    from api.auth import forget_verified_keys
-    from api.throttling import forget_throttle_state
     from core.cache import clear_all
 
-    forget_verified_keys()
     clear_all()
-    forget_throttle_state()
     yield
 
 

@@ -2,20 +2,17 @@
 browsable API with their session."""
 
 import hashlib
-import time
 from datetime import timedelta
 
-from django.contrib.auth import get_user_model
-from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from accounts.models import IntegratorKey
-from accounts.signals import users_changed_in_bulk
 from api.permissions import roles_of_user
 from api.throttling import AuthFailureThrottle
+from core.cache import TTLCache
 
 KEYWORD = "Api-Key"
 # Recording the last use on every request would add a write to each decision.
@@ -26,33 +23,23 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 # Revoking or deleting a key, or changing a user or their roles, forgets every key in this
 # process at once; other processes follow within KEY_CACHE_SECONDS.
 KEY_CACHE_SECONDS = 5.0
-_verified: dict[str, tuple[float, IntegratorKey, set]] = {}
+_verified = TTLCache(ttl=KEY_CACHE_SECONDS)  # sha256 of the secret -> (key, roles of its owner)
 
 
 def forget_verified_keys(**kwargs):
+    """Receiver of a changed key, user or role (connected in ApiConfig.ready)."""
     _verified.clear()
-
-
-for _model in (IntegratorKey, get_user_model()):
-    post_save.connect(forget_verified_keys, sender=_model, dispatch_uid=f"forget-keys-save-{_model.__name__}")
-    post_delete.connect(
-        forget_verified_keys, sender=_model, dispatch_uid=f"forget-keys-del-{_model.__name__}"
-    )
-m2m_changed.connect(
-    forget_verified_keys, sender=get_user_model().groups.through, dispatch_uid="forget-keys-roles"
-)
-users_changed_in_bulk.connect(forget_verified_keys, dispatch_uid="forget-keys-bulk")
 
 
 def _verify(secret):
     """(key, roles of its owner) for a usable key, else raises IntegratorKey.DoesNotExist."""
     digest = hashlib.sha256(secret.encode()).hexdigest()
     cached = _verified.get(digest)
-    if cached is not None and cached[0] > time.monotonic():
-        return cached[1], cached[2]
+    if cached is not None:
+        return cached
     key = IntegratorKey.objects.get_from_key(secret)
     roles = roles_of_user(key.owner)
-    _verified[digest] = (time.monotonic() + KEY_CACHE_SECONDS, key, roles)
+    _verified.set(digest, (key, roles))
     return key, roles
 
 

@@ -34,6 +34,7 @@ from rest_framework.throttling import ScopedRateThrottle, SimpleRateThrottle
 
 from api.models import ThrottleCount
 from core import conf
+from core.cache import on_clear_all
 
 AUTH_FAILURE_SCOPE = "auth_failure"
 PURGE_EVERY_SECONDS = 60.0
@@ -242,8 +243,9 @@ class AuthFailureThrottle(SimpleRateThrottle):
         return wait
 
 
+@on_clear_all
 def forget_throttle_state():
-    """For tests: what this process remembers of counts and blocked addresses."""
+    """What this process remembers of counts and blocked addresses (core.cache.clear_all)."""
     _CACHE.forget()
     _DATABASE.forget()
     AuthFailureThrottle._blocked_until.clear()
