@@ -43,6 +43,7 @@ lint: install-dev
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check --quiet . || (echo "ruff format would change files: run '$(VENV)/bin/ruff format .'"; exit 1)
 	@out=$$($(VENV)/bin/lint-imports --no-cache --no-logo 2>&1) || { echo "$$out"; echo "Imports break the layers (docs/architecture.md)."; exit 1; }
+	@$(VENV)/bin/vulture || (echo "Dead code: delete it, or name the exception in pyproject.toml [tool.vulture]"; exit 1)
 
 # Rebuild the translation catalogues after changing strings (needs GNU gettext); the compiled
 # .mo files are committed so a fresh machine needs no gettext.

@@ -6,12 +6,9 @@ import pandas as pd
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def neutralise(cell: str) -> str:
-    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
-
-
 def neutralise_column(values: pd.Series) -> pd.Series:
-    """Vectorised `neutralise` for a text column (leave numeric columns alone: -1 is a number)."""
+    """A text column with a leading `'` on each cell a spreadsheet would run as a formula (leave
+    numeric columns alone: -1 is a number)."""
     text = values.astype(str)
     risky = text.str.startswith(FORMULA_STARTS).fillna(False).astype(bool)
     if not risky.any():

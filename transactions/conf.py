@@ -11,10 +11,6 @@ from core.conf import setting
 max_amount = plausible.max_amount
 
 
-def clock_skew_seconds():
-    return int(plausible.clock_skew().total_seconds())
-
-
 @setting("TRANSACTIONS_DEFAULT_CREDIT_LIMIT", default="5000.00", minimum=Decimal("0.01"))
 def default_credit_limit(value) -> Decimal:
     return Decimal(str(value))

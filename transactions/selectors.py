@@ -40,21 +40,6 @@ def _transaction_scope(user):
     return scope
 
 
-def cards_for(user) -> QuerySet[Card]:
-    cards = Card.objects.select_related("owner")
-    if not user.is_authenticated or not user.is_active:
-        return cards.none()
-    if _sees_everything(user):
-        return cards
-    roles = set(user_roles(user))
-    scope = Q(pk__in=[])
-    if Role.CUSTOMER in roles:
-        scope |= Q(owner=user)
-    if Role.INTEGRATOR in roles:
-        scope |= Q(issuer=user)
-    return cards.filter(scope)
-
-
 def transactions_for(user) -> QuerySet[Transaction]:
     transactions = Transaction.objects.select_related("card", "merchant")
     scope = _transaction_scope(user)
@@ -82,14 +67,6 @@ def fraud_reports_for(user) -> QuerySet[FraudReport]:
         return reports
     visible = Transaction.objects.filter(scope).values("pk")
     return reports.filter(Q(transaction__in=visible) | Q(reported_by=user))
-
-
-def fraud_report_get_for(user, pk) -> FraudReport:
-    return get_object_or_404(fraud_reports_for(user), pk=pk)
-
-
-def card_get_for(user, pk) -> Card:
-    return get_object_or_404(cards_for(user), pk=pk)
 
 
 def open_report_of(transaction) -> FraudReport | None:

@@ -89,9 +89,8 @@ def test_the_future_is_refused_beyond_the_clock_skew():
 def test_formula_cells_get_a_leading_quote():
     import pandas as pd
 
-    from core.csvcells import neutralise, neutralise_column
+    from core.csvcells import neutralise_column
 
-    for cell in ["=1+1", "+1", "-1", "@A1", "\tx", "\rx"]:
-        assert neutralise(cell) == "'" + cell
-    assert neutralise("tx_1") == "tx_1"
-    assert list(neutralise_column(pd.Series(["a", "=b"]))) == ["a", "'=b"]
+    risky = ["=1+1", "+1", "-1", "@A1", "\tx", "\rx"]
+    assert list(neutralise_column(pd.Series(risky))) == ["'" + cell for cell in risky]
+    assert list(neutralise_column(pd.Series(["tx_1", "a=b"]))) == ["tx_1", "a=b"]
