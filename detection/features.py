@@ -51,6 +51,8 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 
+from detection import conf
+
 US = 1
 SECOND = 1_000_000 * US
 HOUR = 3600 * SECOND
@@ -101,8 +103,6 @@ FEATURE_NAMES = [
 
 def _delay_us(label_delay) -> int:
     if label_delay is None:
-        from detection import conf
-
         label_delay = timedelta(days=conf.label_delay_days())
     if not isinstance(label_delay, timedelta):
         label_delay = timedelta(days=float(label_delay))

@@ -16,10 +16,13 @@ from django.db import DatabaseError
 from django.db.models import Min, Q
 from django.tasks import task_backends
 from django.utils import timezone
+from django_tasks_db.backend import DatabaseBackend
+from django_tasks_db.models import DBTaskResult, get_date_max
 from health_check.base import HealthCheck
 
 from core.health import Degraded, Failed
 from detection import conf, registry
+from detection.rq_backend import RQBackend
 
 
 @dataclasses.dataclass
@@ -61,10 +64,6 @@ class TaskQueue(HealthCheck):
     alias: str = "default"
 
     async def run(self):
-        from django_tasks_db.backend import DatabaseBackend
-
-        from detection.rq_backend import RQBackend
-
         backend = task_backends[self.alias]
         if isinstance(backend, DatabaseBackend):
             await sync_to_async(self._database, thread_sensitive=True)(backend)
@@ -73,8 +72,6 @@ class TaskQueue(HealthCheck):
         # The immediate and dummy backends queue nothing outside this process.
 
     def _database(self, backend):
-        from django_tasks_db.models import DBTaskResult, get_date_max
-
         never = get_date_max()  # run_after of a task that was not deferred
         try:
             waiting = (

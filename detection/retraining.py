@@ -52,15 +52,18 @@ import numpy as np
 import pandas as pd
 from django.db import DatabaseError, IntegrityError, close_old_connections, connection, transaction
 from django.db.models import Q
-from django.tasks import task
+from django.tasks import TaskResultStatus, task, task_backends
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
+from django_tasks_db.backend import DatabaseBackend
+from django_tasks_db.models import DBTaskResult
 
 from accounts.services import audit_record
 from detection import conf, evaluation, registry, services, training
 from detection.features import FEATURE_NAMES, compute_features_frame
 from detection.models import ModelVersion, RetrainingRun
+from detection.rq_backend import RQBackend
 
 logger = logging.getLogger(__name__)
 
@@ -471,16 +474,8 @@ class WorkerLost(Exception):
 def task_mark_lost(*, task_id, message) -> bool:
     """Record the task of a dead worker as failed, as the worker would have: the database
     backend's row, or the RQ job (moved to RQ's failed registry). True when something changed."""
-    from django.tasks import task_backends
-    from django_tasks_db.backend import DatabaseBackend
-
-    from detection.rq_backend import RQBackend
-
     backend = task_backends[retrain.backend]
     if isinstance(backend, DatabaseBackend):
-        from django.tasks import TaskResultStatus
-        from django_tasks_db.models import DBTaskResult
-
         return bool(
             DBTaskResult.objects.filter(
                 id=task_id, status__in=[TaskResultStatus.RUNNING, TaskResultStatus.READY]

@@ -54,7 +54,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from detection import evaluation
+from detection import conf, evaluation
 from detection.features import FEATURE_NAMES, compute_features_frame
 
 BASELINE = "logistic_regression"
@@ -256,8 +256,6 @@ def train(frame: pd.DataFrame, *, threads: int | None = None, **kwargs) -> Train
     test report when the data have it (see `_train` for the arguments). OpenMP/BLAS threads are limited to `threads` (default:
     setting DETECTION_TRAINING_THREADS, 1)."""
     if threads is None:
-        from detection import conf
-
         threads = conf.training_threads()
     with threadpool_limits(limits=threads):
         return _train(frame, **kwargs)

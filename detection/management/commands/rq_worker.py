@@ -1,9 +1,11 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 from django.tasks import task_backends
+from rq import SimpleWorker, Worker
 
 from core.chores import Chores
 from core.outage import DATABASE_UNAVAILABLE, one_line
+from detection.rq_backend import RQBackend
 
 
 class ChoresMixin:
@@ -45,10 +47,6 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
-        from rq import SimpleWorker, Worker
-
-        from detection.rq_backend import RQBackend
-
         try:
             backend = task_backends[options["backend"]]
         except Exception as error:
