@@ -16,10 +16,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from detection import conf
-from detection.contracts import APPROVE, BLOCK, REVIEW, TransactionInput
+from detection.contracts import Decision, TransactionInput
 from detection.models import ListEntry, Rule
 
-ACTION_TO_DECISION = {"allow": APPROVE, "review": REVIEW, "block": BLOCK}
+ACTION_TO_DECISION = {
+    Rule.Action.ALLOW: Decision.APPROVE,
+    Rule.Action.REVIEW: Decision.REVIEW,
+    Rule.Action.BLOCK: Decision.BLOCK,
+}
 
 
 @dataclass(frozen=True)
@@ -27,7 +31,7 @@ class Hit:
     """Why a list or rule decided: recorded with the decision."""
 
     source: str  # "allow_list" | "block_list" | "rule"
-    decision: str
+    decision: Decision
     id: int
     name: str
     detail: str
@@ -138,7 +142,7 @@ def _list_hit(snapshot, tx, list_type, now):
         if entry is None or (entry.expires_at is not None and entry.expires_at <= now):
             continue
         source = "allow_list" if list_type == ListEntry.ListType.ALLOW else "block_list"
-        decision = APPROVE if list_type == ListEntry.ListType.ALLOW else BLOCK
+        decision = Decision.APPROVE if list_type == ListEntry.ListType.ALLOW else Decision.BLOCK
         return Hit(source, decision, entry.id, f"{kind}={entry.value}", entry.reason)
     return None
 

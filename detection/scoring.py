@@ -17,13 +17,13 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from detection import conf, registry, rules
-from detection.contracts import APPROVE, BLOCK, REVIEW, Decision, HistorySource, Reason, TransactionInput
+from detection.contracts import Decision, DecisionResult, HistorySource, Reason, TransactionInput
 from detection.evaluation import BLOCK_NOTHING
 from detection.reasons import Explainer, one_openmp_thread
 
 logger = logging.getLogger(__name__)
 
-LIST_AND_RULE_RISK = {APPROVE: 0, REVIEW: 50, BLOCK: 100}
+LIST_AND_RULE_RISK = {Decision.APPROVE: 0, Decision.REVIEW: 50, Decision.BLOCK: 100}
 
 
 @cache
@@ -48,12 +48,12 @@ def explainer_for(loaded: registry.LoadedModel) -> Explainer:
     return explainer
 
 
-def band(score: float, thresholds: dict) -> str:
+def band(score: float, thresholds: dict) -> DecisionResult:
     if score >= float(thresholds.get("block", BLOCK_NOTHING)):
-        return BLOCK
+        return Decision.BLOCK
     if score >= float(thresholds.get("review", BLOCK_NOTHING)):
-        return REVIEW
-    return APPROVE
+        return Decision.REVIEW
+    return Decision.APPROVE
 
 
 def risk_score(score: float) -> int:
@@ -91,7 +91,7 @@ def _online_features(tx, history):
     return features.compute_features_online(tx, history=history)
 
 
-def decide(tx: TransactionInput, *, history: HistorySource | None = None) -> Decision:
+def decide(tx: TransactionInput, *, history: HistorySource | None = None) -> DecisionResult:
     """Decide one transaction: allow list, block list, rules in order, then the model's bands."""
     history = history if history is not None else default_history()
     hit = rules.evaluate_lists_and_rules(tx, history=history)
@@ -114,7 +114,7 @@ def decide(tx: TransactionInput, *, history: HistorySource | None = None) -> Dec
     fallback_from = loaded.fallback_from if loaded is not None else ""
 
     if hit is not None:
-        return Decision(
+        return DecisionResult(
             decision=hit.decision,
             risk_score=risk_score(score) if score is not None else LIST_AND_RULE_RISK[hit.decision],
             score=score,
@@ -126,14 +126,14 @@ def decide(tx: TransactionInput, *, history: HistorySource | None = None) -> Dec
             features=features_out,
         )
     if score is None:
-        return Decision(
-            decision=REVIEW,
-            risk_score=LIST_AND_RULE_RISK[REVIEW],
+        return DecisionResult(
+            decision=Decision.REVIEW,
+            risk_score=LIST_AND_RULE_RISK[Decision.REVIEW],
             decided_by="fallback",
             reasons=[_no_model_reason()],
             features=features_out,
         )
-    return Decision(
+    return DecisionResult(
         decision=band(score, loaded.thresholds),
         risk_score=risk_score(score),
         score=score,
@@ -213,14 +213,17 @@ def _lists_and_rules_frame(frame):
         if "country" in frame
         else pd.Series("", index=frame.index),
     }
-    for list_type, label, outcome in (("allow", "allow_list", APPROVE), ("block", "block_list", BLOCK)):
+    for list_type, label, outcome in (
+        ("allow", "allow_list", Decision.APPROVE),
+        ("block", "block_list", Decision.BLOCK),
+    ):
         for kind, values in columns.items():
             entries = snapshot.lists.get((list_type, kind), {})
             live = [v for v, e in entries.items() if e.expires_at is None or e.expires_at > now]
             if not live:
                 continue
             mask = values.astype(str).isin(live).to_numpy() & (decision == "")
-            decision[mask], source[mask] = outcome, label
+            decision[mask], source[mask] = outcome.value, label
     amount = pd.to_numeric(frame["amount"]).to_numpy(dtype=float)
     for rule in snapshot.rules:
         open_rows = decision == ""
@@ -237,7 +240,7 @@ def _lists_and_rules_frame(frame):
         else:
             continue
         mask &= open_rows
-        decision[mask], source[mask] = rules.ACTION_TO_DECISION[rule.action], "rule"
+        decision[mask], source[mask] = rules.ACTION_TO_DECISION[rule.action].value, "rule"
     return decision, source
 
 
@@ -279,14 +282,18 @@ def score_frame(
     thresholds = loaded.thresholds
     decisions = np.where(
         scores >= float(thresholds.get("block", BLOCK_NOTHING)),
-        BLOCK,
-        np.where(scores >= float(thresholds.get("review", BLOCK_NOTHING)), REVIEW, APPROVE),
+        Decision.BLOCK.value,
+        np.where(
+            scores >= float(thresholds.get("review", BLOCK_NOTHING)),
+            Decision.REVIEW.value,
+            Decision.APPROVE.value,
+        ),
     ).astype(object)
     decided = listed != ""
     decisions[decided] = listed[decided]
     reasons = np.full(len(df), "", dtype=object)
     if with_reasons:
-        explain = decisions != APPROVE
+        explain = decisions != Decision.APPROVE
         if explain.any():
             reasons[explain] = by_row_chunks(
                 explainer_for(loaded).top_codes, matrix[explain], scores[explain]
