@@ -17,13 +17,11 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from detection import conf, registry, rules
+from detection.bands import RISK_WITHOUT_SCORE, band, bands, risk_score, risk_scores
 from detection.contracts import Decision, DecisionResult, HistorySource, Reason, TransactionInput
-from detection.evaluation import BLOCK_NOTHING
 from detection.reasons import Explainer, one_openmp_thread
 
 logger = logging.getLogger(__name__)
-
-LIST_AND_RULE_RISK = {Decision.APPROVE: 0, Decision.REVIEW: 50, Decision.BLOCK: 100}
 
 
 @cache
@@ -46,18 +44,6 @@ def explainer_for(loaded: registry.LoadedModel) -> Explainer:
         _explainers.clear()  # one or two versions serve at a time; keep memory flat
         _explainers[key] = explainer
     return explainer
-
-
-def band(score: float, thresholds: dict) -> DecisionResult:
-    if score >= float(thresholds.get("block", BLOCK_NOTHING)):
-        return Decision.BLOCK
-    if score >= float(thresholds.get("review", BLOCK_NOTHING)):
-        return Decision.REVIEW
-    return Decision.APPROVE
-
-
-def risk_score(score: float) -> int:
-    return int(np.clip(round(100 * float(score)), 0, 100))
 
 
 def _list_entry_label(hit: rules.Hit) -> str:
@@ -116,7 +102,7 @@ def decide(tx: TransactionInput, *, history: HistorySource | None = None) -> Dec
     if hit is not None:
         return DecisionResult(
             decision=hit.decision,
-            risk_score=risk_score(score) if score is not None else LIST_AND_RULE_RISK[hit.decision],
+            risk_score=risk_score(score) if score is not None else RISK_WITHOUT_SCORE[hit.decision],
             score=score,
             model_version=version,
             model_fallback_from=fallback_from,
@@ -128,7 +114,7 @@ def decide(tx: TransactionInput, *, history: HistorySource | None = None) -> Dec
     if score is None:
         return DecisionResult(
             decision=Decision.REVIEW,
-            risk_score=LIST_AND_RULE_RISK[Decision.REVIEW],
+            risk_score=RISK_WITHOUT_SCORE[Decision.REVIEW],
             decided_by="fallback",
             reasons=[_no_model_reason()],
             features=features_out,
@@ -279,16 +265,7 @@ def score_frame(
     if rows is not None:
         mask = np.asarray(rows, dtype=bool)
         df, listed, source = df[mask], listed[mask], source[mask]
-    thresholds = loaded.thresholds
-    decisions = np.where(
-        scores >= float(thresholds.get("block", BLOCK_NOTHING)),
-        Decision.BLOCK.value,
-        np.where(
-            scores >= float(thresholds.get("review", BLOCK_NOTHING)),
-            Decision.REVIEW.value,
-            Decision.APPROVE.value,
-        ),
-    ).astype(object)
+    decisions = bands(scores, loaded.thresholds)
     decided = listed != ""
     decisions[decided] = listed[decided]
     reasons = np.full(len(df), "", dtype=object)
@@ -306,7 +283,7 @@ def score_frame(
         {
             "transaction_id": df["transaction_id"].to_numpy(),
             "score": scores.round(6),
-            "risk_score": np.clip(np.rint(scores * 100), 0, 100).astype(int),
+            "risk_score": risk_scores(scores),
             "decision": decisions,
             "reasons": reasons,
         }

@@ -25,6 +25,7 @@ from core.cardnumbers import mask_card_numbers
 from core.text import is_ascii_digits
 from core.validators import CARD_NUMBER_MESSAGE, refuse_card_number
 from detection import retraining, scoring
+from detection.bands import RISK_WITHOUT_SCORE
 from detection.contracts import Decision, Reason, TransactionInput
 from fraudsite import rows
 from transactions import cards as card_numbers
@@ -461,7 +462,8 @@ def transaction_submit(
         )
     )
     if decision is None:
-        verdict, risk_score, score, model_version, decided_by = Decision.REVIEW, 50, None, "", "fallback"
+        verdict, score, model_version, decided_by = Decision.REVIEW, None, "", "fallback"
+        risk_score = RISK_WITHOUT_SCORE[verdict]
         model_fallback_from = ""
         rule_hits, features = [], {}
         reasons = [
