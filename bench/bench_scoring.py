@@ -86,7 +86,8 @@ def main():
     from detection.contracts import Decision
     from detection.dataset import read_transactions_csv
     from detection.features import compute_features_frame
-    from detection.scoring import _lists_and_rules_frame, by_row_chunks, explainer_for
+    from detection.rules import evaluate_lists_and_rules_frame
+    from detection.scoring import by_row_chunks, explainer_for
 
     call_command("migrate", verbosity=0)
     path = _csv(args.rows)
@@ -115,7 +116,7 @@ def main():
     scores = by_row_chunks(explainer.predict, matrix)  # as score_frame does
     stages["model"] = time.perf_counter() - t
     t = time.perf_counter()
-    _lists_and_rules_frame(frame)
+    evaluate_lists_and_rules_frame(frame)
     stages["lists_and_rules"] = time.perf_counter() - t
     decisions = bands(scores, loaded.thresholds)
     flagged = decisions != Decision.APPROVE  # explained, as score_frame does

@@ -169,67 +169,6 @@ def _offline_features(frame, label_delay=None):
     return features.compute_features_frame(frame, label_delay=label_delay)
 
 
-def _velocity_counts(frame, minutes):
-    """For each row, the card's transactions in the `minutes` before it, this one included."""
-    cards = pd.factorize(frame["card_id"])[0].astype(np.int64)
-    times = pd.to_datetime(frame["occurred_at"], utc=True)
-    seconds = ((times - times.min()).dt.total_seconds().to_numpy() * 1000).astype(np.int64)  # ms
-    span = int(seconds.max()) + minutes * 60_000 + 1 if len(seconds) else 1
-    key = cards * span + seconds
-    ordered = np.sort(key)
-    right = np.searchsorted(ordered, key, side="left")  # strictly before this moment
-    left = np.searchsorted(ordered, key - minutes * 60_000, side="left")
-    return right - left + 1
-
-
-def _lists_and_rules_frame(frame):
-    """Vectorised lists and rules: (decision or "", source or "", code reason) per row."""
-    snapshot = rules._cache.get()
-    n = len(frame)
-    decision = np.full(n, "", dtype=object)
-    source = np.full(n, "", dtype=object)
-    now = pd.Timestamp.now(tz="UTC")
-    columns = {
-        "card_fingerprint": frame["card_fingerprint"]
-        if "card_fingerprint" in frame
-        else pd.Series("", index=frame.index),
-        "card_id": frame["card_id"],
-        "merchant_id": frame["merchant_id"],
-        "country": frame["country"].astype(str).str.upper()
-        if "country" in frame
-        else pd.Series("", index=frame.index),
-    }
-    for list_type, label, outcome in (
-        ("allow", "allow_list", Decision.APPROVE),
-        ("block", "block_list", Decision.BLOCK),
-    ):
-        for kind, values in columns.items():
-            entries = snapshot.lists.get((list_type, kind), {})
-            live = [v for v, e in entries.items() if e.expires_at is None or e.expires_at > now]
-            if not live:
-                continue
-            mask = values.astype(str).isin(live).to_numpy() & (decision == "")
-            decision[mask], source[mask] = outcome.value, label
-    amount = pd.to_numeric(frame["amount"]).to_numpy(dtype=float)
-    for rule in snapshot.rules:
-        open_rows = decision == ""
-        if not open_rows.any():
-            break
-        if rule.kind == "amount_above":
-            mask = amount > float(rule.amount)
-        elif rule.kind == "country_in" and "country" in frame:
-            mask = frame["country"].astype(str).str.upper().isin(rule.values).to_numpy()
-        elif rule.kind == "category_in" and "merchant_category" in frame:
-            mask = frame["merchant_category"].astype(str).str.upper().isin(rule.values).to_numpy()
-        elif rule.kind == "velocity":
-            mask = _velocity_counts(frame, rule.window_minutes) > rule.max_count
-        else:
-            continue
-        mask &= open_rows
-        decision[mask], source[mask] = rules.ACTION_TO_DECISION[rule.action].value, "rule"
-    return decision, source
-
-
 def _loaded(version):
     loaded = registry.loaded_version(version) if version else registry.serving_model()
     if loaded is None:
@@ -261,7 +200,7 @@ def score_frame(
     registry.RegistryError when there is no model to score with.
     """
     loaded, matrix, scores = score_rows(df, version=version, rows=rows, label_delay=label_delay)
-    listed, source = _lists_and_rules_frame(df)
+    listed, source = rules.evaluate_lists_and_rules_frame(df)
     if rows is not None:
         mask = np.asarray(rows, dtype=bool)
         df, listed, source = df[mask], listed[mask], source[mask]
