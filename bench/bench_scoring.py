@@ -82,9 +82,12 @@ def main():
     import numpy as np
     from django.core.management import call_command
 
+    from detection.bands import bands, risk_scores
+    from detection.contracts import Decision
     from detection.dataset import read_transactions_csv
     from detection.features import compute_features_frame
-    from detection.scoring import _lists_and_rules_frame, by_row_chunks, explainer_for
+    from detection.rules import evaluate_lists_and_rules_frame
+    from detection.scoring import by_row_chunks, explainer_for
 
     call_command("migrate", verbosity=0)
     path = _csv(args.rows)
@@ -113,9 +116,10 @@ def main():
     scores = by_row_chunks(explainer.predict, matrix)  # as score_frame does
     stages["model"] = time.perf_counter() - t
     t = time.perf_counter()
-    _lists_and_rules_frame(frame)
+    evaluate_lists_and_rules_frame(frame)
     stages["lists_and_rules"] = time.perf_counter() - t
-    flagged = scores >= float(loaded.thresholds.get("review", 1.01))
+    decisions = bands(scores, loaded.thresholds)
+    flagged = decisions != Decision.APPROVE  # explained, as score_frame does
     t = time.perf_counter()
     codes = by_row_chunks(explainer.top_codes, matrix[flagged], scores[flagged])
     stages["reasons_for_flagged"] = time.perf_counter() - t
@@ -129,8 +133,8 @@ def main():
         {
             "transaction_id": frame["transaction_id"].to_numpy(),
             "score": scores.round(6),
-            "risk_score": np.clip(np.rint(scores * 100), 0, 100).astype(int),
-            "decision": np.where(flagged, "review", "approve").astype(object),
+            "risk_score": risk_scores(scores),
+            "decision": decisions,
             "reasons": reasons,
         }
     )

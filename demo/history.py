@@ -18,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+from detection.contracts import Decision
 from detection.simulator import simulate, write_csv
 from transactions import services
 from transactions.cards import luhn_valid
@@ -134,7 +135,7 @@ def _store_history(rows, *, cards, merchants, now, submitted_by=None):
             channel=row["channel"],
             country=row["country"],
             submitted_by=submitted_by,
-            decision="review" if fraud else "approve",
+            decision=Decision.REVIEW if fraud else Decision.APPROVE,
             risk_score=78 if fraud else 8,
             decided_by="demo",
             reasons=[{"code": "demo_history", "message": "Demo history."}],

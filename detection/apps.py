@@ -8,10 +8,13 @@ class DetectionConfig(AppConfig):
     verbose_name = _("Detection")
 
     def ready(self):
-        # conf declares the app's settings (checked by core.conf); rules still connects its own
-        # receivers when imported.
-        from detection import conf, registry, rules  # noqa: F401
-        from detection.models import ModelVersion
+        from detection import conf, registry, rules  # noqa: F401 - conf declares the app's settings
+        from detection.models import ListEntry, ModelVersion, Rule
 
+        # This process drops its cached champion, rules and lists at once when one changes.
         for name, signal in (("save", post_save), ("delete", post_delete)):
             signal.connect(registry.champion_changed, sender=ModelVersion, dispatch_uid=f"champion-{name}")
+            for model in (ListEntry, Rule):
+                signal.connect(
+                    rules.rules_changed, sender=model, dispatch_uid=f"rules-{name}-{model.__name__}"
+                )

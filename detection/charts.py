@@ -16,7 +16,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 from django.utils.translation import gettext as _
 
-COLOURS = {"approve": "#198754", "review": "#fd7e14", "block": "#dc3545"}
+from detection.contracts import Decision
+
+COLOURS = {Decision.APPROVE: "#198754", Decision.REVIEW: "#fd7e14", Decision.BLOCK: "#dc3545"}
 SERIES = ["#0d6efd", "#d63384", "#20c997", "#6f42c1"]
 STYLE = {"svg.fonttype": "none", "font.size": 9, "axes.spines.top": False, "axes.spines.right": False}
 
@@ -85,12 +87,9 @@ def decisions_chart(days, decisions: dict) -> str:
         fig, ax = plt.subplots(figsize=(8.4, 3.0))
         x = np.arange(len(days))
         bottom = np.zeros(len(days))
-        labels = {"approve": _("Approve"), "review": _("Review"), "block": _("Block")}
-        for name in ("approve", "review", "block"):
+        for name in Decision:
             values = np.asarray(decisions.get(name, [0] * len(days)), dtype=float)
-            ax.bar(
-                x, values, bottom=bottom, color=COLOURS[name], label=f"{labels[name]} ({int(values.sum())})"
-            )
+            ax.bar(x, values, bottom=bottom, color=COLOURS[name], label=f"{name.label} ({int(values.sum())})")
             bottom += values
         _day_axis(ax, days)
         ax.set(title=_("Transactions per day by decision"), ylabel=_("Transactions"))
@@ -117,11 +116,10 @@ def precision_chart(days, precision: dict) -> str:
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(8.4, 2.8))
         x = np.arange(len(days))
-        labels = {"review": _("Review"), "block": _("Block")}
-        for name in ("review", "block"):
+        for name in (Decision.REVIEW, Decision.BLOCK):
             values = np.array([np.nan if v is None else v for v in precision.get(name, [])], dtype=float)
             if values.size:
-                ax.plot(x, values, marker="o", color=COLOURS[name], label=labels[name])
+                ax.plot(x, values, marker="o", color=COLOURS[name], label=str(name.label))
         _day_axis(ax, days)
         ax.set(
             title=_("Precision of decisions as labels arrive"),

@@ -1,6 +1,6 @@
 """The shapes that cross the boundary between `detection` and its callers.
 
-`transactions` (and the API) hand `decide()` a TransactionInput and get a Decision back; the
+`transactions` (and the API) hand `decide()` a TransactionInput and get a DecisionResult back; the
 online features read history through a HistorySource, whose implementation lives with the
 tables (`settings.DETECTION_HISTORY_SOURCE`), so `detection` never imports `transactions`.
 """
@@ -11,9 +11,18 @@ from decimal import Decimal
 from typing import Protocol
 
 import pandas as pd
+from django.db import models
+from django.utils.translation import gettext_lazy as _
 
-APPROVE, REVIEW, BLOCK = "approve", "review", "block"
-DECISIONS = (APPROVE, REVIEW, BLOCK)
+
+class Decision(models.TextChoices):
+    """What happens to a transaction: the one spelling of the three outcomes, stored in
+    `Transaction.decision`, returned by the API and written by `score_csv` as these values."""
+
+    APPROVE = "approve", _("Approve")
+    REVIEW = "review", _("Review")
+    BLOCK = "block", _("Block")
+
 
 # Card ids are one namespace per issuer: the bank's own (its customers' cards, imported history)
 # and one per integrator. What detection sees as `card_id` (history, velocity, lists, the frames
@@ -50,8 +59,10 @@ class Reason:
 
 
 @dataclass(frozen=True)
-class Decision:
-    decision: str  # approve | review | block
+class DecisionResult:
+    """What `decide()` returns: the decision and everything that explains it."""
+
+    decision: Decision
     risk_score: int  # 0-100
     score: float | None = None  # the model's probability, None when no model decided
     model_version: str = ""

@@ -4,16 +4,13 @@ Everything here takes plain arrays (labels, scores, card ids, times) so training
 the benchmarks share one definition of every number they report.
 """
 
-from collections.abc import Mapping
-
 import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
 from detection import conf
+from detection.bands import BLOCK_NOTHING, normalise_thresholds, reaches
 
-# A block threshold no probability reaches: "block nothing".
-BLOCK_NOTHING = 1.01
 MAX_CURVE_POINTS = 200
 
 
@@ -58,7 +55,7 @@ def card_precision_at_k(y_true, scores, *, card_ids, occurred_at, k=None) -> flo
 
 
 def _at_threshold(y, s, threshold):
-    flagged = s >= threshold
+    flagged = reaches(s, threshold)
     tp = int(np.sum(flagged & (y == 1)))
     fp = int(np.sum(flagged & (y == 0)))
     fn = int(np.sum(~flagged & (y == 1)))
@@ -105,15 +102,6 @@ def curves(y_true, scores) -> dict:
     }
 
 
-def _normalise_thresholds(thresholds):
-    if isinstance(thresholds, Mapping):
-        review = float(thresholds["review"])
-        block = float(thresholds.get("block", BLOCK_NOTHING))
-    else:
-        review = block = float(thresholds)
-    return {"review": review, "block": block}
-
-
 def evaluate(y_true, scores, *, card_ids, occurred_at, thresholds, k=None, include_curves=True) -> dict:
     """Every metric of the design for one period.
 
@@ -124,7 +112,7 @@ def evaluate(y_true, scores, *, card_ids, occurred_at, thresholds, k=None, inclu
     """
     k = conf.card_precision_k() if k is None else int(k)
     y, s = _arrays(y_true, scores)
-    bands = _normalise_thresholds(thresholds)
+    bands = normalise_thresholds(thresholds)
     two_classes = y.size > 0 and y.min() != y.max()
     review = _at_threshold(y, s, bands["review"])
     result = {

@@ -17,6 +17,7 @@ from datetime import timedelta
 import numpy as np
 from django.utils import timezone
 
+from detection.contracts import Decision
 from detection.models import ModelVersion, RetrainingRun
 from detection.retraining import traffic
 
@@ -24,6 +25,8 @@ PSI_WARNING = 0.2
 # Fixed score bins, fine near 0 where most legitimate traffic lies.
 SCORE_EDGES = np.array([0.0, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0000001])
 MIN_RECENT_SCORES = 30
+# The decisions that flag a transaction: the dashboard follows their precision.
+FLAGGED = (Decision.REVIEW.value, Decision.BLOCK.value)
 METRIC_ROWS = (
     "average_precision",
     "roc_auc",
@@ -161,7 +164,7 @@ def traffic_report(*, days=30) -> dict:
     start = timezone.make_aware(timezone.datetime.combine(first, timezone.datetime.min.time()))
     axis = _days(first, today)
 
-    decisions = {name: [0] * len(axis) for name in ("approve", "review", "block")}
+    decisions = {name: [0] * len(axis) for name in Decision.values}
     index = {day: i for i, day in enumerate(axis)}
     for row in source.daily_decisions(start=start):
         if row["day"] in index and row["decision"] in decisions:
@@ -176,8 +179,8 @@ def traffic_report(*, days=30) -> dict:
         if row["day"] in index:
             confirmed[index[row["day"]]] = row["count"]
 
-    precision = {name: [None] * len(axis) for name in ("review", "block")}
-    labelled = {name: [0] * len(axis) for name in ("review", "block")}
+    precision = {name: [None] * len(axis) for name in FLAGGED}
+    labelled = {name: [0] * len(axis) for name in FLAGGED}
     for row in source.decision_outcomes(start=start):
         if row["day"] in index and row["labelled"]:
             precision[row["decision"]][index[row["day"]]] = row["frauds"] / row["labelled"]

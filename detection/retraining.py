@@ -61,6 +61,7 @@ from django_tasks_db.models import DBTaskResult
 
 from accounts.services import audit_record
 from detection import conf, evaluation, registry, services, training
+from detection.bands import BLOCK_NOTHING
 from detection.features import FEATURE_NAMES, compute_features_frame
 from detection.models import ModelVersion, RetrainingRun
 from detection.rq_backend import RQBackend
@@ -376,7 +377,7 @@ def challenge(
                 scores["champion"],
                 card_ids=eval_frame["card_id"].astype(str).to_numpy(),
                 occurred_at=eval_frame["occurred_at"],
-                thresholds=champion.thresholds or {"review": 0.5, "block": evaluation.BLOCK_NOTHING},
+                thresholds=champion.thresholds or {"review": 0.5, "block": BLOCK_NOTHING},
                 include_curves=False,
             )
     passed, reason = gate(_summary(challenger_metrics), _summary(champion_metrics), margins)

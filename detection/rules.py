@@ -1,5 +1,13 @@
 """Allow and block lists and the staff's rules, evaluated before the model.
 
+Every kind of list entry and of rule is one class below, registered by its kind, with both of
+its evaluations side by side: `matches(tx, history)` for one transaction inside a request, and
+`mask(frame)` for a whole frame at once (batch scoring, backtests). The two must agree row by
+row (`detection/tests/test_rule_parity.py`), so a change to one is a change to both.
+
+Order, the same on both paths: allow list, block list, then the active rules by their order;
+the first that matches decides.
+
 Each process keeps the active lists and rules in memory for DETECTION_RULES_CACHE_SECONDS (and
 drops them at once when this process saves one), so `decide()` does not query them per call.
 """
@@ -7,19 +15,27 @@ drops them at once when this process saves one), so `decide()` does not query th
 import threading
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import ClassVar
 
-from django.db.models.signals import post_delete, post_save
-from django.dispatch import receiver
+import numpy as np
+import pandas as pd
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.cache import on_clear_all
 from detection import conf
-from detection.contracts import APPROVE, BLOCK, REVIEW, TransactionInput
+from detection.contracts import Decision, HistorySource, TransactionInput
 from detection.models import ListEntry, Rule
 
-ACTION_TO_DECISION = {"allow": APPROVE, "review": REVIEW, "block": BLOCK}
+ACTION_TO_DECISION = {
+    Rule.Action.ALLOW: Decision.APPROVE,
+    Rule.Action.REVIEW: Decision.REVIEW,
+    Rule.Action.BLOCK: Decision.BLOCK,
+}
+LIST_SOURCE = {ListEntry.ListType.ALLOW: "allow_list", ListEntry.ListType.BLOCK: "block_list"}
+LIST_DECISION = {ListEntry.ListType.ALLOW: Decision.APPROVE, ListEntry.ListType.BLOCK: Decision.BLOCK}
 
 
 @dataclass(frozen=True)
@@ -27,7 +43,7 @@ class Hit:
     """Why a list or rule decided: recorded with the decision."""
 
     source: str  # "allow_list" | "block_list" | "rule"
-    decision: str
+    decision: Decision
     id: int
     name: str
     detail: str
@@ -42,62 +58,327 @@ class Hit:
         }
 
 
+def _text(frame: pd.DataFrame, column: str) -> pd.Series | None:
+    """A text column of the frame, None when the frame does not have it."""
+    return frame[column].astype(str) if column in frame else None
+
+
+def _upper(frame: pd.DataFrame, column: str) -> pd.Series | None:
+    values = _text(frame, column)
+    return None if values is None else values.str.upper()
+
+
+def _nowhere(frame: pd.DataFrame) -> np.ndarray:
+    return np.zeros(len(frame), dtype=bool)
+
+
+def _isin(values: pd.Series | None, allowed, frame) -> np.ndarray:
+    if values is None or not allowed:
+        return _nowhere(frame)
+    return np.array(values.isin(allowed), dtype=bool)  # a copy: callers combine masks in place
+
+
+class Check:
+    """One list (of a type and kind) or one rule, as it decides a transaction or a frame."""
+
+    source: str
+    decision: Decision
+
+    def matches(
+        self, tx: TransactionInput, history: HistorySource | None = None, *, now: datetime | None = None
+    ) -> Hit | None:
+        raise NotImplementedError
+
+    def mask(self, frame: pd.DataFrame, *, now: datetime | None = None) -> np.ndarray:
+        """A boolean array over the rows of `frame`: where `matches` would return a hit."""
+        raise NotImplementedError
+
+
+# --- Lists ------------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
-class _Entry:
+class ListItem:
     id: int
     value: str
     reason: str
-    expires_at: object
+    expires_at: datetime | None
+
+    def live(self, now) -> bool:
+        return self.expires_at is None or self.expires_at > now
 
 
-@dataclass(frozen=True)
-class _Rule:
-    id: int
-    name: str
-    kind: str
-    action: str
-    amount: Decimal | None
-    max_count: int | None
-    window_minutes: int | None
-    values: frozenset
+LIST_KINDS: dict[str, type["ListCheck"]] = {}  # in the order they are looked up
 
 
-class _Snapshot:
+def register_list(cls):
+    LIST_KINDS[cls.kind] = cls
+    return cls
+
+
+class ListCheck(Check):
+    """The live entries of one list type (allow or block) for one kind of value."""
+
+    kind: ClassVar[str]  # a ListEntry.Kind
+    column: ClassVar[str]  # the frame's column holding the value
+
+    def __init__(self, list_type: str, items: dict[str, ListItem]):
+        self.list_type = list_type
+        self.source = LIST_SOURCE[list_type]
+        self.decision = LIST_DECISION[list_type]
+        self.items = items  # by normalised value
+
+    @classmethod
+    def normalise(cls, value: str) -> str:
+        return value
+
+    @classmethod
+    def value(cls, tx: TransactionInput) -> str:
+        return getattr(tx, cls.column) or ""
+
+    @classmethod
+    def values(cls, frame: pd.DataFrame) -> pd.Series | None:
+        return _text(frame, cls.column)
+
+    def matches(self, tx, history=None, *, now=None):
+        value = self.value(tx)
+        if not value:
+            return None
+        item = self.items.get(value)
+        if item is None or not item.live(now if now is not None else timezone.now()):
+            return None
+        return Hit(self.source, self.decision, item.id, f"{self.kind}={item.value}", item.reason)
+
+    def mask(self, frame, *, now=None):
+        now = now if now is not None else timezone.now()
+        live = [value for value, item in self.items.items() if value and item.live(now)]
+        return _isin(self.values(frame), live, frame)
+
+
+@register_list
+class CardFingerprintList(ListCheck):
+    kind = ListEntry.Kind.CARD_FINGERPRINT
+    column = "card_fingerprint"
+
+
+@register_list
+class CardIdList(ListCheck):
+    kind = ListEntry.Kind.CARD_ID
+    column = "card_id"
+
+
+@register_list
+class MerchantIdList(ListCheck):
+    kind = ListEntry.Kind.MERCHANT_ID
+    column = "merchant_id"
+
+
+@register_list
+class CountryList(ListCheck):
+    """Countries compare in capitals, however the entry or the transaction spells them."""
+
+    kind = ListEntry.Kind.COUNTRY
+    column = "country"
+
+    @classmethod
+    def normalise(cls, value):
+        return value.upper()
+
+    @classmethod
+    def value(cls, tx):
+        return (tx.country or "").upper()
+
+    @classmethod
+    def values(cls, frame):
+        return _upper(frame, cls.column)
+
+
+# --- Rules ------------------------------------------------------------------------------------
+
+
+RULE_KINDS: dict[str, type["RuleCheck"]] = {}
+
+
+def register_rule(cls):
+    RULE_KINDS[cls.kind] = cls
+    return cls
+
+
+class RuleCheck(Check):
+    """One active rule; `detail` says, in the active language, why it matched."""
+
+    kind: ClassVar[str]  # a Rule.Kind
+    source = "rule"
+
+    def __init__(
+        self,
+        *,
+        id: int,
+        name: str,
+        action: str,
+        amount: Decimal | None = None,
+        max_count: int | None = None,
+        window_minutes: int | None = None,
+        values=(),
+    ):
+        self.id, self.name, self.action = id, name, action
+        self.decision = ACTION_TO_DECISION[action]
+        self.amount, self.max_count, self.window_minutes = amount, max_count, window_minutes
+        self.values = frozenset(values)
+
+    @classmethod
+    def from_model(cls, rule: Rule) -> "RuleCheck":
+        return cls(
+            id=rule.id,
+            name=rule.name,
+            action=rule.action,
+            amount=rule.amount,
+            max_count=rule.max_count,
+            window_minutes=rule.window_minutes,
+            values=rule.value_set,
+        )
+
+    def detail(self, tx: TransactionInput, history: HistorySource | None) -> str | None:
+        raise NotImplementedError
+
+    def matches(self, tx, history=None, *, now=None):
+        detail = self.detail(tx, history)
+        if detail is None:
+            return None
+        return Hit(self.source, self.decision, self.id, self.name, detail)
+
+
+@register_rule
+class AmountAbove(RuleCheck):
+    """Amounts strictly over the limit; one exactly at it does not match. Online compares
+    decimals, offline floats: the same order for amounts in cents."""
+
+    kind = Rule.Kind.AMOUNT_ABOVE
+
+    def detail(self, tx, history):
+        if Decimal(str(tx.amount)) > self.amount:
+            return _("amount %(amount)s above %(limit)s") % {"amount": tx.amount, "limit": self.amount}
+        return None
+
+    def mask(self, frame, *, now=None):
+        return pd.to_numeric(frame["amount"]).to_numpy(dtype=float) > float(self.amount)
+
+
+@register_rule
+class CountryIn(RuleCheck):
+    kind = Rule.Kind.COUNTRY_IN
+
+    def detail(self, tx, history):
+        if tx.country and tx.country.upper() in self.values:
+            return _("country %(country)s") % {"country": tx.country.upper()}
+        return None
+
+    def mask(self, frame, *, now=None):
+        return _isin(_upper(frame, "country"), self.values, frame)
+
+
+@register_rule
+class CategoryIn(RuleCheck):
+    kind = Rule.Kind.CATEGORY_IN
+
+    def detail(self, tx, history):
+        if tx.merchant_category and tx.merchant_category.upper() in self.values:
+            return _("merchant category %(category)s") % {"category": tx.merchant_category}
+        return None
+
+    def mask(self, frame, *, now=None):
+        return _isin(_upper(frame, "merchant_category"), self.values, frame)
+
+
+def card_counts(frame: pd.DataFrame, minutes: int) -> np.ndarray:
+    """For each row, the card's rows in the `minutes` before it (from the window's start
+    inclusive to its own time exclusive), plus one for itself: what `Velocity.matches` counts
+    in the card's history. Times compare exactly (as integers), as the database compares them.
+    """
+    n = len(frame)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    cards = pd.factorize(frame["card_id"])[0].astype(np.int64)
+    times = pd.DatetimeIndex(pd.to_datetime(frame["occurred_at"], utc=True)).as_unit("ns").asi8
+    # Times by their rank among the distinct times, so that (card, time) fits one int64 key
+    # whatever the span and the precision.
+    distinct, rank = np.unique(times, return_inverse=True)
+    start_rank = np.searchsorted(distinct, times - minutes * 60_000_000_000, side="left")
+    stride = len(distinct) + 1
+    key = cards * stride + rank
+    ordered = np.sort(key)
+    before = np.searchsorted(ordered, key, side="left")  # strictly before this moment
+    first = np.searchsorted(ordered, cards * stride + start_rank, side="left")
+    return before - first + 1
+
+
+@register_rule
+class Velocity(RuleCheck):
+    """More than N transactions of the card in the M minutes up to this one, this one included.
+    Online it needs the card's history; without one it never matches."""
+
+    kind = Rule.Kind.VELOCITY
+
+    def count(self, tx: TransactionInput, history: HistorySource) -> int:
+        start = tx.occurred_at - timedelta(minutes=self.window_minutes)
+        return len(history.card_history(tx.card_id, start, tx.occurred_at)) + 1
+
+    def detail(self, tx, history):
+        if history is None:
+            return None
+        count = self.count(tx, history)
+        if count > self.max_count:
+            return _("%(count)d transactions in %(minutes)d minutes") % {
+                "count": count,
+                "minutes": self.window_minutes,
+            }
+        return None
+
+    def mask(self, frame, *, now=None):
+        return card_counts(frame, self.window_minutes) > self.max_count
+
+
+# --- The active lists and rules, cached per process -------------------------------------------
+
+
+class Snapshot:
+    """The active lists and rules, as checks in the order they decide."""
+
     def __init__(self):
-        # {(list_type, kind): {value: _Entry}}
-        self.lists: dict[tuple[str, str], dict[str, _Entry]] = {}
+        items: dict[tuple[str, str], dict[str, ListItem]] = {}
         for entry in ListEntry.objects.filter(active=True).only(
             "id", "list_type", "kind", "value", "reason", "expires_at"
         ):
-            value = entry.value.upper() if entry.kind == ListEntry.Kind.COUNTRY else entry.value
-            self.lists.setdefault((entry.list_type, entry.kind), {})[value] = _Entry(
-                entry.id, entry.value, entry.reason, entry.expires_at
-            )
-        self.rules = [
-            _Rule(
-                id=rule.id,
-                name=rule.name,
-                kind=rule.kind,
-                action=rule.action,
-                amount=rule.amount,
-                max_count=rule.max_count,
-                window_minutes=rule.window_minutes,
-                values=frozenset(rule.value_set),
-            )
-            for rule in Rule.objects.filter(active=True).order_by("order", "id")
+            kind = LIST_KINDS.get(entry.kind)
+            if kind is not None and entry.list_type in LIST_SOURCE:
+                items.setdefault((entry.list_type, entry.kind), {})[kind.normalise(entry.value)] = ListItem(
+                    entry.id, entry.value, entry.reason, entry.expires_at
+                )
+        checks: list[Check] = [
+            kind(list_type, items[list_type, kind.kind])
+            for list_type in (ListEntry.ListType.ALLOW, ListEntry.ListType.BLOCK)
+            for kind in LIST_KINDS.values()
+            if (list_type, kind.kind) in items
         ]
+        # A rule of a kind this code no longer knows never matches.
+        checks += [
+            RULE_KINDS[rule.kind].from_model(rule)
+            for rule in Rule.objects.filter(active=True).order_by("order", "id")
+            if rule.kind in RULE_KINDS
+        ]
+        self.checks: tuple[Check, ...] = tuple(checks)
 
 
 class _Cache:
     def __init__(self):
         self._lock = threading.Lock()
-        self._snapshot: _Snapshot | None = None
+        self._snapshot: Snapshot | None = None
         self._loaded_at = float("-inf")
 
-    def get(self) -> _Snapshot:
+    def get(self) -> Snapshot:
         if time.monotonic() - self._loaded_at >= conf.rules_cache_seconds() or self._snapshot is None:
             with self._lock:
-                self._snapshot = _Snapshot()
+                self._snapshot = Snapshot()
                 self._loaded_at = time.monotonic()
         return self._snapshot
 
@@ -109,81 +390,50 @@ class _Cache:
 _cache = _Cache()
 
 
+def snapshot() -> Snapshot:
+    """The active lists and rules of this process (reloaded every DETECTION_RULES_CACHE_SECONDS)."""
+    return _cache.get()
+
+
+@on_clear_all
 def clear_cache():
     _cache.clear()
 
 
-@receiver(post_save, sender=ListEntry)
-@receiver(post_delete, sender=ListEntry)
-@receiver(post_save, sender=Rule)
-@receiver(post_delete, sender=Rule)
-def _rules_changed(**kwargs):
+def rules_changed(**kwargs):
+    """Receiver of a saved or deleted list entry or rule (connected in DetectionConfig.ready):
+    this process reads them again at once, others within DETECTION_RULES_CACHE_SECONDS."""
     _cache.clear()
 
 
-def _list_keys(tx: TransactionInput):
-    return (
-        (ListEntry.Kind.CARD_FINGERPRINT, tx.card_fingerprint),
-        (ListEntry.Kind.CARD_ID, tx.card_id),
-        (ListEntry.Kind.MERCHANT_ID, tx.merchant_id),
-        (ListEntry.Kind.COUNTRY, (tx.country or "").upper()),
-    )
+# --- Evaluating ---------------------------------------------------------------------------------
 
 
-def _list_hit(snapshot, tx, list_type, now):
-    for kind, value in _list_keys(tx):
-        if not value:
-            continue
-        entry = snapshot.lists.get((list_type, kind), {}).get(value)
-        if entry is None or (entry.expires_at is not None and entry.expires_at <= now):
-            continue
-        source = "allow_list" if list_type == ListEntry.ListType.ALLOW else "block_list"
-        decision = APPROVE if list_type == ListEntry.ListType.ALLOW else BLOCK
-        return Hit(source, decision, entry.id, f"{kind}={entry.value}", entry.reason)
-    return None
-
-
-def _count_recent(history, tx, minutes):
-    """Transactions of this card in the `minutes` before it, this one included."""
-    start = tx.occurred_at - timedelta(minutes=minutes)
-    past = history.card_history(tx.card_id, start, tx.occurred_at)
-    return len(past) + 1
-
-
-def _rule_matches(rule: _Rule, tx: TransactionInput, history):
-    kind = rule.kind
-    if kind == Rule.Kind.AMOUNT_ABOVE:
-        if Decimal(str(tx.amount)) > rule.amount:
-            return _("amount %(amount)s above %(limit)s") % {"amount": tx.amount, "limit": rule.amount}
-    elif kind == Rule.Kind.COUNTRY_IN:
-        if tx.country and tx.country.upper() in rule.values:
-            return _("country %(country)s") % {"country": tx.country.upper()}
-    elif kind == Rule.Kind.CATEGORY_IN:
-        if tx.merchant_category and tx.merchant_category.upper() in rule.values:
-            return _("merchant category %(category)s") % {"category": tx.merchant_category}
-    elif kind == Rule.Kind.VELOCITY and history is not None:
-        count = _count_recent(history, tx, rule.window_minutes)
-        if count > rule.max_count:
-            return _("%(count)d transactions in %(minutes)d minutes") % {
-                "count": count,
-                "minutes": rule.window_minutes,
-            }
-    return None
-
-
-def evaluate_lists_and_rules(tx: TransactionInput, *, history=None) -> Hit | None:
+def evaluate_lists_and_rules(
+    tx: TransactionInput, *, history: HistorySource | None = None, now: datetime | None = None
+) -> Hit | None:
     """The first list entry or rule that decides this transaction, or None (the model decides).
-
-    Order: allow list, block list, then active rules by their order; the first match wins.
-    """
-    snapshot = _cache.get()
-    now = timezone.now()
-    for list_type in (ListEntry.ListType.ALLOW, ListEntry.ListType.BLOCK):
-        hit = _list_hit(snapshot, tx, list_type, now)
+    List entries expire against `now` (default: the current time)."""
+    now = now if now is not None else timezone.now()
+    for check in snapshot().checks:
+        hit = check.matches(tx, history, now=now)
         if hit is not None:
             return hit
-    for rule in snapshot.rules:
-        detail = _rule_matches(rule, tx, history)
-        if detail is not None:
-            return Hit("rule", ACTION_TO_DECISION[rule.action], rule.id, rule.name, detail)
     return None
+
+
+def evaluate_lists_and_rules_frame(frame: pd.DataFrame, *, now: datetime | None = None):
+    """`evaluate_lists_and_rules` for every row of a frame, the velocity rules counting the
+    frame's rows as the history. Returns (decision or "", source or "") as object arrays."""
+    now = now if now is not None else timezone.now()
+    n = len(frame)
+    decision = np.full(n, "", dtype=object)
+    source = np.full(n, "", dtype=object)
+    open_rows = np.ones(n, dtype=bool)
+    for check in snapshot().checks:
+        if not open_rows.any():
+            break
+        hit = check.mask(frame, now=now) & open_rows
+        decision[hit], source[hit] = check.decision.value, check.source
+        open_rows &= ~hit
+    return decision, source

@@ -16,14 +16,12 @@ import pandas as pd
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
-from detection import conf, registry, rules
-from detection.contracts import APPROVE, BLOCK, REVIEW, Decision, HistorySource, Reason, TransactionInput
-from detection.evaluation import BLOCK_NOTHING
+from detection import conf, features, registry, rules
+from detection.bands import RISK_WITHOUT_SCORE, band, bands, risk_score, risk_scores
+from detection.contracts import Decision, DecisionResult, HistorySource, Reason, TransactionInput
 from detection.reasons import Explainer, one_openmp_thread
 
 logger = logging.getLogger(__name__)
-
-LIST_AND_RULE_RISK = {APPROVE: 0, REVIEW: 50, BLOCK: 100}
 
 
 @cache
@@ -46,18 +44,6 @@ def explainer_for(loaded: registry.LoadedModel) -> Explainer:
         _explainers.clear()  # one or two versions serve at a time; keep memory flat
         _explainers[key] = explainer
     return explainer
-
-
-def band(score: float, thresholds: dict) -> str:
-    if score >= float(thresholds.get("block", BLOCK_NOTHING)):
-        return BLOCK
-    if score >= float(thresholds.get("review", BLOCK_NOTHING)):
-        return REVIEW
-    return APPROVE
-
-
-def risk_score(score: float) -> int:
-    return int(np.clip(round(100 * float(score)), 0, 100))
 
 
 def _list_entry_label(hit: rules.Hit) -> str:
@@ -86,12 +72,10 @@ def _no_model_reason() -> Reason:
 
 
 def _online_features(tx, history):
-    from detection import features
-
     return features.compute_features_online(tx, history=history)
 
 
-def decide(tx: TransactionInput, *, history: HistorySource | None = None) -> Decision:
+def decide(tx: TransactionInput, *, history: HistorySource | None = None) -> DecisionResult:
     """Decide one transaction: allow list, block list, rules in order, then the model's bands."""
     history = history if history is not None else default_history()
     hit = rules.evaluate_lists_and_rules(tx, history=history)
@@ -114,9 +98,9 @@ def decide(tx: TransactionInput, *, history: HistorySource | None = None) -> Dec
     fallback_from = loaded.fallback_from if loaded is not None else ""
 
     if hit is not None:
-        return Decision(
+        return DecisionResult(
             decision=hit.decision,
-            risk_score=risk_score(score) if score is not None else LIST_AND_RULE_RISK[hit.decision],
+            risk_score=risk_score(score) if score is not None else RISK_WITHOUT_SCORE[hit.decision],
             score=score,
             model_version=version,
             model_fallback_from=fallback_from,
@@ -126,14 +110,14 @@ def decide(tx: TransactionInput, *, history: HistorySource | None = None) -> Dec
             features=features_out,
         )
     if score is None:
-        return Decision(
-            decision=REVIEW,
-            risk_score=LIST_AND_RULE_RISK[REVIEW],
+        return DecisionResult(
+            decision=Decision.REVIEW,
+            risk_score=RISK_WITHOUT_SCORE[Decision.REVIEW],
             decided_by="fallback",
             reasons=[_no_model_reason()],
             features=features_out,
         )
-    return Decision(
+    return DecisionResult(
         decision=band(score, loaded.thresholds),
         risk_score=risk_score(score),
         score=score,
@@ -178,67 +162,7 @@ def by_row_chunks(function, *arrays):
 
 
 def _offline_features(frame, label_delay=None):
-    from detection import features
-
     return features.compute_features_frame(frame, label_delay=label_delay)
-
-
-def _velocity_counts(frame, minutes):
-    """For each row, the card's transactions in the `minutes` before it, this one included."""
-    cards = pd.factorize(frame["card_id"])[0].astype(np.int64)
-    times = pd.to_datetime(frame["occurred_at"], utc=True)
-    seconds = ((times - times.min()).dt.total_seconds().to_numpy() * 1000).astype(np.int64)  # ms
-    span = int(seconds.max()) + minutes * 60_000 + 1 if len(seconds) else 1
-    key = cards * span + seconds
-    ordered = np.sort(key)
-    right = np.searchsorted(ordered, key, side="left")  # strictly before this moment
-    left = np.searchsorted(ordered, key - minutes * 60_000, side="left")
-    return right - left + 1
-
-
-def _lists_and_rules_frame(frame):
-    """Vectorised lists and rules: (decision or "", source or "", code reason) per row."""
-    snapshot = rules._cache.get()
-    n = len(frame)
-    decision = np.full(n, "", dtype=object)
-    source = np.full(n, "", dtype=object)
-    now = pd.Timestamp.now(tz="UTC")
-    columns = {
-        "card_fingerprint": frame["card_fingerprint"]
-        if "card_fingerprint" in frame
-        else pd.Series("", index=frame.index),
-        "card_id": frame["card_id"],
-        "merchant_id": frame["merchant_id"],
-        "country": frame["country"].astype(str).str.upper()
-        if "country" in frame
-        else pd.Series("", index=frame.index),
-    }
-    for list_type, label, outcome in (("allow", "allow_list", APPROVE), ("block", "block_list", BLOCK)):
-        for kind, values in columns.items():
-            entries = snapshot.lists.get((list_type, kind), {})
-            live = [v for v, e in entries.items() if e.expires_at is None or e.expires_at > now]
-            if not live:
-                continue
-            mask = values.astype(str).isin(live).to_numpy() & (decision == "")
-            decision[mask], source[mask] = outcome, label
-    amount = pd.to_numeric(frame["amount"]).to_numpy(dtype=float)
-    for rule in snapshot.rules:
-        open_rows = decision == ""
-        if not open_rows.any():
-            break
-        if rule.kind == "amount_above":
-            mask = amount > float(rule.amount)
-        elif rule.kind == "country_in" and "country" in frame:
-            mask = frame["country"].astype(str).str.upper().isin(rule.values).to_numpy()
-        elif rule.kind == "category_in" and "merchant_category" in frame:
-            mask = frame["merchant_category"].astype(str).str.upper().isin(rule.values).to_numpy()
-        elif rule.kind == "velocity":
-            mask = _velocity_counts(frame, rule.window_minutes) > rule.max_count
-        else:
-            continue
-        mask &= open_rows
-        decision[mask], source[mask] = rules.ACTION_TO_DECISION[rule.action], "rule"
-    return decision, source
 
 
 def _loaded(version):
@@ -272,21 +196,16 @@ def score_frame(
     registry.RegistryError when there is no model to score with.
     """
     loaded, matrix, scores = score_rows(df, version=version, rows=rows, label_delay=label_delay)
-    listed, source = _lists_and_rules_frame(df)
+    listed, source = rules.evaluate_lists_and_rules_frame(df)
     if rows is not None:
         mask = np.asarray(rows, dtype=bool)
         df, listed, source = df[mask], listed[mask], source[mask]
-    thresholds = loaded.thresholds
-    decisions = np.where(
-        scores >= float(thresholds.get("block", BLOCK_NOTHING)),
-        BLOCK,
-        np.where(scores >= float(thresholds.get("review", BLOCK_NOTHING)), REVIEW, APPROVE),
-    ).astype(object)
+    decisions = bands(scores, loaded.thresholds)
     decided = listed != ""
     decisions[decided] = listed[decided]
     reasons = np.full(len(df), "", dtype=object)
     if with_reasons:
-        explain = decisions != APPROVE
+        explain = decisions != Decision.APPROVE
         if explain.any():
             reasons[explain] = by_row_chunks(
                 explainer_for(loaded).top_codes, matrix[explain], scores[explain]
@@ -299,7 +218,7 @@ def score_frame(
         {
             "transaction_id": df["transaction_id"].to_numpy(),
             "score": scores.round(6),
-            "risk_score": np.clip(np.rint(scores * 100), 0, 100).astype(int),
+            "risk_score": risk_scores(scores),
             "decision": decisions,
             "reasons": reasons,
         }

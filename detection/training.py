@@ -55,6 +55,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from detection import conf, evaluation
+from detection.bands import reaches
 from detection.features import FEATURE_NAMES, compute_features_frame
 
 BASELINE = "logistic_regression"
@@ -193,7 +194,7 @@ def _same_alert_rate(thresholds, candidate_scores, refit_scores, legitimate):
     moved = {}
     candidate_legit, refit_legit = candidate_scores[legitimate], refit_scores[legitimate]
     for band, threshold in thresholds.items():
-        rate = float(np.mean(candidate_legit >= threshold)) if len(candidate_legit) else 0.0
+        rate = float(np.mean(reaches(candidate_legit, threshold))) if len(candidate_legit) else 0.0
         if threshold > 1 or not len(refit_legit):
             moved[band] = threshold
         elif rate == 0.0:  # above every legitimate row, as the candidate's was

@@ -29,8 +29,10 @@ WINDOW_FIELDS = ["occurred_at", "amount", "merchant__external_id", "country", "i
 EPOCH_US_SQL = {
     "postgresql": "CAST(EXTRACT(EPOCH FROM {0}) * 1000000 AS BIGINT)",
     # SQLite keeps naive UTC text, 'YYYY-MM-DD HH:MM:SS[.ffffff]'; the fraction is padded so that
-    # '.5' and a missing fraction read right too.
-    "sqlite": "(CAST(strftime('%%s', {0}) AS INTEGER) * 1000000 + CAST(substr({0} || '000000', 21, 6) AS INTEGER))",
+    # '.5' and a missing fraction read right too. The seconds are read without the fraction:
+    # strftime rounds to the millisecond, so '...:58.9995' would read as 59 s.
+    "sqlite": "(CAST(strftime('%%s', substr({0}, 1, 19)) AS INTEGER) * 1000000"
+    " + CAST(substr({0} || '000000', 21, 6) AS INTEGER))",
 }
 MISSING_US = np.iinfo(np.int64).min
 

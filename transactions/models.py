@@ -5,7 +5,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from detection.contracts import CARD_KEY_SEPARATOR, card_key
+from detection.contracts import CARD_KEY_SEPARATOR, Decision, card_key
 from transactions.cards import BRAND_LABELS
 
 # Notes and free text from every entry point (forms, API, admin) have the same limit.
@@ -127,12 +127,6 @@ class Merchant(models.Model):
 
     def __str__(self):
         return self.name or self.external_id
-
-
-class Decision(models.TextChoices):
-    APPROVE = "approve", _("Approve")
-    REVIEW = "review", _("Review")
-    BLOCK = "block", _("Block")
 
 
 class Transaction(models.Model):

@@ -25,7 +25,8 @@ from core.cardnumbers import mask_card_numbers
 from core.text import is_ascii_digits
 from core.validators import CARD_NUMBER_MESSAGE, refuse_card_number
 from detection import retraining, scoring
-from detection.contracts import APPROVE, BLOCK, DECISIONS, REVIEW, Reason, TransactionInput
+from detection.bands import RISK_WITHOUT_SCORE
+from detection.contracts import Decision, Reason, TransactionInput
 from transactions import cards as card_numbers
 from transactions import conf
 from transactions.models import NOTE_MAX_LENGTH, Card, FraudReport, Merchant, Transaction
@@ -48,9 +49,9 @@ OVER_CREDIT_LIMIT = "over_credit_limit"
 DECISION_UNAVAILABLE = "decision_unavailable"
 
 _STATUS_OF_DECISION = {
-    APPROVE: Transaction.Status.APPROVED,
-    REVIEW: Transaction.Status.PENDING_REVIEW,
-    BLOCK: Transaction.Status.DECLINED,
+    Decision.APPROVE: Transaction.Status.APPROVED,
+    Decision.REVIEW: Transaction.Status.PENDING_REVIEW,
+    Decision.BLOCK: Transaction.Status.DECLINED,
 }
 
 
@@ -393,7 +394,7 @@ def _decide(tx_input):
     except Exception:
         logger.exception("decide() failed for transaction %s; held for review", tx_input.transaction_id)
         return None
-    if decision.decision not in DECISIONS:
+    if decision.decision not in Decision.values:
         logger.error(
             "decide() returned %r for %s; held for review", decision.decision, tx_input.transaction_id
         )
@@ -460,7 +461,8 @@ def transaction_submit(
         )
     )
     if decision is None:
-        verdict, risk_score, score, model_version, decided_by = REVIEW, 50, None, "", "fallback"
+        verdict, score, model_version, decided_by = Decision.REVIEW, None, "", "fallback"
+        risk_score = RISK_WITHOUT_SCORE[verdict]
         model_fallback_from = ""
         rule_hits, features = [], {}
         reasons = [
@@ -475,7 +477,11 @@ def transaction_submit(
     try:
         with transaction.atomic():
             # The usual case, an active card with the credit, locks and charges in one statement.
-            charged = _charge_card(card.pk, value, hold=verdict == REVIEW) if verdict != BLOCK else None
+            charged = (
+                _charge_card(card.pk, value, hold=verdict == Decision.REVIEW)
+                if verdict != Decision.BLOCK
+                else None
+            )
             if charged is not None:
                 card_before, card_after = charged
             else:
@@ -485,19 +491,19 @@ def transaction_submit(
                 own_rule = None
                 if locked.status == Card.Status.FROZEN:
                     own_rule = Reason(CARD_FROZEN, _("The card is frozen; unfreeze it to pay with it."))
-                elif verdict != BLOCK and value > locked.available_credit:
+                elif verdict != Decision.BLOCK and value > locked.available_credit:
                     # No figure: whoever submits is told the card is short, never its credit.
                     own_rule = Reason(
                         OVER_CREDIT_LIMIT, _("The amount is more than the card's available credit.")
                     )
                 if own_rule is not None:
-                    verdict, decided_by = BLOCK, "rule"
+                    verdict, decided_by = Decision.BLOCK, "rule"
                     rule_hits = [{"code": own_rule.code, "kind": "rule"}, *rule_hits]
                     reasons = [own_rule]
-                elif verdict == APPROVE:  # credit freed or card unfrozen since the charge was refused
+                elif verdict == Decision.APPROVE:  # credit freed or card unfrozen since the refused charge
                     _move_money(locked.pk, balance=value)
                     locked.balance += value  # exact: the row is ours until commit
-                elif verdict == REVIEW:
+                elif verdict == Decision.REVIEW:
                     _move_money(locked.pk, held=value)
                     locked.held += value
                 card_after = _card_state(locked)

@@ -11,6 +11,7 @@ from django.db.models import Count, Min, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from detection.contracts import Decision
 from transactions.models import FraudReport, Transaction
 
 
@@ -90,7 +91,7 @@ class DatabaseTraffic:
         """[{"day", "decision", "labelled", "frauds"}] for review and block decisions since
         `start`, counting only transactions whose label is known by now."""
         rows = (
-            Transaction.objects.filter(occurred_at__gte=start, decision__in=["review", "block"])
+            Transaction.objects.filter(occurred_at__gte=start, decision__in=[Decision.REVIEW, Decision.BLOCK])
             .annotate(day=TruncDate("occurred_at"))
             .values("day", "decision")
             .annotate(

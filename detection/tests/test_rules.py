@@ -6,7 +6,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from detection.contracts import APPROVE, BLOCK, REVIEW, TransactionInput
+from detection.contracts import Decision, TransactionInput
 from detection.models import ListEntry, Rule
 from detection.rules import evaluate_lists_and_rules
 from detection.tests.history import FrameHistory
@@ -39,7 +39,7 @@ def test_allow_list_wins_over_block_list_and_rules():
     ListEntry.objects.create(list_type="block", kind="merchant_id", value="m-1")
     Rule.objects.create(name="big", kind="amount_above", amount=Decimal(1), action="block")
     hit = evaluate_lists_and_rules(tx())
-    assert (hit.source, hit.decision, hit.detail) == ("allow_list", APPROVE, "VIP")
+    assert (hit.source, hit.decision, hit.detail) == ("allow_list", Decision.APPROVE, "VIP")
 
 
 @pytest.mark.parametrize(
@@ -51,7 +51,7 @@ def test_block_list_matches_each_kind(kind, value):
     entry.full_clean()
     entry.save()
     hit = evaluate_lists_and_rules(tx())
-    assert (hit.source, hit.decision) == ("block_list", BLOCK)
+    assert (hit.source, hit.decision) == ("block_list", Decision.BLOCK)
     assert (
         evaluate_lists_and_rules(tx(card_fingerprint="x", card_id="x", merchant_id="x", country="DE")) is None
     )
@@ -74,15 +74,15 @@ def test_rules_run_in_order_and_the_first_match_decides():
         name="off", kind="amount_above", amount=Decimal(0), action="allow", order=1, active=False
     )
     hit = evaluate_lists_and_rules(tx())
-    assert (hit.name, hit.decision) == ("early block", BLOCK)
+    assert (hit.name, hit.decision) == ("early block", Decision.BLOCK)
     hit = evaluate_lists_and_rules(tx(country="DE"))
-    assert (hit.name, hit.decision) == ("late review", REVIEW)
+    assert (hit.name, hit.decision) == ("late review", Decision.REVIEW)
     assert evaluate_lists_and_rules(tx(country="DE", amount=Decimal("9.99"))) is None
 
 
 def test_category_rule_matches_case_insensitively():
     Rule.objects.create(name="gambling", kind="category_in", values="7995, casino", action="review")
-    assert evaluate_lists_and_rules(tx(merchant_category="Casino")).decision == REVIEW
+    assert evaluate_lists_and_rules(tx(merchant_category="Casino")).decision == Decision.REVIEW
     assert evaluate_lists_and_rules(tx(merchant_category="5411")) is None
 
 
@@ -99,7 +99,7 @@ def test_velocity_rule_counts_the_cards_recent_transactions():
     )
     history = FrameHistory(past)
     # 3 in the window plus this one = 4 > 3.
-    assert evaluate_lists_and_rules(tx(), history=history).decision == BLOCK
+    assert evaluate_lists_and_rules(tx(), history=history).decision == Decision.BLOCK
     # card-2 has one before it: 2 is not more than 3.
     assert evaluate_lists_and_rules(tx(card_id="card-2"), history=history) is None
 
@@ -122,7 +122,7 @@ def test_rule_validation_explains_what_is_missing():
 def test_a_new_rule_applies_at_once_in_this_process():
     assert evaluate_lists_and_rules(tx()) is None
     Rule.objects.create(name="any", kind="amount_above", amount=Decimal(0), action="review")
-    assert evaluate_lists_and_rules(tx()).decision == REVIEW
+    assert evaluate_lists_and_rules(tx()).decision == Decision.REVIEW
 
 
 def test_model_manager_adds_a_rule_in_the_admin_with_clear_errors(client, model_manager):

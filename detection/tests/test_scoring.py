@@ -6,7 +6,7 @@ import pytest
 from django.utils import translation
 
 from detection import registry
-from detection.contracts import APPROVE, BLOCK, REVIEW, TransactionInput
+from detection.contracts import Decision, TransactionInput
 from detection.features import FEATURE_NAMES
 from detection.models import ListEntry, ModelVersion, Rule
 from detection.scoring import band, by_row_chunks, decide, explainer_for, score_frame
@@ -46,7 +46,7 @@ def riskiest_late_rows(count=3):
 
 def test_without_a_model_everything_goes_to_review_with_no_model(history):
     decision = decide(as_input(simulated().iloc[-1]), history=history)
-    assert decision.decision == REVIEW
+    assert decision.decision == Decision.REVIEW
     assert decision.decided_by == "fallback"
     assert decision.score is None
     assert [r.code for r in decision.reasons] == ["no_model"]
@@ -82,20 +82,20 @@ def test_lists_and_rules_decide_before_the_model(history):
     row = riskiest_late_rows(1).iloc[0]
     ListEntry.objects.create(list_type="allow", kind="card_id", value=row["card_id"], reason="known good")
     decision = decide(as_input(row), history=history)
-    assert (decision.decision, decision.decided_by) == (APPROVE, "allow_list")
+    assert (decision.decision, decision.decided_by) == (Decision.APPROVE, "allow_list")
     assert decision.score is not None, "the model's opinion is still recorded"
     assert decision.rule_hits[0]["detail"] == "known good"
     ListEntry.objects.all().delete()
     Rule.objects.create(name="everything", kind="amount_above", amount=Decimal(-1), action="block")
     decision = decide(as_input(row), history=history)
-    assert (decision.decision, decision.decided_by) == (BLOCK, "rule")
+    assert (decision.decision, decision.decided_by) == (Decision.BLOCK, "rule")
     assert decision.reasons[0].code == "rule"
 
 
 def test_rules_still_apply_without_a_model(history):
     Rule.objects.create(name="big", kind="amount_above", amount=Decimal(0), action="block")
     decision = decide(as_input(simulated().iloc[-1]), history=history)
-    assert (decision.decision, decision.decided_by) == (BLOCK, "rule")
+    assert (decision.decision, decision.decided_by) == (Decision.BLOCK, "rule")
 
 
 def test_a_corrupt_champion_falls_back_then_to_review(history):
@@ -108,7 +108,7 @@ def test_a_corrupt_champion_falls_back_then_to_review(history):
     registry.artifact_full_path(first).write_bytes(b"garbage too")
     registry.clear_cache()
     decision = decide(row, history=history)
-    assert (decision.decision, decision.decided_by) == (REVIEW, "fallback")
+    assert (decision.decision, decision.decided_by) == (Decision.REVIEW, "fallback")
     assert decision.reasons[0].code == "no_model"
 
 
@@ -120,7 +120,7 @@ def test_a_promotion_changes_the_serving_version(history):
     registry.promote_version(second, actor=None)
     decision = decide(row, history=history)
     assert decision.model_version == second.version
-    assert decision.decision == REVIEW  # its review threshold of 0 flags everything
+    assert decision.decision == Decision.REVIEW  # its review threshold of 0 flags everything
 
 
 def test_reasons_speak_chinese_when_asked(history):
@@ -141,7 +141,7 @@ def test_score_frame_limits_rows_and_explains_flagged_ones():
     assert len(result) == late.sum()
     assert result["score"].between(0, 1).all()
     assert (result["risk_score"] == np.rint(result["score"] * 100)).all()
-    flagged = result[result["decision"] != APPROVE]
+    flagged = result[result["decision"] != Decision.APPROVE]
     assert len(flagged) > 0
     assert (flagged["reasons"] != "").mean() > 0.5
 

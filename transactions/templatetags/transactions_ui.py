@@ -57,15 +57,24 @@ def reason_text(reason):
     return reason.get("message") or code if isinstance(reason, dict) else str(reason)
 
 
+# How a risk score is shown, on the customers' pages and in the review queue alike: from 70 up
+# high, from 40 medium, below low.
+RISK_LEVELS = ((70, "high"), (40, "medium"))
+RISK_COLOURS = {"high": "danger", "medium": "warning", "low": "success"}
+
+
+@register.filter
+def risk_level(risk_score):
+    if risk_score is not None:
+        for floor, level in RISK_LEVELS:
+            if risk_score >= floor:
+                return level
+    return "low"
+
+
 @register.filter
 def risk_colour(risk_score):
-    if risk_score is None:
-        return "secondary"
-    if risk_score >= 70:
-        return "danger"
-    if risk_score >= 40:
-        return "warning"
-    return "success"
+    return "secondary" if risk_score is None else RISK_COLOURS[risk_level(risk_score)]
 
 
 @register.filter

@@ -1,7 +1,7 @@
 import pytest
 
 from detection import scoring
-from detection.contracts import Decision, Reason
+from detection.contracts import DecisionResult, Reason
 
 
 @pytest.fixture
@@ -13,7 +13,7 @@ def decision_is(monkeypatch):
         def fake_decide(tx, *, history=None):
             if raises is not None:
                 raise raises
-            return Decision(
+            return DecisionResult(
                 decision=verdict,
                 risk_score=risk_score
                 if risk_score is not None

@@ -87,3 +87,20 @@ def test_online_features_from_the_database_equal_offline_features(imported):
         for name in FEATURE_NAMES:
             assert online[name] == pytest.approx(offline.loc[line, name], rel=1e-9, abs=1e-9), (line, name)
     assert offline.loc[sample.index, "merchant_fraud_rate_30d"].gt(0).any()
+
+
+@pytest.mark.django_db
+def test_card_window_reads_times_to_the_microsecond():
+    """SQLite's date functions round to the millisecond: a time at .9995 s or later must not read
+    as the next second."""
+    from transactions.tests.factories import CardFactory, TransactionFactory
+
+    card = CardFactory()
+    base = datetime(2026, 3, 2, 12, 0, 0, tzinfo=UTC)
+    times = [base + timedelta(microseconds=us) for us in (0, 999_499, 999_500, 1_999_999)]
+    for at in times:
+        TransactionFactory(card=card, occurred_at=at, is_fraud=False, label_known_at=at + timedelta(days=7))
+    window = DatabaseHistory().card_window(card.external_id, base, base + timedelta(seconds=3))
+    epoch_us = [round(at.timestamp() * 1_000_000) for at in times]
+    assert sorted(window.occurred_us.tolist()) == epoch_us
+    assert sorted(window.known_us.tolist()) == [us + 7 * 86_400_000_000 for us in epoch_us]
