@@ -112,8 +112,8 @@ def _insert(frame):
     table = Transaction._meta.db_table
     columns = [
         "external_id", "card_id", "merchant_id", "amount", "currency", "occurred_at", "channel",
-        "country", "decision", "model_version", "decided_by", "rule_hits", "reasons", "features",
-        "status", "is_fraud", "label_known_at", "label_source", "created_at",
+        "country", "decision", "model_version", "model_fallback_from", "decided_by", "rule_hits",
+        "reasons", "features", "status", "is_fraud", "label_known_at", "label_source", "created_at",
     ]  # fmt: skip
     sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})"  # noqa: S608 (our own table and column names)
     chunk = 50_000
@@ -131,7 +131,7 @@ def _insert(frame):
                 when(part["occurred_at"]),
                 part["channel"],
                 part["country"],
-                *[[value] * len(part) for value in ("", "", "")],
+                *[[value] * len(part) for value in ("", "", "", "")],
                 *[[value] * len(part) for value in ("[]", "[]", "{}")],
                 ["approved"] * len(part),
                 fraud.tolist(),
