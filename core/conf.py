@@ -8,10 +8,11 @@ Each app declares its settings in its `conf.py`, one function each:
 
 and reads one by calling it with no argument (`conf.label_delay_days()`): the function turns the
 configured value (or the default) into what the code uses, and Django settings override the
-default at any moment (tests and deployments alike). `manage.py check`, which every server and worker start runs, validates
-each declared setting that is set: a wrong type, a value out of bounds or a dotted path that does
-not import is reported before the first request instead of failing one in the middle of the
-night. tests/test_settings_declared.py keeps every read of one of our settings going through here.
+default at any moment (tests and deployments alike). `manage.py check`, which every server and
+worker runs at startup, validates each declared setting that is set: a wrong type, a value out
+of bounds or a dotted path that does not import is reported before the first request instead of
+failing one in the middle of the night. tests/test_settings_declared.py keeps every read of one
+of our settings going through here.
 """
 
 from collections.abc import Callable
