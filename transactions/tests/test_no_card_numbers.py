@@ -14,7 +14,7 @@ from django.views.debug import ExceptionReporter
 from accounts.models import AuditEntry
 from accounts.tests.api_clients import error_of, key_client
 from api.models import IdempotencyRecord
-from transactions import services, views
+from transactions import cards, services, views
 from transactions.models import Card, FraudReport, Merchant, Transaction
 from transactions.tests.factories import VISA, CardFactory, MerchantFactory, TransactionFactory
 
@@ -256,7 +256,7 @@ def test_an_error_report_of_the_card_form_never_shows_the_number(customer, monke
     def broken_fingerprint(digits):
         raise RuntimeError("the key store is down")
 
-    monkeypatch.setattr(services.card_numbers, "fingerprint", broken_fingerprint)
+    monkeypatch.setattr(cards, "fingerprint", broken_fingerprint)
     request = RequestFactory().post(
         reverse("transactions:card_add"),
         {"number": number, "expiry_month": 5, "expiry_year": NEXT_YEAR, "cardholder_name": "Al"},

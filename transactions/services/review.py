@@ -1,0 +1,85 @@
+"""The review of a transaction by an analyst: resolved, assigned, annotated."""
+
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.services import audit_record
+from detection import retraining
+from transactions.models import FraudReport, Transaction
+from transactions.services.common import (
+    atomic,
+    card_state,
+    checked_note,
+    free_text,
+    locked_card,
+    move_money,
+    on_commit,
+    transaction_state,
+)
+
+
+def transaction_review_resolve(*, transaction, actor, is_fraud, note=""):
+    """An analyst settles a transaction held for review: fraud is declined (and labelled),
+    legitimate is approved and its hold moves onto the balance."""
+    note = free_text(note)
+    tx_model_pk = transaction.pk
+    with atomic():
+        tx = Transaction.objects.select_for_update().get(pk=tx_model_pk)
+        if tx.status != Transaction.Status.PENDING_REVIEW:
+            raise ValidationError({"transaction": _("Only a transaction pending review can be resolved.")})
+        card = locked_card(tx.card_id)
+        before = {**transaction_state(tx), "card": card_state(card)}
+        if is_fraud:
+            move_money(card.pk, held=-tx.amount)
+            tx.status = Transaction.Status.DECLINED
+        else:
+            move_money(card.pk, balance=tx.amount, held=-tx.amount)
+            tx.status = Transaction.Status.APPROVED
+        tx.is_fraud = bool(is_fraud)
+        tx.label_known_at = timezone.now()
+        tx.label_source = FraudReport.Source.ANALYST
+        tx.save(update_fields=["status", "is_fraud", "label_known_at", "label_source"])
+        card.refresh_from_db()
+        audit_record(
+            actor=actor,
+            action="transaction.review_fraud" if is_fraud else "transaction.review_legitimate",
+            target=tx,
+            before=before,
+            after={**transaction_state(tx), "card": card_state(card)},
+            note=note,
+        )
+        # A confirmed label may make a retraining due; asked once the label is committed.
+        on_commit(retraining.retraining_check)
+    return tx
+
+
+# --- the review queue ---------------------------------------------------------------------------
+
+
+def transaction_assign(*, transaction, actor, assignee):
+    """Give a queued transaction (its review or its open report) to an analyst, or to nobody."""
+    with atomic():
+        tx = Transaction.objects.select_for_update().get(pk=transaction.pk)
+        before = {"assigned_to": tx.assigned_to.email if tx.assigned_to else None}
+        tx.assigned_to = assignee
+        tx.save(update_fields=["assigned_to"])
+        audit_record(
+            actor=actor,
+            action="transaction.assign",
+            target=tx,
+            before=before,
+            after={"assigned_to": assignee.email if assignee else None},
+        )
+    return tx
+
+
+def transaction_add_note(*, transaction, actor, note):
+    """An analyst's note on a transaction, kept in the audit trail beside every action on it."""
+    errors = {}
+    note = checked_note(note, errors)
+    if not note and not errors:
+        errors["note"] = _("Write a note first.")
+    if errors:
+        raise ValidationError(errors)
+    return audit_record(actor=actor, action="transaction.note", target=transaction, note=note)
