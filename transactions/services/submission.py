@@ -3,6 +3,9 @@ hold in one database transaction."""
 
 import logging
 import math
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -94,6 +97,33 @@ def _decide(tx_input):
     return decision
 
 
+@dataclass(frozen=True)
+class _Fields:
+    """A submission's fields, validated and normalised."""
+
+    amount: Decimal
+    occurred_at: datetime
+    currency: str
+    channel: str
+    country: str
+    external_id: str
+
+
+@dataclass
+class _Verdict:
+    """What was decided, as it will be stored (an account rule may still turn it into a block)."""
+
+    decision: str
+    risk_score: int
+    score: float | None
+    model_version: str
+    decided_by: str
+    model_fallback_from: str
+    rule_hits: list
+    features: dict
+    reasons: list
+
+
 def transaction_submit(
     *,
     card,
@@ -112,6 +142,28 @@ def transaction_submit(
     ones change nothing. Over the available credit, or on a frozen card, it is declined by rule.
     `on_stored(tx)`, if given, runs last inside the database transaction that stores it, so what
     it writes commits or rolls back with the transaction."""
+    fields = _validated(card, merchant, amount, occurred_at, currency, channel, country, external_id)
+    # Deciding reads history and may run a model: do it before taking the card's lock.
+    verdict = _verdict(card, merchant, fields)
+    try:
+        with transaction.atomic():
+            card_before, card_after = _settle(card, fields.amount, verdict)
+            tx = rows.insert(_transaction(card, merchant, fields, verdict, submitted_by))
+            audit_record(
+                actor=submitted_by,
+                action="transaction.submit",
+                target=tx,
+                before={"card": card_before},
+                after={**transaction_state(tx), "amount": str(fields.amount), "card": card_after},
+            )
+            if on_stored is not None:
+                on_stored(tx)
+    except IntegrityError:  # the same external id submitted twice at the same moment
+        raise ValidationError({"external_id": _("A transaction with this id already exists.")}) from None
+    return tx
+
+
+def _validated(card, merchant, amount, occurred_at, currency, channel, country, external_id) -> _Fields:
     errors = {}
     if card is None or card.pk is None:
         errors["card"] = _("Choose a card.")
@@ -136,108 +188,97 @@ def transaction_submit(
         errors["external_id"] = _("A transaction with this id already exists.")
     if errors:
         raise ValidationError(errors)
+    return _Fields(value, occurred_at, currency, channel, country, external_id)
 
-    # Deciding reads history and may run a model: do it before taking the card's lock.
+
+def _verdict(card, merchant, fields: _Fields) -> _Verdict:
     decision = _decide(
         TransactionInput(
-            transaction_id=external_id,
-            occurred_at=occurred_at,
+            transaction_id=fields.external_id,
+            occurred_at=fields.occurred_at,
             card_id=card.external_id,
             merchant_id=merchant.external_id,
-            amount=value,
-            currency=currency,
+            amount=fields.amount,
+            currency=fields.currency,
             merchant_category=merchant.category,
-            channel=channel,
-            country=country or merchant.country,
+            channel=fields.channel,
+            country=fields.country or merchant.country,
             card_fingerprint=card.fingerprint or "",
         )
     )
-    if decision is None:
-        verdict, score, model_version, decided_by = Decision.REVIEW, None, "", "fallback"
-        risk_score = RISK_WITHOUT_SCORE[verdict]
-        model_fallback_from = ""
-        rule_hits, features = [], {}
-        reasons = [
-            Reason(DECISION_UNAVAILABLE, _("The automatic check was unavailable; a person will review it."))
-        ]
-    else:
-        verdict, risk_score, score = decision.decision, decision.risk_score, decision.score
-        model_version, decided_by = decision.model_version, decision.decided_by
-        model_fallback_from = decision.model_fallback_from
-        rule_hits, features, reasons = list(decision.rule_hits), decision.features, list(decision.reasons)
+    if decision is None:  # held for a person, never lost
+        reason = Reason(
+            DECISION_UNAVAILABLE, _("The automatic check was unavailable; a person will review it.")
+        )
+        return _Verdict(
+            Decision.REVIEW, RISK_WITHOUT_SCORE[Decision.REVIEW], None, "", "fallback", "", [], {}, [reason]
+        )
+    return _Verdict(
+        decision.decision,
+        decision.risk_score,
+        decision.score,
+        decision.model_version,
+        decision.decided_by,
+        decision.model_fallback_from,
+        list(decision.rule_hits),
+        decision.features,
+        list(decision.reasons),
+    )
 
-    try:
-        with transaction.atomic():
-            # The usual case, an active card with the credit, locks and charges in one statement.
-            charged = (
-                charge_card(card.pk, value, hold=verdict == Decision.REVIEW)
-                if verdict != Decision.BLOCK
-                else None
-            )
-            if charged is not None:
-                card_before, card_after = charged
-            else:
-                locked = locked_card(card.pk)
-                card_before = card_state(locked)
-                # Rules of the account itself, judged on the balances as they are under the lock.
-                own_rule = None
-                if locked.status == Card.Status.FROZEN:
-                    own_rule = Reason(CARD_FROZEN, _("The card is frozen; unfreeze it to pay with it."))
-                elif verdict != Decision.BLOCK and value > locked.available_credit:
-                    # No figure: whoever submits is told the card is short, never its credit.
-                    own_rule = Reason(
-                        OVER_CREDIT_LIMIT, _("The amount is more than the card's available credit.")
-                    )
-                if own_rule is not None:
-                    verdict, decided_by = Decision.BLOCK, "rule"
-                    rule_hits = [{"code": own_rule.code, "kind": "rule"}, *rule_hits]
-                    reasons = [own_rule]
-                elif verdict == Decision.APPROVE:  # credit freed or card unfrozen since the refused charge
-                    move_money(locked.pk, balance=value)
-                    locked.balance += value  # exact: the row is ours until commit
-                elif verdict == Decision.REVIEW:
-                    move_money(locked.pk, held=value)
-                    locked.held += value
-                card_after = card_state(locked)
-            status = _STATUS_OF_DECISION[verdict]
-            tx = rows.insert(
-                Transaction(
-                    external_id=external_id,
-                    card=card,
-                    merchant=merchant,
-                    amount=value,
-                    currency=currency,
-                    occurred_at=occurred_at,
-                    channel=channel,
-                    country=country,
-                    submitted_by=submitted_by
-                    if submitted_by is not None and submitted_by.is_authenticated
-                    else None,
-                    decision=verdict,
-                    score=score,
-                    risk_score=max(0, min(100, int(risk_score))),
-                    model_version=model_version or "",
-                    decided_by=decided_by or "",
-                    model_fallback_from=model_fallback_from or "",
-                    rule_hits=rule_hits,
-                    reasons=[{"code": r.code, "message": str(r.message)} for r in reasons],
-                    features=_json_safe_features(features),
-                    decided_at=timezone.now(),
-                    status=status,
-                )
-            )
-            audit_record(
-                actor=submitted_by,
-                action="transaction.submit",
-                target=tx,
-                before={"card": card_before},
-                after={**transaction_state(tx), "amount": str(value), "card": card_after},
-            )
-            if on_stored is not None:
-                on_stored(tx)
-    except IntegrityError:  # the same external id submitted twice at the same moment
-        raise ValidationError({"external_id": _("A transaction with this id already exists.")}) from None
-    return tx
+
+def _settle(card, value, verdict: _Verdict):
+    """Move the money the verdict calls for, under the card's lock; the card's state before and
+    after. The account's own rules (frozen card, not enough credit) may turn it into a block."""
+    # The usual case, an active card with the credit, locks and charges in one statement.
+    if verdict.decision != Decision.BLOCK:
+        charged = charge_card(card.pk, value, hold=verdict.decision == Decision.REVIEW)
+        if charged is not None:
+            return charged
+    locked = locked_card(card.pk)
+    card_before = card_state(locked)
+    # Rules of the account itself, judged on the balances as they are under the lock.
+    own_rule = None
+    if locked.status == Card.Status.FROZEN:
+        own_rule = Reason(CARD_FROZEN, _("The card is frozen; unfreeze it to pay with it."))
+    elif verdict.decision != Decision.BLOCK and value > locked.available_credit:
+        # No figure: whoever submits is told the card is short, never its credit.
+        own_rule = Reason(OVER_CREDIT_LIMIT, _("The amount is more than the card's available credit."))
+    if own_rule is not None:
+        verdict.decision, verdict.decided_by = Decision.BLOCK, "rule"
+        verdict.rule_hits = [{"code": own_rule.code, "kind": "rule"}, *verdict.rule_hits]
+        verdict.reasons = [own_rule]
+    elif verdict.decision == Decision.APPROVE:  # credit freed or card unfrozen since the refused charge
+        move_money(locked.pk, balance=value)
+        locked.balance += value  # exact: the row is ours until commit
+    elif verdict.decision == Decision.REVIEW:
+        move_money(locked.pk, held=value)
+        locked.held += value
+    return card_before, card_state(locked)
+
+
+def _transaction(card, merchant, fields: _Fields, verdict: _Verdict, submitted_by) -> Transaction:
+    return Transaction(
+        external_id=fields.external_id,
+        card=card,
+        merchant=merchant,
+        amount=fields.amount,
+        currency=fields.currency,
+        occurred_at=fields.occurred_at,
+        channel=fields.channel,
+        country=fields.country,
+        submitted_by=submitted_by if submitted_by is not None and submitted_by.is_authenticated else None,
+        decision=verdict.decision,
+        score=verdict.score,
+        risk_score=max(0, min(100, int(verdict.risk_score))),
+        model_version=verdict.model_version or "",
+        decided_by=verdict.decided_by or "",
+        model_fallback_from=verdict.model_fallback_from or "",
+        rule_hits=verdict.rule_hits,
+        reasons=[{"code": r.code, "message": str(r.message)} for r in verdict.reasons],
+        features=_json_safe_features(verdict.features),
+        decided_at=timezone.now(),
+        status=_STATUS_OF_DECISION[verdict.decision],
+    )
 
 
 def customer_payment_submit(*, customer, card, merchant=None, merchant_name="", **fields):
