@@ -23,7 +23,6 @@ client cannot pick its own address), and over the `auth_failure` rate they becom
 
 import hashlib
 import math
-import threading
 import time
 
 from django.core.cache import cache as default_cache
@@ -34,10 +33,11 @@ from rest_framework.throttling import ScopedRateThrottle, SimpleRateThrottle
 
 from api.models import ThrottleCount
 from core import conf
-from core.cache import on_clear_all
+from core.cache import TTLCache, on_clear_all
 
 AUTH_FAILURE_SCOPE = "auth_failure"
 PURGE_EVERY_SECONDS = 60.0
+FINISHED_WINDOW_SECONDS = 2 * 3600  # the longest rate window is an hour
 _MAX_KEY = 200
 
 
@@ -53,10 +53,10 @@ class _CacheCounts:
     """Counters in the shared cache (Redis): atomic INCR, entries expire on their own."""
 
     def __init__(self):
-        self._previous = {}
+        self._previous = _finished_windows()
 
     def previous(self, key):
-        return _remember(self._previous, key, lambda: default_cache.get(key, 0))
+        return self._previous.get_or_load(key, lambda: default_cache.get(key, 0))
 
     def hit(self, key, *, ceiling, expires_in):
         """Count one request unless the window's count has reached `ceiling`; True if counted."""
@@ -71,30 +71,17 @@ class _CacheCounts:
             return False
         return True
 
-    def forget(self):
-        self._previous.clear()
 
-
-_lock = threading.Lock()
-
-
-def _remember(memo, key, read):
-    """The count of a finished window: it no longer changes, so each process reads it once."""
-    count = memo.get(key)
-    if count is None:
-        count = read() or 0
-        with _lock:
-            if len(memo) > 10_000:  # finished windows of many callers: start over
-                memo.clear()
-            memo[key] = count
-    return count
+def _finished_windows():
+    """The counts of finished windows: they no longer change, so each process reads one once."""
+    return TTLCache(ttl=FINISHED_WINDOW_SECONDS, max_entries=10_000)
 
 
 class _DatabaseCounts:
     """Counters in `api.ThrottleCount`, shared by every process using the database."""
 
     def __init__(self):
-        self._previous = {}  # key of a finished window -> its count, read once per process
+        self._previous = _finished_windows()
         self._purged_at = 0.0
         self._sql = {}
 
@@ -110,10 +97,8 @@ class _DatabaseCounts:
         return sql
 
     def previous(self, key):
-        return _remember(
-            self._previous,
-            key,
-            lambda: ThrottleCount.objects.filter(key=key).values_list("count", flat=True).first(),
+        return self._previous.get_or_load(
+            key, lambda: ThrottleCount.objects.filter(key=key).values_list("count", flat=True).first() or 0
         )
 
     def hit(self, key, *, ceiling, expires_in):
@@ -125,9 +110,6 @@ class _DatabaseCounts:
             self._purged_at = now
             ThrottleCount.objects.filter(expires_at__lt=int(now)).delete()
         return counted
-
-    def forget(self):
-        self._previous.clear()
 
 
 _CACHE, _DATABASE = _CacheCounts(), _DatabaseCounts()
@@ -245,7 +227,5 @@ class AuthFailureThrottle(SimpleRateThrottle):
 
 @on_clear_all
 def forget_throttle_state():
-    """What this process remembers of counts and blocked addresses (core.cache.clear_all)."""
-    _CACHE.forget()
-    _DATABASE.forget()
+    """The addresses this process saw blocked (core.cache.clear_all; the counts are TTLCaches)."""
     AuthFailureThrottle._blocked_until.clear()

@@ -134,7 +134,7 @@ class ListCheck(Check):
 
     @classmethod
     def value(cls, tx: TransactionInput) -> str:
-        return getattr(tx, cls.column) or ""
+        return cls.normalise(getattr(tx, cls.column) or "")
 
     @classmethod
     def values(cls, frame: pd.DataFrame) -> pd.Series | None:
@@ -183,10 +183,6 @@ class CountryList(ListCheck):
     @classmethod
     def normalise(cls, value):
         return value.upper()
-
-    @classmethod
-    def value(cls, tx):
-        return (tx.country or "").upper()
 
     @classmethod
     def values(cls, frame):
