@@ -5,6 +5,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 
 from accounts.tests import factories
 
@@ -30,6 +32,27 @@ def _forget_process_caches():
 
     clear_all()
     yield
+
+
+def _migrate(targets):
+    """Migrate to `targets` (app, migration or None); the models as they are then, the apps not
+    named in `targets` at their latest."""
+    executor = MigrationExecutor(connection)
+    executor.migrate(targets)
+    executor.loader.build_graph()
+    named = {app for app, _ in targets}
+    others = [node for node in executor.loader.graph.leaf_nodes() if node[0] not in named]
+    return executor.loader.project_state([t for t in targets if t[1] is not None] + others).apps
+
+
+@pytest.fixture
+def migrator(transactional_db):
+    """Run data migrations for real, by hand; the database ends at the latest state whatever
+    happens."""
+    yield _migrate
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
 
 
 @pytest.fixture

@@ -37,7 +37,7 @@ def post_worker_init(worker):
     them used to stall a request now and then."""
     from django.db import connections
 
-    from detection import registry, scoring
+    from detection.serving import registry, scoring
 
     try:
         loaded = registry.serving_model()

@@ -46,7 +46,7 @@ def _django(db_url):
 
 
 def _small_history():
-    from detection.simulator import simulate
+    from detection.ml.simulator import simulate
 
     # One extra day: its transactions are the ones decided (not stored).
     frame = simulate(
@@ -57,7 +57,7 @@ def _small_history():
 
 
 def _big_history(rows):
-    from detection.simulator import simulate
+    from detection.ml.simulator import simulate
 
     frame = simulate(
         customers=BIG_CUSTOMERS,
@@ -153,8 +153,9 @@ def _train_model():
     """A real champion-like model (histogram gradient boosting) on 30 simulated days."""
     import joblib
 
-    from detection import training
-    from detection.simulator import simulate
+    from detection.ml import training
+    from detection.ml.options import LearningOptions
+    from detection.ml.simulator import simulate
 
     frame = simulate(customers=1000, merchants=500, days=30, seed=5, start=START - timedelta(days=60))
     t0 = START - timedelta(days=60)
@@ -163,6 +164,7 @@ def _train_model():
         train_start=t0,
         train_end=t0 + timedelta(days=9),
         algorithms=("hist_gradient_boosting",),
+        options=LearningOptions(),
     )
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
     joblib.dump(result, MODEL_FILE)
@@ -180,10 +182,11 @@ def child(args):
     import joblib
     from django.core.management import call_command
 
-    from detection import registry, services
+    from detection import services
     from detection.contracts import TransactionInput
     from detection.models import ModelVersion
-    from detection.scoring import decide
+    from detection.serving import registry
+    from detection.serving.scoring import decide
     from transactions.models import Transaction
 
     call_command("migrate", verbosity=0)

@@ -38,7 +38,7 @@ def _django():
 
 
 def _csv(rows):
-    from detection.simulator import simulate, write_csv
+    from detection.ml.simulator import simulate, write_csv
 
     path = BENCH_DIR / f"scoring_{rows}.csv"
     if not path.exists():
@@ -51,9 +51,12 @@ def _csv(rows):
 def _champion():
     import joblib
 
-    from detection import registry, services, training
+    from detection import services
+    from detection.ml import training
+    from detection.ml.options import LearningOptions
+    from detection.ml.simulator import simulate
     from detection.models import ModelVersion
-    from detection.simulator import simulate
+    from detection.serving import registry
 
     if not ModelVersion.objects.filter(status="champion").exists():
         if MODEL_FILE.exists():
@@ -66,6 +69,7 @@ def _champion():
                 train_start=t0,
                 train_end=t0 + timedelta(days=9),
                 algorithms=("hist_gradient_boosting",),
+                options=LearningOptions(),
             )
             joblib.dump(result, MODEL_FILE)
         services.register(result, promote="force")
@@ -82,12 +86,13 @@ def main():
     import numpy as np
     from django.core.management import call_command
 
-    from detection.bands import bands, risk_scores
     from detection.contracts import Decision
     from detection.dataset import read_transactions_csv
-    from detection.features import compute_features_frame
-    from detection.rules import evaluate_lists_and_rules_frame
-    from detection.scoring import by_row_chunks, explainer_for
+    from detection.ml.features import compute_features_frame
+    from detection.ml.thresholds import risk_scores
+    from detection.serving.bands import bands
+    from detection.serving.rules import evaluate_lists_and_rules_frame
+    from detection.serving.scoring import by_row_chunks, explainer_for
 
     call_command("migrate", verbosity=0)
     path = _csv(args.rows)
@@ -108,7 +113,7 @@ def main():
     frame, _rejected = read_transactions_csv(path)
     stages["read_and_validate_csv"] = time.perf_counter() - t
     t = time.perf_counter()
-    features = compute_features_frame(frame)
+    features = compute_features_frame(frame, label_delay=timedelta(days=7))
     stages["features"] = time.perf_counter() - t
     explainer = explainer_for(loaded)
     matrix = features[loaded.feature_names].to_numpy(dtype=float)
@@ -125,7 +130,7 @@ def main():
     stages["reasons_for_flagged"] = time.perf_counter() - t
     import pandas as pd
 
-    from detection.csv_io import write_csv
+    from detection.ml.csv_io import write_csv
 
     reasons = np.full(len(scores), "", dtype=object)
     reasons[flagged] = codes

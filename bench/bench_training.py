@@ -21,8 +21,9 @@ import django
 
 django.setup()
 
-from detection import simulator, training  # noqa: E402
-from detection.features import compute_features_frame  # noqa: E402
+from detection.ml import simulator, training  # noqa: E402
+from detection.ml.features import compute_features_frame  # noqa: E402
+from detection.ml.options import LearningOptions  # noqa: E402
 
 
 def peak_mb():
@@ -59,7 +60,9 @@ def main():
     train_start = start + timedelta(days=min(30, (args.days - 21) // 2))
     train_end = start + timedelta(days=args.days - 14)
     started = time.perf_counter()
-    result = training.train(frame, features=features, train_start=train_start, train_end=train_end)
+    result = training.train(
+        frame, features=features, train_start=train_start, train_end=train_end, options=LearningOptions()
+    )
     stages["training"] = time.perf_counter() - started
     print(
         f"training ({', '.join(f'{k} {v["fit_seconds"]:.1f} s' for k, v in result.comparison.items())}; "

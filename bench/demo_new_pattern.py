@@ -7,7 +7,7 @@ arrive, retraining runs through the champion/challenger gate, the new champion c
    withdrawals, off by default in the simulator) starts on `--pattern-day`.
 2. The champion is trained (time-honest protocol) on the days before the pattern existed.
 3. Customers report the ATM frauds (the simulator's reporting delays: hours to days).
-4. At the end of the period, `detection.retraining.challenge` trains a challenger on all labelled
+4. At the end of the period, `detection.lifecycle.retraining.challenge` trains a challenger on all labelled
    history and scores challenger and champion on the same last days; the gate decides.
 5. Recall on the new pattern in those last days, before (champion) and after (challenger), at
    each model's own review and block thresholds, plus the gate's figures.
@@ -35,12 +35,12 @@ django.setup()
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from detection import retraining  # noqa: E402
 from detection.dataset import canonical_frame  # noqa: E402
-from detection.features import FEATURE_NAMES  # noqa: E402
+from detection.lifecycle import retraining  # noqa: E402
+from detection.ml.features import FEATURE_NAMES  # noqa: E402
+from detection.ml.simulator import CANONICAL_COLUMNS, simulate  # noqa: E402
 from detection.models import ModelVersion  # noqa: E402
-from detection.registry import LoadedModel  # noqa: E402
-from detection.simulator import CANONICAL_COLUMNS, simulate  # noqa: E402
+from detection.serving.registry import LoadedModel  # noqa: E402
 
 PATTERN = "atm_cashout"
 

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from detection.contracts import Decision
-from detection.simulator import simulate, write_csv
+from detection.ml.simulator import simulate, write_csv
 from transactions import services
 from transactions.cards import luhn_valid
 from transactions.importing import transactions_import

@@ -12,7 +12,7 @@ import pandas as pd
 from django.utils import timezone
 
 from detection import conf
-from detection.simulator import CANONICAL_COLUMNS, simulate, write_csv
+from detection.ml.simulator import CANONICAL_COLUMNS, simulate, write_csv
 from transactions import services
 from transactions.importing import transactions_import
 from transactions.models import FraudReport, Transaction
@@ -45,7 +45,7 @@ def learning_demo_seed(
         seed=seed,
         start=start,
         patterns={PATTERN: {"start_day": pattern_day, "rate": rate}},
-        label_delay=timedelta(days=conf.label_delay_days()),
+        label_delay=conf.label_delay(),
     )
     frame = frame[frame["occurred_at"] < now].reset_index(drop=True)
     new_pattern = (frame["fraud_pattern"].astype(str) == PATTERN).to_numpy()
@@ -58,9 +58,7 @@ def learning_demo_seed(
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / "history.csv"
         write_csv(rows, path)
-        result = transactions_import(
-            path=path, label_delay=timedelta(days=conf.label_delay_days()), progress=False
-        )
+        result = transactions_import(path=path, label_delay=conf.label_delay(), progress=False)
     ids = frame.loc[new_pattern].sort_values("occurred_at")["transaction_id"].astype(str).tolist()
     if reports is not None:
         ids = ids[:reports]

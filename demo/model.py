@@ -10,9 +10,10 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 from django.utils.module_loading import import_string
 
-from detection import conf, services, training
+from detection import conf, services
+from detection.ml import training
+from detection.ml.simulator import simulate
 from detection.models import ModelVersion
-from detection.simulator import simulate
 
 TEST_DAYS = 7
 MIN_TRAIN_DAYS = 7
@@ -57,14 +58,26 @@ def seed(*, stdout):
     result = None
     if plan is not None:
         try:
-            result = training.train(frame, train_start=plan[0], train_end=plan[1], label_delay=delay_days)
+            result = training.train(
+                frame,
+                train_start=plan[0],
+                train_end=plan[1],
+                label_delay=delay_days,
+                options=conf.learning_options(),
+            )
         except training.TrainingError as error:
             stdout.write(f"  Cannot train on the database ({error}); using a simulated history.")
     if result is None:
         frame = _simulated(delay_days)
         source = f"a simulated history of {len(frame):,} transactions"
         plan = _plan(frame, delay_days)
-        result = training.train(frame, train_start=plan[0], train_end=plan[1], label_delay=delay_days)
+        result = training.train(
+            frame,
+            train_start=plan[0],
+            train_end=plan[1],
+            label_delay=delay_days,
+            options=conf.learning_options(),
+        )
     version = services.register(result, promote="force", notes=f"Demo model trained on {source}.")
     test = version.metrics.get("test") or version.metrics.get("validation") or {}
     stdout.write(

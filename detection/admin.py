@@ -5,8 +5,8 @@ from django.utils.translation import gettext_lazy as _
 
 from core.cardnumbers import mask_card_numbers
 from core.validators import refuse_card_number
-from detection import registry
 from detection.models import ListEntry, ModelVersion, Rule
+from detection.serving import registry
 
 
 def _fmt(value):

@@ -10,8 +10,9 @@ from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from detection import charts, monitoring, registry, retraining
+from detection.lifecycle import charts, monitoring, retraining
 from detection.models import ModelVersion, RetrainingRun
+from detection.serving import registry
 
 VIEW = "detection.view_modelversion"
 CHANGE = "detection.change_modelversion"

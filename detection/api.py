@@ -15,8 +15,10 @@ from api.models import ApiJob
 from api.pagination import NewestFirstPagination
 from api.permissions import IsModelManager, role_permission
 from api.schema import AUTH_ERRORS, errors
-from detection import jobs, registry, retraining
+from detection import jobs
+from detection.lifecycle import retraining
 from detection.models import ModelVersion, RetrainingRun
+from detection.serving import registry
 
 ModelReaders = role_permission(Role.ANALYST, Role.MODEL_MANAGER)
 

@@ -8,8 +8,8 @@ class DetectionConfig(AppConfig):
     verbose_name = _("Detection")
 
     def ready(self):
-        from detection import conf, registry, rules  # noqa: F401 - conf declares the app's settings
         from detection.models import ListEntry, ModelVersion, Rule
+        from detection.serving import registry, rules
 
         # This process drops its cached champion, rules and lists at once when one changes.
         for name, signal in (("save", post_save), ("delete", post_delete)):

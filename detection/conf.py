@@ -2,11 +2,15 @@
 these functions, not at import time, so tests and deployments can override any of them in Django
 settings; `manage.py check` validates the values set."""
 
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
 
 from core.conf import setting
+from detection.ml.options import LearningOptions
+
+DEFAULTS = LearningOptions()
 
 
 @setting("DETECTION_LABEL_DELAY_DAYS", default=7, minimum=0)
@@ -14,19 +18,23 @@ def label_delay_days(value) -> int:
     return int(value)
 
 
-@setting("DETECTION_BLOCK_PRECISION", default=0.9, minimum=0, maximum=1)
+def label_delay() -> timedelta:
+    return timedelta(days=label_delay_days())
+
+
+@setting("DETECTION_BLOCK_PRECISION", default=DEFAULTS.block_precision, minimum=0, maximum=1)
 def block_precision(value) -> float:
     """Validation precision the block band must keep."""
     return float(value)
 
 
-@setting("DETECTION_REVIEW_CARDS_PER_DAY", default=100, minimum=1)
+@setting("DETECTION_REVIEW_CARDS_PER_DAY", default=DEFAULTS.review_cards_per_day, minimum=1)
 def review_cards_per_day(value) -> int:
     """Analyst capacity the review band is sized to."""
     return int(value)
 
 
-@setting("DETECTION_CARD_PRECISION_K", default=100, minimum=1)
+@setting("DETECTION_CARD_PRECISION_K", default=DEFAULTS.card_precision_k, minimum=1)
 def card_precision_k(value) -> int:
     return int(value)
 
@@ -52,11 +60,11 @@ def training_source_path(value) -> str:
 @setting("DETECTION_TRAINING_PARAMS", default={})
 def training_params(value) -> dict:
     """Overrides of the candidate algorithms' parameters, by algorithm name, e.g.
-    {"random_forest": {"n_estimators": 200}} (see detection.training.CANDIDATES)."""
+    {"random_forest": {"n_estimators": 200}} (see detection.ml.training.CANDIDATES)."""
     return dict(value)
 
 
-@setting("DETECTION_TRAINING_THREADS", default=1, minimum=1)
+@setting("DETECTION_TRAINING_THREADS", default=DEFAULTS.training_threads, minimum=1)
 def training_threads(value) -> int:
     """OpenMP/BLAS threads for training. 1 by default: on a machine shared with web and worker
     processes, OpenMP threads that spin waiting for a core made gradient boosting 7x slower
@@ -76,7 +84,7 @@ def rules_cache_seconds(value) -> float:
     return float(value)
 
 
-# --- retraining (detection.retraining) ------------------------------------------------------------
+# --- retraining (detection.lifecycle.retraining) ------------------------------------------------------------
 
 
 @setting("DETECTION_RETRAIN_MIN_NEW_LABELS", default=50, minimum=1)
@@ -110,14 +118,14 @@ def retrain_evaluation_days(value) -> int:
 
 @setting("DETECTION_RETRAIN_ALGORITHMS", default=None, optional=True)
 def retrain_algorithms(value) -> tuple | None:
-    """Candidate algorithms a retraining compares; None: all of detection.training's (the
+    """Candidate algorithms a retraining compares; None: all of detection.ml.training's (the
     caller's default, since this module is below training)."""
     return tuple(value) or None
 
 
 @setting("DETECTION_RETRAIN_MAX_TRAIN_ROWS", default=None, optional=True, minimum=1)
 def retrain_max_train_rows(value) -> int | None:
-    """Rows a retraining's final fit may use; None: detection.training's default."""
+    """Rows a retraining's final fit may use; None: detection.ml.training's default."""
     return int(value)
 
 
@@ -154,3 +162,13 @@ def traffic_source_path(value) -> str:
     """Dotted path to the object that answers detection's questions about stored traffic and
     labels (label counts, daily volumes, the review queue); it lives with the tables."""
     return str(value)
+
+
+def learning_options() -> LearningOptions:
+    """The deployment's choices for `detection.ml` (training, evaluation, thresholds)."""
+    return LearningOptions(
+        block_precision=block_precision(),
+        review_cards_per_day=review_cards_per_day(),
+        card_precision_k=card_precision_k(),
+        training_threads=training_threads(),
+    )

@@ -38,7 +38,7 @@ from core.cardnumbers import (
     contains_card_number,
 )
 from core.validators import CARD_NUMBER_REASON
-from detection.csv_io import read_strings
+from detection.ml.csv_io import read_strings
 
 REQUIRED = ["transaction_id", "occurred_at", "card_id", "merchant_id", "amount"]
 CONTEXT = ["currency", "merchant_category", "channel", "country"]

@@ -4,7 +4,7 @@ once that row is committed (a worker must find it). Views call these; they never
 from django.db import transaction
 
 from api.models import ApiJob
-from detection import tasks
+from detection.lifecycle import tasks
 
 
 def batch_start(*, owner, upload) -> ApiJob:

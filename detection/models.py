@@ -24,7 +24,7 @@ class ModelVersion(models.Model):
     validation_end = models.DateTimeField(_("validation until"), null=True, blank=True)
     test_start = models.DateTimeField(_("test from"), null=True, blank=True)
     test_end = models.DateTimeField(_("test until"), null=True, blank=True)
-    # {"validation": {...}, "test": {...}}, each as detection.evaluation.evaluate() returns it.
+    # {"validation": {...}, "test": {...}}, each as detection.ml.evaluation.evaluate() returns it.
     metrics = models.JSONField(_("metrics"), default=dict, blank=True)
     # Every candidate algorithm's metrics, to show what the chosen one beat.
     comparison = models.JSONField(_("comparison"), default=dict, blank=True)

@@ -11,10 +11,12 @@ import pandas as pd
 from django.utils.module_loading import import_string
 
 from core.csvcells import neutralise_column
-from detection import conf, registry, training
-from detection.csv_io import write_csv
+from detection import conf
 from detection.dataset import canonical_frame
-from detection.features import FEATURE_NAMES
+from detection.ml import training
+from detection.ml.csv_io import write_csv
+from detection.ml.features import FEATURE_NAMES
+from detection.serving import registry
 
 SCORES_COLUMNS = ("transaction_id", "score", "risk_score", "decision", "reasons")
 
@@ -30,7 +32,7 @@ def train_and_register(frame, *, promote="auto", created_by=None, notes="", **op
     """Train on `frame` (training.train's options; the configured parameter overrides unless
     given) and register the result. Returns (result, version)."""
     options.setdefault("params", conf.training_params())
-    result = training.train(frame, **options)
+    result = training.train(frame, options=conf.learning_options(), **options)
     return result, register(result, promote=promote, created_by=created_by, notes=notes)
 
 

@@ -150,9 +150,9 @@ else:
 
 # Background work (training, batch scoring, retraining) goes through Django's Tasks framework:
 # the database and `manage.py db_worker` by default; with REDIS_URL, Redis Queue and
-# `manage.py rq_worker` on any number of machines (see detection/rq_backend.py).
+# `manage.py rq_worker` on any number of machines (see core/rq_backend.py).
 if REDIS_URL:
-    TASKS = {"default": {"BACKEND": "detection.rq_backend.RQBackend", "OPTIONS": {"URL": REDIS_URL}}}
+    TASKS = {"default": {"BACKEND": "core.rq_backend.RQBackend", "OPTIONS": {"URL": REDIS_URL}}}
 else:
     TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 

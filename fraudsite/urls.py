@@ -21,8 +21,8 @@ admin.site.index_title = _("Fraud operations")
 HEALTH_READY_CHECKS = {
     "database": "health_check.checks.Database",
     "cache": "health_check.checks.Cache",
-    "task_queue": "detection.health.TaskQueue",
-    "model": "detection.health.ChampionModel",
+    "task_queue": "detection.serving.health.TaskQueue",
+    "model": "detection.serving.health.ChampionModel",
 }
 
 urlpatterns = [

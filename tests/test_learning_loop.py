@@ -9,12 +9,13 @@ import pandas as pd
 import pytest
 from django.utils import timezone
 
-from detection import registry, retraining
 from detection import services as detection_services
 from detection.dataset import canonical_frame
-from detection.features import FEATURE_NAMES, compute_features_frame
+from detection.lifecycle import retraining
+from detection.ml.features import FEATURE_NAMES, compute_features_frame
+from detection.ml.simulator import CANONICAL_COLUMNS, DEFAULT_PATTERNS, simulate, write_csv
 from detection.models import ModelVersion, RetrainingRun
-from detection.simulator import CANONICAL_COLUMNS, DEFAULT_PATTERNS, simulate, write_csv
+from detection.serving import registry
 from transactions import services
 from transactions.history import transactions_frame
 from transactions.importing import transactions_import

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from accounts.tests.factories import PASSWORD
 from conftest import ARTIFACTS
-from detection import retraining
+from detection.lifecycle import retraining
 from detection.models import ModelVersion, RetrainingRun
 from detection.tests.lifecycle import strong, weak
 

@@ -16,8 +16,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.tests.api_clients import error_of, key_client
-from detection import scoring
 from detection.dataset import read_transactions_csv
+from detection.serving import scoring
 from transactions.models import Transaction
 from transactions.services import transaction_submit
 from transactions.tests.factories import CardFactory, MerchantFactory

@@ -14,7 +14,7 @@ import pytest
 from django.db import connection
 from django.tasks import task_backends
 
-from detection import retraining
+from detection.lifecycle import retraining
 from detection.models import ModelVersion, RetrainingRun
 from tests.servers import redis_or_skip
 
@@ -173,7 +173,7 @@ def test_a_worker_killed_mid_training_is_released_within_a_minute_and_a_new_run_
     assert "no heartbeat" in run.error
     task = DBTaskResult.objects.get(id=run.task_id)
     assert task.status == TaskResultStatus.FAILED and task.finished_at is not None
-    assert task.exception_class_path == "detection.retraining.WorkerLost"
+    assert task.exception_class_path == "detection.lifecycle.retraining.WorkerLost"
     assert task.task_result.errors[0].traceback == run.error
     assert ModelVersion.objects.get(status=ModelVersion.Status.CHAMPION) == champion
 
@@ -187,7 +187,7 @@ def test_a_worker_killed_mid_training_is_released_within_a_minute_and_a_new_run_
 
 def test_rq_worker_runs_a_retraining_from_redis(settings, worker_env, model_manager):
     redis = redis_or_skip(REDIS_URL)
-    rq_tasks = {"default": {"BACKEND": "detection.rq_backend.RQBackend", "OPTIONS": {"URL": REDIS_URL}}}
+    rq_tasks = {"default": {"BACKEND": "core.rq_backend.RQBackend", "OPTIONS": {"URL": REDIS_URL}}}
     settings.TASKS = rq_tasks
     try:
         run, _ = retraining.retraining_request(trigger="manual", requested_by=model_manager)
@@ -216,7 +216,7 @@ def test_an_rq_worker_killed_mid_training_is_released_and_its_job_failed(setting
     from detection.tests.pipelines import register_toy
 
     redis = redis_or_skip(REDIS_URL)
-    rq_tasks = {"default": {"BACKEND": "detection.rq_backend.RQBackend", "OPTIONS": {"URL": REDIS_URL}}}
+    rq_tasks = {"default": {"BACKEND": "core.rq_backend.RQBackend", "OPTIONS": {"URL": REDIS_URL}}}
     settings.TASKS = rq_tasks
     try:
         champion = register_toy(promote="force")

@@ -64,7 +64,7 @@ def test_rq_worker_purges_them_at_its_maintenance(integrator):
     except RedisError:
         pytest.skip(f"Redis is not reachable at {REDIS_URL}.")
     _records(integrator)
-    tasks = {"default": {"BACKEND": "detection.rq_backend.RQBackend", "OPTIONS": {"URL": REDIS_URL}}}
+    tasks = {"default": {"BACKEND": "core.rq_backend.RQBackend", "OPTIONS": {"URL": REDIS_URL}}}
     worker = subprocess.run(
         [sys.executable, str(ROOT / "manage.py"), "rq_worker", "--burst", "--queue-name", "chores-test"],
         cwd=ROOT,

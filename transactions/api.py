@@ -1,6 +1,8 @@
 """Transactions, fraud reports, decisions without storing, and batch scoring, for integrators,
 customers and analysts. Views validate input, call one service or selector, and render."""
 
+from contextlib import contextmanager
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction as db_transaction
 from django.db.models import Q
@@ -37,8 +39,9 @@ from api.schema import AUTH_ERRORS, IDEMPOTENCY_KEY, errors
 from api.serializers import ReusedFieldsMixin
 from core import plausible
 from core.validators import refuse_card_number
-from detection import jobs, scoring
+from detection import jobs
 from detection.contracts import CARD_KEY_SEPARATOR, TransactionInput
+from detection.serving import scoring
 from transactions import conf, directory
 from transactions.models import NOTE_MAX_LENGTH, Card, Decision, FraudReport, Merchant, Transaction
 from transactions.selectors import fraud_reports_for, transaction_get_for, transactions_for
@@ -47,7 +50,7 @@ from transactions.services import (
     fraud_report_create,
     fraud_report_resolve,
     merchant_get_or_create,
-    transaction_submit,
+    transaction_submitting,
 )
 
 # ---- serializers ---------------------------------------------------------------------------
@@ -328,11 +331,14 @@ EXAMPLE_DECIDED = {
 SERVICE_FIELDS = {"external_id": "transaction_id", "merchant_country": "country"}
 
 
-def _submit(*, data, user, on_stored=None):
+@contextmanager
+def _submitting(*, data, user):
     """Resolve the card (in the submitting integrator's own namespace) and the merchant, then let
-    the service decide and store, all or nothing."""
+    the service decide and store, all or nothing; the stored transaction is yielded inside the
+    database transaction that stores it."""
     try:
-        return _submit_atomically(data=data, user=user, on_stored=on_stored)
+        with _submitting_atomically(data=data, user=user) as tx:
+            yield tx
     except DjangoValidationError as error:
         if hasattr(error, "error_dict"):
             error = DjangoValidationError(
@@ -341,9 +347,10 @@ def _submit(*, data, user, on_stored=None):
         raise error from None
 
 
-def _submit_atomically(*, data, user, on_stored):
-    def submit(card, merchant):
-        return transaction_submit(
+@contextmanager
+def _submitting_atomically(*, data, user):
+    def submitting(card, merchant):
+        return transaction_submitting(
             card=card,
             merchant=merchant,
             amount=data["amount"],
@@ -353,7 +360,6 @@ def _submit_atomically(*, data, user, on_stored):
             country=data.get("country", ""),
             external_id=data.get("transaction_id"),
             submitted_by=user,
-            on_stored=on_stored,
         )
 
     # Known card and merchant (the usual case): the service decides outside any transaction and
@@ -365,7 +371,9 @@ def _submit_atomically(*, data, user, on_stored):
         card = None  # never lend out another namespace's card: the service refuses it below
     merchant = directory.lookup(Merchant, data["merchant_id"])
     if card is not None and merchant is not None:
-        return submit(card, merchant)
+        with submitting(card, merchant) as tx:
+            yield tx
+        return
     # A new card or merchant is created together with its first transaction, or not at all.
     with db_transaction.atomic():
         card = card or card_get_or_create(external_id=data["card_id"], issuer=user)
@@ -375,7 +383,8 @@ def _submit_atomically(*, data, user, on_stored):
             category=data.get("merchant_category", ""),
             country=data.get("country", ""),
         )
-        return submit(card, merchant)
+        with submitting(card, merchant) as tx:
+            yield tx
 
 
 @extend_schema_view(
@@ -430,14 +439,9 @@ class TransactionListCreateView(generics.ListAPIView):
     def post(self, request):
         serializer = TransactionInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        response = None
-
-        def respond(tx):  # inside the transaction that stores tx: the key is claimed with it
-            nonlocal response
+        with _submitting(data=serializer.validated_data, user=request.user) as tx:
             response = Response(TransactionOutputSerializer(tx).data, status=status.HTTP_201_CREATED)
-            record_response(request, response)
-
-        _submit(data=serializer.validated_data, user=request.user, on_stored=respond)
+            record_response(request, response)  # in the payment's transaction: the key is claimed with it
         return response
 
 

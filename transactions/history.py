@@ -19,7 +19,7 @@ from django.db import connection
 from tqdm import tqdm
 
 from detection.dataset import CANONICAL_COLUMNS
-from detection.features import HistoryWindow
+from detection.ml.features import HistoryWindow
 from transactions.models import Card, Merchant, Transaction
 
 # What the online features read, in HistoryWindow.from_rows order.
@@ -76,7 +76,7 @@ class DatabaseHistory:
         ).values_list(*FIELDS)
         return _frame(list(rows.order_by()))
 
-    # The fast path of `detection.features.compute_features_online`: the same rows straight into
+    # The fast path of `detection.ml.features.compute_features_online`: the same rows straight into
     # numpy arrays, without a DataFrame per query.
     def card_window(self, card_id: str, start: datetime, end: datetime) -> HistoryWindow:
         epoch_us = EPOCH_US_SQL.get(connection.vendor)
@@ -114,7 +114,7 @@ class DatabaseHistory:
         )
 
     def merchant_counts(self, merchant_id: str, at: datetime, specs: dict) -> dict:
-        """The merchant's window counts (`detection.features.merchant_count_specs`) in one
+        """The merchant's window counts (`detection.ml.features.merchant_count_specs`) in one
         aggregate query over the (merchant, occurred_at) index: no row comes back to Python.
         Plain SQL (CASE WHEN, portable to SQLite and PostgreSQL) because building the same
         query with the ORM cost ten times the query itself."""

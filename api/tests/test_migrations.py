@@ -3,8 +3,6 @@ real on a database in the state before: the rows stay where they are and read th
 permissions granted on the models follow them."""
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 BEFORE = [("accounts", "0006_throttle_counts"), ("api", None)]
@@ -12,23 +10,6 @@ AFTER = [("api", "0002_content_types_from_accounts")]
 MOVED = ("apijob", "idempotencyrecord", "throttlecount")
 
 pytestmark = pytest.mark.slow  # migrates the test database back and forth
-
-
-def _migrate(targets):
-    """Migrate to `targets`; the models as they are then."""
-    executor = MigrationExecutor(connection)
-    executor.migrate(targets)
-    executor.loader.build_graph()
-    return executor.loader.project_state([target for target in targets if target[1] is not None]).apps
-
-
-@pytest.fixture
-def migrator(transactional_db):
-    """Run migrations by hand; the database ends at the latest state whatever happens."""
-    yield _migrate
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(executor.loader.graph.leaf_nodes())
 
 
 def test_the_models_move_to_api_with_their_rows_and_permissions(migrator):

@@ -5,7 +5,7 @@ import pytest
 
 @pytest.fixture(autouse=True)
 def _isolated_models(settings, tmp_path):
-    from detection import registry, rules
+    from detection.serving import registry, rules
 
     settings.DETECTION_MODELS_DIR = tmp_path / "models"
     registry.clear_cache()

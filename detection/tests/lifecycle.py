@@ -6,7 +6,7 @@ gate's metrics to separate a real model from a one-split stump."""
 
 from functools import cache
 
-from detection.simulator import CANONICAL_COLUMNS, DEFAULT_PATTERNS, simulate
+from detection.ml.simulator import CANONICAL_COLUMNS, DEFAULT_PATTERNS, simulate
 
 # A one-split tree: a deliberately weak challenger (or champion).
 STUMP = {"hist_gradient_boosting": {"max_iter": 1, "max_leaf_nodes": 2, "learning_rate": 0.01}}

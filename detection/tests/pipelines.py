@@ -9,7 +9,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from detection.evaluation import choose_thresholds, evaluate
+from detection.ml.evaluation import choose_thresholds, evaluate
 
 
 def toy_frame(feature_names, n=2000, seed=0):
@@ -35,9 +35,11 @@ def toy_metrics(pipeline, X, y, *, ap=None):
     scores = pipeline.predict_proba(X)[:, 1]
     cards = np.arange(len(y)) % 300
     times = pd.Timestamp("2026-01-01", tz="UTC") + pd.to_timedelta(np.arange(len(y)) % 5, unit="D")
-    thresholds = choose_thresholds(y, scores, card_ids=cards, occurred_at=times, review_cards_per_day=20)
+    thresholds = choose_thresholds(
+        y, scores, card_ids=cards, occurred_at=times, block_precision=0.9, review_cards_per_day=20
+    )
     result = evaluate(
-        y, scores, card_ids=cards, occurred_at=times, thresholds=thresholds, include_curves=False
+        y, scores, card_ids=cards, occurred_at=times, thresholds=thresholds, k=100, include_curves=False
     )
     if ap is not None:
         result["average_precision"] = ap
@@ -47,7 +49,7 @@ def toy_metrics(pipeline, X, y, *, ap=None):
 def register_toy(
     feature_names=("f0", "f1", "f2"), *, ap=None, promote="auto", algorithm="logreg", seed=0, **kwargs
 ):
-    from detection import registry
+    from detection.serving import registry
 
     pipeline, X, y = train_toy(feature_names, algorithm=algorithm, seed=seed)
     metrics, thresholds = toy_metrics(pipeline, X, y, ap=ap)
@@ -71,7 +73,7 @@ def register_toy(
 
 @cache
 def simulated(days=30, seed=1):
-    from detection.simulator import simulate
+    from detection.ml.simulator import simulate
 
     return simulate(customers=300, merchants=200, days=days, seed=seed)
 
@@ -79,10 +81,10 @@ def simulated(days=30, seed=1):
 @cache
 def trained_on_features(algorithm="hgb", seed=1):
     """A real model on the real features of a small simulated history (trained once per run)."""
-    from detection.features import FEATURE_NAMES, compute_features_frame
+    from detection.ml.features import FEATURE_NAMES, compute_features_frame
 
     frame = simulated(seed=seed)
-    X = compute_features_frame(frame)
+    X = compute_features_frame(frame, label_delay=7)
     y = frame["is_fraud"].astype(int).to_numpy()
     if algorithm == "hgb":
         pipeline = HistGradientBoostingClassifier(max_iter=60, learning_rate=0.1, random_state=seed)
@@ -93,13 +95,18 @@ def trained_on_features(algorithm="hgb", seed=1):
 
 
 def register_feature_model(*, algorithm="hgb", promote="auto", ap=None, thresholds=None):
-    from detection import registry
-    from detection.features import FEATURE_NAMES
+    from detection.ml.features import FEATURE_NAMES
+    from detection.serving import registry
 
     pipeline, frame, X, y = trained_on_features(algorithm)
     scores = pipeline.predict_proba(X[FEATURE_NAMES])[:, 1]
     chosen = choose_thresholds(
-        y, scores, card_ids=frame["card_id"], occurred_at=frame["occurred_at"], review_cards_per_day=5
+        y,
+        scores,
+        card_ids=frame["card_id"],
+        occurred_at=frame["occurred_at"],
+        block_precision=0.9,
+        review_cards_per_day=5,
     )
     metrics = evaluate(
         y,
@@ -107,6 +114,7 @@ def register_feature_model(*, algorithm="hgb", promote="auto", ap=None, threshol
         card_ids=frame["card_id"],
         occurred_at=frame["occurred_at"],
         thresholds=thresholds or chosen,
+        k=100,
         include_curves=False,
     )
     if ap is not None:

@@ -3,7 +3,7 @@
 import pytest
 
 from accounts.tests.api_clients import error_of, session_client
-from detection import simulator
+from detection.ml import simulator
 from detection.models import ModelVersion
 from detection.tests.pipelines import register_toy
 

@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
 
-from detection.bands import BLOCK_NOTHING, band, bands, normalise_thresholds, risk_score, risk_scores
 from detection.contracts import Decision
+from detection.ml.thresholds import BLOCK_NOTHING, normalise_thresholds, risk_score, risk_scores
+from detection.serving.bands import band, bands
 
 THRESHOLDS = {"review": 0.3, "block": 0.8}
 # Scores on, just under and just over each threshold, and the ends.

@@ -4,8 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from detection import csv_io, dataset
+from detection import dataset
 from detection.dataset import read_transactions_csv
+from detection.ml import csv_io
 
 H = "a,b,c\n"
 FILES = {

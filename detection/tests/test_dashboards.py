@@ -10,7 +10,7 @@ from django.tasks import task_backends
 from django.urls import reverse
 from django.utils import timezone
 
-from detection import monitoring, retraining
+from detection.lifecycle import monitoring, retraining
 from detection.models import ModelVersion, RetrainingRun
 from detection.tests.lifecycle import strong, weak
 

@@ -5,7 +5,8 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from detection.evaluation import (
+from detection import conf
+from detection.ml.evaluation import (
     BLOCK_NOTHING,
     MAX_CURVE_POINTS,
     card_precision_at_k,
@@ -34,7 +35,12 @@ def test_evaluate_counts_at_the_review_and_block_thresholds():
     y = [0, 0, 0, 1, 0, 1, 1, 1]
     s = [0.1, 0.2, 0.3, 0.4, 0.6, 0.7, 0.8, 0.9]
     result = evaluate(
-        y, s, card_ids=list("abcdefgh"), occurred_at=[DAY1] * 8, thresholds={"review": 0.5, "block": 0.75}
+        y,
+        s,
+        card_ids=list("abcdefgh"),
+        occurred_at=[DAY1] * 8,
+        thresholds={"review": 0.5, "block": 0.75},
+        k=100,
     )
     # Review flags 0.6..0.9: tp=3, fp=1, fn=1, tn=3.
     assert result["confusion_matrix"] == {"tn": 3, "fp": 1, "fn": 1, "tp": 3}
@@ -59,7 +65,7 @@ def test_perfect_ranking_scores_one_and_single_class_periods_do_not_crash():
     assert perfect["average_precision"] == 1.0
     assert perfect["card_precision_at_k"] == 1.0
 
-    no_fraud = evaluate([0, 0], [0.1, 0.9], card_ids=["a", "b"], occurred_at=[DAY1] * 2, thresholds=0.5)
+    no_fraud = evaluate([0, 0], [0.1, 0.9], card_ids=["a", "b"], occurred_at=[DAY1] * 2, thresholds=0.5, k=2)
     assert no_fraud["roc_auc"] is None
     assert no_fraud["average_precision"] is None
     assert no_fraud["precision"] == 0.0
@@ -70,7 +76,7 @@ def test_curves_are_downsampled_for_storage():
     n = 5000
     y = rng.random(n) < 0.1
     s = np.clip(rng.random(n) * 0.6 + y * 0.3, 0, 1)
-    result = evaluate(y, s, card_ids=np.arange(n), occurred_at=[DAY1] * n, thresholds=0.5)
+    result = evaluate(y, s, card_ids=np.arange(n), occurred_at=[DAY1] * n, thresholds=0.5, k=100)
     for curve in result["curves"].values():
         for points in curve.values():
             assert 2 <= len(points) <= MAX_CURVE_POINTS
@@ -120,7 +126,9 @@ def test_review_threshold_counts_cards_not_transactions():
     cards = np.repeat(["a", "b", "c", "d"], 5)
     s = np.repeat([0.9, 0.8, 0.7, 0.6], 5)
     y = np.zeros(20, dtype=int)
-    thresholds = choose_thresholds(y, s, card_ids=cards, occurred_at=[DAY1] * 20, review_cards_per_day=2)
+    thresholds = choose_thresholds(
+        y, s, card_ids=cards, occurred_at=[DAY1] * 20, block_precision=0.9, review_cards_per_day=2
+    )
     assert thresholds["review"] == 0.8
 
 
@@ -129,5 +137,13 @@ def test_thresholds_follow_the_settings(settings):
     s = [0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.05]
     settings.DETECTION_BLOCK_PRECISION = 0.8
     settings.DETECTION_REVIEW_CARDS_PER_DAY = 7
-    thresholds = choose_thresholds(y, s, card_ids=list("abcdefghij"), occurred_at=[DAY1] * 10)
+    options = conf.learning_options()  # what training is given in this deployment
+    thresholds = choose_thresholds(
+        y,
+        s,
+        card_ids=list("abcdefghij"),
+        occurred_at=[DAY1] * 10,
+        block_precision=options.block_precision,
+        review_cards_per_day=options.review_cards_per_day,
+    )
     assert thresholds == {"block": 0.4, "review": 0.3}

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from sklearn.ensemble import ExtraTreesClassifier
 
-from detection import fast_predict, training
-from detection.reasons import Explainer
+from detection.ml import fast_predict, training
+from detection.serving.reasons import Explainer
 from detection.tests.pipelines import toy_frame
 
 NAMES = [f"f{i}" for i in range(6)]

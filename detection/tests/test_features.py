@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from detection import simulator
 from detection.contracts import TransactionInput
-from detection.features import FEATURE_NAMES, compute_features_frame, compute_features_online
+from detection.ml import simulator
+from detection.ml.features import FEATURE_NAMES, compute_features_frame, compute_features_online
 
 T0 = datetime(2025, 3, 3, 12, 0, tzinfo=UTC)  # a Monday, noon UTC
 

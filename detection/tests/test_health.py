@@ -11,7 +11,7 @@ from django.db import connections
 from django.tasks import task_backends
 from django.utils import timezone
 
-from detection import registry
+from detection.serving import registry
 from detection.tests.pipelines import register_toy
 from tests.servers import redis_or_skip
 
@@ -93,7 +93,7 @@ def test_no_champion_yet_is_degraded_not_failed(ready):
 def test_a_task_nobody_picks_up_shows_the_queue_degraded(ready, settings):
     from django_tasks_db.models import DBTaskResult
 
-    from detection.tasks import batch_score
+    from detection.lifecycle.tasks import batch_score
 
     register_toy(promote="force")
     batch_score.enqueue(job_id=0)
@@ -126,17 +126,17 @@ def test_an_unreachable_database_fails_readiness(ready):
 def test_the_redis_task_queue_is_checked_too(ready, settings):
     redis = redis_or_skip(REDIS_URL)
     register_toy(promote="force")
-    settings.TASKS = {"default": {"BACKEND": "detection.rq_backend.RQBackend", "OPTIONS": {"URL": REDIS_URL}}}
+    settings.TASKS = {"default": {"BACKEND": "core.rq_backend.RQBackend", "OPTIONS": {"URL": REDIS_URL}}}
     try:
         assert ready(200)["checks"]["task_queue"] == {"status": "ok"}
-        from detection.tasks import batch_score
+        from detection.lifecycle.tasks import batch_score
 
         batch_score.enqueue(job_id=0)  # and no rq_worker is running
         assert ready(200)["checks"]["task_queue"] == {"status": "degraded", "code": "no_worker"}
     finally:
         redis.flushdb()
     settings.TASKS = {
-        "default": {"BACKEND": "detection.rq_backend.RQBackend", "OPTIONS": {"URL": "redis://127.0.0.1:1/0"}}
+        "default": {"BACKEND": "core.rq_backend.RQBackend", "OPTIONS": {"URL": "redis://127.0.0.1:1/0"}}
     }
     body = ready(503)
     assert body["checks"]["task_queue"] == {"status": "fail", "code": "queue_unavailable"}
@@ -147,7 +147,7 @@ def test_the_answer_discloses_no_version_path_or_host(ready, settings):
     champion = register_toy(promote="force")
     registry.artifact_full_path(champion).write_bytes(b"x")
     settings.TASKS = {
-        "default": {"BACKEND": "detection.rq_backend.RQBackend", "OPTIONS": {"URL": "redis://127.0.0.1:1/0"}}
+        "default": {"BACKEND": "core.rq_backend.RQBackend", "OPTIONS": {"URL": "redis://127.0.0.1:1/0"}}
     }
     body = ready(503)
     text = json.dumps(body)

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from django.utils import translation
 
-from detection.reasons import Explainer, groups_for
+from detection.serving.reasons import Explainer, groups_for
 from detection.tests.pipelines import train_toy
 
 # Module-scoped fixtures train once for every test here: they stay on one parallel worker.

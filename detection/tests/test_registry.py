@@ -3,8 +3,8 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from accounts.models import AuditEntry
-from detection import registry
 from detection.models import ModelVersion
+from detection.serving import registry
 from detection.tests.pipelines import register_toy, toy_frame
 
 pytestmark = pytest.mark.django_db

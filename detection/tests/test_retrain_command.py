@@ -7,7 +7,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from detection import retraining
+from detection.lifecycle import retraining
 from detection.models import ModelVersion, RetrainingRun
 from detection.tests.lifecycle import strong
 

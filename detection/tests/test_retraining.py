@@ -8,8 +8,9 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from accounts.models import AuditEntry
-from detection import registry, retraining
+from detection.lifecycle import retraining
 from detection.models import ModelVersion, RetrainingRun
+from detection.serving import registry
 from detection.tests.lifecycle import strong, weak
 
 

@@ -14,9 +14,14 @@ import pandas as pd
 import pytest
 
 from detection.contracts import Decision, TransactionInput
+from detection.ml.simulator import simulate
 from detection.models import ListEntry, Rule
-from detection.rules import LIST_KINDS, RULE_KINDS, evaluate_lists_and_rules, evaluate_lists_and_rules_frame
-from detection.simulator import simulate
+from detection.serving.rules import (
+    LIST_KINDS,
+    RULE_KINDS,
+    evaluate_lists_and_rules,
+    evaluate_lists_and_rules_frame,
+)
 from transactions.history import DatabaseHistory, transactions_frame
 from transactions.models import Card, Merchant, Transaction
 

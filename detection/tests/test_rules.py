@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from detection.contracts import Decision, TransactionInput
 from detection.models import ListEntry, Rule
-from detection.rules import evaluate_lists_and_rules
+from detection.serving.rules import evaluate_lists_and_rules
 from detection.tests.history import FrameHistory
 
 pytestmark = pytest.mark.django_db

@@ -5,11 +5,11 @@ import pandas as pd
 import pytest
 from django.utils import translation
 
-from detection import registry
 from detection.contracts import Decision, TransactionInput
-from detection.features import FEATURE_NAMES
+from detection.ml.features import FEATURE_NAMES
 from detection.models import ListEntry, ModelVersion, Rule
-from detection.scoring import band, by_row_chunks, decide, explainer_for, score_frame
+from detection.serving import registry
+from detection.serving.scoring import band, by_row_chunks, decide, explainer_for, score_frame
 from detection.tests.history import FrameHistory
 from detection.tests.pipelines import register_feature_model, simulated, trained_on_features
 

@@ -7,7 +7,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.tests.api_clients import key_client, session_client
-from detection import registry
+from detection.serving import registry
 from detection.tests.pipelines import register_feature_model, register_toy
 from transactions.models import Transaction
 

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 from django.core.management import CommandError, call_command
 
-from detection import simulator
 from detection.dataset import read_transactions_csv
+from detection.ml import simulator
 
 
 def small(**kwargs):

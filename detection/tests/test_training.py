@@ -6,8 +6,9 @@ import pandas as pd
 import pytest
 from django.core.management import CommandError, call_command
 
-from detection import simulator, training
-from detection.features import FEATURE_NAMES, compute_features_frame
+from detection.ml import simulator, training
+from detection.ml.features import FEATURE_NAMES, compute_features_frame
+from detection.ml.options import LearningOptions
 from detection.models import ModelVersion
 
 # Module-scoped fixtures train once for every test here: they stay on one parallel worker.
@@ -51,7 +52,7 @@ def small_train(frame, **kwargs):
         "params": LIGHT,
     }
     options.update(kwargs)
-    return training.train(frame, **options)
+    return training.train(frame, options=LearningOptions(), **options)
 
 
 def test_periods_follow_the_time_honest_protocol():

@@ -22,6 +22,7 @@ from transactions.services.submission import (
     OVER_CREDIT_LIMIT,
     customer_payment_submit,
     transaction_submit,
+    transaction_submitting,
 )
 
 __all__ = [
@@ -41,4 +42,5 @@ __all__ = [
     "transaction_assign",
     "transaction_review_resolve",
     "transaction_submit",
+    "transaction_submitting",
 ]

@@ -7,7 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.services import audit_record
-from detection import retraining
+from detection.lifecycle import retraining
 from transactions.models import FraudReport, Transaction
 from transactions.services.common import (
     atomic,

@@ -3,6 +3,7 @@ hold in one database transaction."""
 
 import logging
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -14,9 +15,9 @@ from django.utils.translation import gettext as _
 
 from accounts.services import audit_record
 from core import plausible, rows
-from detection import scoring
-from detection.bands import RISK_WITHOUT_SCORE
 from detection.contracts import Decision, Reason, TransactionInput
+from detection.serving import scoring
+from detection.serving.bands import RISK_WITHOUT_SCORE
 from transactions.models import Card, Transaction
 from transactions.services.cards import merchant_from_name
 from transactions.services.common import (
@@ -124,7 +125,17 @@ class _Verdict:
     reasons: list
 
 
-def transaction_submit(
+def transaction_submit(**arguments):
+    """Validate a transaction, decide it through detection, store it with everything decided and
+    move the money: approved amounts go on the balance, pending-review ones are held, declined
+    ones change nothing. Over the available credit, or on a frozen card, it is declined by rule.
+    Takes the arguments of `transaction_submitting`; returns the stored transaction."""
+    with transaction_submitting(**arguments) as tx:
+        return tx
+
+
+@contextmanager
+def transaction_submitting(
     *,
     card,
     merchant,
@@ -135,32 +146,27 @@ def transaction_submit(
     country="",
     external_id=None,
     submitted_by=None,
-    on_stored=None,
 ):
-    """Validate a transaction, decide it through detection, store it with everything decided and
-    move the money: approved amounts go on the balance, pending-review ones are held, declined
-    ones change nothing. Over the available credit, or on a frozen card, it is declined by rule.
-    `on_stored(tx)`, if given, runs last inside the database transaction that stores it, so what
-    it writes commits or rolls back with the transaction."""
+    """`transaction_submit` for a caller that writes something of its own with the payment (the
+    API's Idempotency-Key record): the stored transaction is yielded inside the database
+    transaction that stores it, so what the `with` block writes commits or rolls back with it."""
     fields = _validated(card, merchant, amount, occurred_at, currency, channel, country, external_id)
     # Deciding reads history and may run a model: do it before taking the card's lock.
     verdict = _verdict(card, merchant, fields)
-    try:
-        with transaction.atomic():
-            card_before, card_after = _settle(card, fields.amount, verdict)
+    with transaction.atomic():
+        card_before, card_after = _settle(card, fields.amount, verdict)
+        try:
             tx = rows.insert(_transaction(card, merchant, fields, verdict, submitted_by))
-            audit_record(
-                actor=submitted_by,
-                action="transaction.submit",
-                target=tx,
-                before={"card": card_before},
-                after={**transaction_state(tx), "amount": str(fields.amount), "card": card_after},
-            )
-            if on_stored is not None:
-                on_stored(tx)
-    except IntegrityError:  # the same external id submitted twice at the same moment
-        raise ValidationError({"external_id": _("A transaction with this id already exists.")}) from None
-    return tx
+        except IntegrityError:  # the same external id submitted twice at the same moment
+            raise ValidationError({"external_id": _("A transaction with this id already exists.")}) from None
+        audit_record(
+            actor=submitted_by,
+            action="transaction.submit",
+            target=tx,
+            before={"card": card_before},
+            after={**transaction_state(tx), "amount": str(fields.amount), "card": card_after},
+        )
+        yield tx
 
 
 def _validated(card, merchant, amount, occurred_at, currency, channel, country, external_id) -> _Fields:

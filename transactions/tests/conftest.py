@@ -1,7 +1,7 @@
 import pytest
 
-from detection import scoring
 from detection.contracts import DecisionResult, Reason
+from detection.serving import scoring
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from django.test import override_settings
 from accounts.tests import factories as users
 from accounts.tests.api_clients import error_of, key_client, session_client
 from api.models import ApiJob
-from detection import scoring
+from detection.serving import scoring
 
 pytestmark = pytest.mark.django_db
 

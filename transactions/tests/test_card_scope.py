@@ -18,7 +18,7 @@ from django.utils import timezone
 from accounts.tests import factories as users
 from accounts.tests.api_clients import error_of, key_client, session_client
 from detection import conf
-from detection.features import compute_features_frame
+from detection.ml.features import compute_features_frame
 from detection.models import ListEntry, Rule
 from transactions import services
 from transactions.history import transactions_frame
@@ -53,7 +53,7 @@ def ago(**delta):
 def champion(settings, tmp_path):
     """A real (small) model on real features, so decisions compute and store features and
     explain themselves as they do in production."""
-    from detection import registry, rules
+    from detection.serving import registry, rules
     from detection.tests.pipelines import register_toy
 
     settings.DETECTION_MODELS_DIR = tmp_path / "models"
@@ -116,7 +116,7 @@ def test_the_same_card_id_never_shares_history_online_or_offline(champion, a_and
     assert (stored["a3"].decided_by, stored["a3"].decision) == ("rule", "block")
     # Offline, the training frame groups them apart too, and gives the same values.
     frame = transactions_frame()
-    offline = compute_features_frame(frame, label_delay=timedelta(days=conf.label_delay_days()))
+    offline = compute_features_frame(frame, label_delay=conf.label_delay())
     card_of = dict(zip(frame["transaction_id"], frame["card_id"], strict=True))
     assert card_of["b0"] != card_of["a0"] == card_of["a3"]
     for line, tx_id in frame["transaction_id"].items():

@@ -4,10 +4,11 @@ from decimal import Decimal
 import pytest
 from django.utils.module_loading import import_string
 
-from detection import conf, simulator
+from detection import conf
 from detection.contracts import TransactionInput
 from detection.dataset import CANONICAL_COLUMNS, read_transactions_csv
-from detection.features import FEATURE_NAMES, compute_features_frame, compute_features_online
+from detection.ml import simulator
+from detection.ml.features import FEATURE_NAMES, compute_features_frame, compute_features_online
 from transactions.history import DatabaseHistory, transactions_frame
 from transactions.importing import transactions_import
 

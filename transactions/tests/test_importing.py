@@ -3,7 +3,7 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
-from detection import simulator
+from detection.ml import simulator
 from transactions.models import Card, Merchant, Transaction
 
 HEADER = "transaction_id,occurred_at,card_id,merchant_id,amount,channel,country,is_fraud,label_known_at\n"

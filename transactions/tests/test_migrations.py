@@ -2,32 +2,12 @@
 as they were then, forward again."""
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
 BEFORE = [("transactions", "0004_lean_indexes")]
 AFTER = [("transactions", "0005_card_issuer")]
 
 
 pytestmark = pytest.mark.slow  # migrates the test database back and forth: ~20 s
-
-
-def _migrate(targets):
-    """Migrate to `targets`; the models as they are then (other apps at their latest)."""
-    executor = MigrationExecutor(connection)
-    executor.migrate(targets)
-    executor.loader.build_graph()
-    others = [node for node in executor.loader.graph.leaf_nodes() if node[0] != targets[0][0]]
-    return executor.loader.project_state(targets + others).apps
-
-
-@pytest.fixture
-def migrator(transactional_db):
-    """Run migrations by hand; the database ends at the latest state whatever happens."""
-    yield _migrate
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(executor.loader.graph.leaf_nodes())
 
 
 def test_0005_gives_integrators_their_cards_and_leaves_the_bank_its_own(migrator):

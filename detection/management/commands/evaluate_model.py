@@ -4,10 +4,12 @@ import numpy as np
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from detection import registry
-from detection.evaluation import evaluate
+from detection import conf
 from detection.management.commands._period import add_period_arguments, read_period
-from detection.scoring import score_rows
+from detection.ml.evaluation import evaluate
+from detection.ml.thresholds import WITHOUT_THRESHOLDS
+from detection.serving import registry
+from detection.serving.scoring import score_rows
 
 
 class Command(BaseCommand):
@@ -46,7 +48,8 @@ class Command(BaseCommand):
             scores,
             card_ids=period["card_id"].to_numpy(),
             occurred_at=period["occurred_at"],
-            thresholds=version.thresholds or {"review": 0.5},
+            thresholds=version.thresholds or WITHOUT_THRESHOLDS,
+            k=conf.card_precision_k(),
             include_curves=False,
         )
         progress.update()

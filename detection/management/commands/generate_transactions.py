@@ -5,7 +5,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from detection import simulator
+from detection.ml import simulator
 
 
 def _date(value):

@@ -3,14 +3,14 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from detection import retraining
+from detection.lifecycle import retraining
 from detection.models import RetrainingRun
 
 
 class Command(BaseCommand):
     help = (
         "Retrain on all labelled history and promote the challenger only if it is not worse than "
-        "the champion on the most recent period (see detection.retraining). Runs here, in this "
+        "the champion on the most recent period (see detection.lifecycle.retraining). Runs here, in this "
         "process, unless --enqueue hands it to the task worker. For cron: "
         "'retrain --if-due --enqueue' (retrain when enough new labels arrived)."
     )

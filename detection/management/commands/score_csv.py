@@ -5,9 +5,10 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from detection import registry, services
+from detection import services
 from detection.management.commands._period import add_period_arguments, read_period
-from detection.scoring import score_frame
+from detection.serving import registry
+from detection.serving.scoring import score_frame
 
 
 class Command(BaseCommand):

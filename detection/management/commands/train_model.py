@@ -4,9 +4,10 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from detection import conf, services, training
+from detection import conf, services
 from detection.dataset import DatasetError, parse_mapping, read_transactions_csv
 from detection.management.commands._period import parse_date
+from detection.ml import training
 
 
 class Command(BaseCommand):

@@ -21,8 +21,9 @@ from django_tasks_db.models import DBTaskResult, get_date_max
 from health_check.base import HealthCheck
 
 from core.health import Degraded, Failed
-from detection import conf, registry
-from detection.rq_backend import RQBackend
+from core.rq_backend import RQBackend
+from detection import conf
+from detection.serving import registry
 
 
 @dataclasses.dataclass

@@ -5,7 +5,7 @@ from rq import SimpleWorker, Worker
 
 from core.chores import Chores
 from core.outage import DATABASE_UNAVAILABLE, one_line
-from detection.rq_backend import RQBackend
+from core.rq_backend import RQBackend
 
 
 class ChoresMixin:

@@ -37,9 +37,9 @@ No feature is ever NaN. The two evaluators share the window constants and `_fini
 per-row maths from window aggregates); amounts are summed in integer cents so both give the
 same numbers bit for bit:
 
-* `compute_features_frame(df)` — offline over a whole history: sorted searches over (group,
+* `compute_features_frame(df, label_delay=D)` — offline over a whole history: sorted searches over (group,
   time) keys, prefix sums and a sparse table for window maxima; no Python loop per row.
-* `compute_features_online(tx, history=...)` — one transaction from a `HistorySource`: the card's
+* `compute_features_online(tx, history=..., label_delay=D)` — one transaction from a `HistorySource`: the card's
   last 30 days and the merchant's last 30 days + D.
 """
 
@@ -50,8 +50,6 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
-
-from detection import conf
 
 US = 1
 SECOND = 1_000_000 * US
@@ -102,8 +100,7 @@ FEATURE_NAMES = [
 
 
 def _delay_us(label_delay) -> int:
-    if label_delay is None:
-        label_delay = timedelta(days=conf.label_delay_days())
+    """The label delay (a timedelta or a number of days) in microseconds."""
     if not isinstance(label_delay, timedelta):
         label_delay = timedelta(days=float(label_delay))
     return label_delay // timedelta(microseconds=1)
@@ -279,7 +276,7 @@ def _text(df, name) -> np.ndarray:
     return column.astype(object).where(column.notna(), "").astype(str).to_numpy(dtype=object)
 
 
-def compute_features_frame(df: pd.DataFrame, *, label_delay=None) -> pd.DataFrame:
+def compute_features_frame(df: pd.DataFrame, *, label_delay) -> pd.DataFrame:
     """Features of every row of a transaction frame (canonical columns; context optional), from
     the rows of the same frame before it. Same index as `df`, columns `FEATURE_NAMES`."""
     delay = _delay_us(label_delay)
@@ -341,7 +338,7 @@ def compute_features_frame(df: pd.DataFrame, *, label_delay=None) -> pd.DataFram
 # Online: one transaction from its history.
 
 
-def history_windows(tx_time: datetime, *, label_delay=None) -> dict[str, tuple[datetime, datetime]]:
+def history_windows(tx_time: datetime, *, label_delay) -> dict[str, tuple[datetime, datetime]]:
     """The periods the online features read: the card's last 30 days and the merchant's last
     30 days plus the label delay (the longest label window)."""
     delay = timedelta(microseconds=_delay_us(label_delay))
@@ -425,7 +422,7 @@ def _read_window(history, kind, key, start, end) -> HistoryWindow:
     return HistoryWindow.from_frame(getattr(history, f"{kind}_history")(key, start, end))
 
 
-def compute_features_online(tx, *, history, label_delay=None) -> dict[str, float]:
+def compute_features_online(tx, *, history, label_delay) -> dict[str, float]:
     """Features of one `TransactionInput`, reading its card's and merchant's recent history
     from `history` (a `HistorySource`; its `card_window`, `merchant_window` or
     `merchant_counts` when it has them).

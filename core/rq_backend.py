@@ -10,7 +10,7 @@ not behave as with Django's backends; it also needs django-rq. This backend is s
 
 Settings (``fraudsite/settings.py`` picks it when ``REDIS_URL`` is set)::
 
-    TASKS = {"default": {"BACKEND": "detection.rq_backend.RQBackend",
+    TASKS = {"default": {"BACKEND": "core.rq_backend.RQBackend",
                          "OPTIONS": {"URL": "redis://127.0.0.1:6379/0"}}}
 
 Workers: ``manage.py rq_worker`` (one per core, on any number of machines sharing the Redis).

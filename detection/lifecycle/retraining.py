@@ -29,7 +29,7 @@ Safety
 
 The gate
 --------
-The challenger is trained with the time-honest protocol of `detection.training` on all the
+The challenger is trained with the time-honest protocol of `detection.ml.training` on all the
 history: its **evaluation period** is the most recent ``DETECTION_RETRAIN_EVALUATION_DAYS``
 (7) days, its validation period the days before (choosing the algorithm and thresholds), then
 the label-delay gap, and training before that. Features use a label only from when it became
@@ -60,11 +60,13 @@ from django_tasks_db.backend import DatabaseBackend
 from django_tasks_db.models import DBTaskResult
 
 from accounts.services import audit_record
-from detection import conf, evaluation, registry, services, training
-from detection.bands import BLOCK_NOTHING
-from detection.features import FEATURE_NAMES, compute_features_frame
+from core.rq_backend import RQBackend
+from detection import conf, services
+from detection.ml import evaluation, training
+from detection.ml.features import FEATURE_NAMES, compute_features_frame
+from detection.ml.thresholds import WITHOUT_THRESHOLDS
 from detection.models import ModelVersion, RetrainingRun
-from detection.rq_backend import RQBackend
+from detection.serving import registry
 
 logger = logging.getLogger(__name__)
 
@@ -298,7 +300,7 @@ def challenge(
     """Train a challenger on a canonical frame and compare it with `champion` on the most recent
     period. `known_by`: labels known by then may be learned from (default: now)."""
     log = log or (lambda message, progress=None: None)
-    label_delay = timedelta(days=conf.label_delay_days()) if label_delay is None else label_delay
+    label_delay = conf.label_delay() if label_delay is None else label_delay
     validation_days = conf.retrain_validation_days() if validation_days is None else validation_days
     evaluation_days = conf.retrain_evaluation_days() if evaluation_days is None else evaluation_days
     if len(frame) == 0:
@@ -337,6 +339,7 @@ def challenge(
             seed=seed,
             features=features,
             params=conf.training_params(),
+            options=conf.learning_options(),
             log=lambda message: log(message, None),
         )
     except training.TrainingError as error:
@@ -377,7 +380,8 @@ def challenge(
                 scores["champion"],
                 card_ids=eval_frame["card_id"].astype(str).to_numpy(),
                 occurred_at=eval_frame["occurred_at"],
-                thresholds=champion.thresholds or {"review": 0.5, "block": BLOCK_NOTHING},
+                thresholds=champion.thresholds or WITHOUT_THRESHOLDS,
+                k=conf.card_precision_k(),
                 include_curves=False,
             )
     passed, reason = gate(_summary(challenger_metrics), _summary(champion_metrics), margins)
@@ -554,7 +558,7 @@ class _Heartbeat:
 
 
 def _execute(run: RetrainingRun, *, on_progress=None):
-    label_delay = timedelta(days=conf.label_delay_days())
+    label_delay = conf.label_delay()
 
     def log(message, progress=None):
         logger.info("retraining run %s: %s", run.pk, message)

@@ -21,8 +21,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from threadpoolctl import ThreadpoolController
 
-from detection import fast_predict
 from detection.contracts import Reason
+from detection.ml import fast_predict
 
 
 # One transaction is a handful of rows: OpenMP threads only add start-up and, on a busy
@@ -194,7 +194,7 @@ class ReasonSpec:
         return re.search(self.pattern, feature) is not None
 
 
-# The features of detection.features, by reason. Order matters: a feature belongs to the first
+# The features of detection.ml.features, by reason. Order matters: a feature belongs to the first
 # spec that matches it.
 SPECS = [
     ReasonSpec("amount_vs_card_history", r"^amount_(to_card|zscore|ratio)", _amount_vs_card, None),

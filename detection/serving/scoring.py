@@ -16,10 +16,13 @@ import pandas as pd
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
-from detection import conf, features, registry, rules
-from detection.bands import RISK_WITHOUT_SCORE, band, bands, risk_score, risk_scores
+from detection import conf
 from detection.contracts import Decision, DecisionResult, HistorySource, Reason, TransactionInput
-from detection.reasons import Explainer, one_openmp_thread
+from detection.ml import features
+from detection.ml.thresholds import risk_score, risk_scores
+from detection.serving import registry, rules
+from detection.serving.bands import RISK_WITHOUT_SCORE, band, bands
+from detection.serving.reasons import Explainer, one_openmp_thread
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +75,7 @@ def _no_model_reason() -> Reason:
 
 
 def _online_features(tx, history):
-    return features.compute_features_online(tx, history=history)
+    return features.compute_features_online(tx, history=history, label_delay=conf.label_delay())
 
 
 def decide(tx: TransactionInput, *, history: HistorySource | None = None) -> DecisionResult:
@@ -162,7 +165,9 @@ def by_row_chunks(function, *arrays):
 
 
 def _offline_features(frame, label_delay=None):
-    return features.compute_features_frame(frame, label_delay=label_delay)
+    """The features of every row; the label delay is the setting's unless given."""
+    delay = conf.label_delay() if label_delay is None else label_delay
+    return features.compute_features_frame(frame, label_delay=delay)
 
 
 def _loaded(version):

@@ -29,6 +29,7 @@ from django.utils.translation import gettext as _
 
 from accounts.services import audit_record
 from detection import conf
+from detection.ml.thresholds import WITHOUT_THRESHOLDS
 from detection.models import ModelVersion
 
 logger = logging.getLogger(__name__)
@@ -374,7 +375,7 @@ class LoadedModel:
 
     def __post_init__(self):
         self.feature_names = list(self.version.feature_names)
-        self.thresholds = dict(self.version.thresholds or {})
+        self.thresholds = dict(self.version.thresholds or WITHOUT_THRESHOLDS)
 
     @property
     def name(self):

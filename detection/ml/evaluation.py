@@ -8,8 +8,7 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
-from detection import conf
-from detection.bands import BLOCK_NOTHING, normalise_thresholds, reaches
+from detection.ml.thresholds import BLOCK_NOTHING, normalise_thresholds, reaches
 
 MAX_CURVE_POINTS = 200
 
@@ -39,11 +38,11 @@ def _card_days(y, s, card_ids, occurred_at):
     )
 
 
-def card_precision_at_k(y_true, scores, *, card_ids, occurred_at, k=None) -> float:
+def card_precision_at_k(y_true, scores, *, card_ids, occurred_at, k) -> float:
     """For each day, rank cards by their highest score that day, take the top k and count the
     share that had a fraud that day; the mean over days. The denominator is k, as in the
     published benchmark protocol, so a day with fewer than k cards cannot score 1."""
-    k = conf.card_precision_k() if k is None else int(k)
+    k = int(k)
     y, s = _arrays(y_true, scores)
     if y.size == 0:
         return 0.0
@@ -102,7 +101,7 @@ def curves(y_true, scores) -> dict:
     }
 
 
-def evaluate(y_true, scores, *, card_ids, occurred_at, thresholds, k=None, include_curves=True) -> dict:
+def evaluate(y_true, scores, *, card_ids, occurred_at, thresholds, k, include_curves=True) -> dict:
     """Every metric of the design for one period.
 
     `thresholds` is {"review": t, "block": t} (a single number is used for both). Accuracy,
@@ -110,7 +109,7 @@ def evaluate(y_true, scores, *, card_ids, occurred_at, thresholds, k=None, inclu
     flagged when score >= review); the same numbers at the block threshold are under "block".
     ROC AUC and average precision are None when the period holds a single class.
     """
-    k = conf.card_precision_k() if k is None else int(k)
+    k = int(k)
     y, s = _arrays(y_true, scores)
     bands = normalise_thresholds(thresholds)
     two_classes = y.size > 0 and y.min() != y.max()
@@ -169,18 +168,16 @@ def _review_threshold(y, s, card_ids, occurred_at, cards_per_day):
 
 
 def choose_thresholds(
-    y_true, scores, *, card_ids, occurred_at, block_precision=None, review_cards_per_day=None
+    y_true, scores, *, card_ids, occurred_at, block_precision, review_cards_per_day
 ) -> dict:
     """Decision thresholds from validation data: {"block": t, "review": t}.
 
-    *block* is the lowest threshold whose precision stays at or above `block_precision`
-    (default setting DETECTION_BLOCK_PRECISION, 0.9); *review* flags about
-    `review_cards_per_day` cards a day (DETECTION_REVIEW_CARDS_PER_DAY, 100). Review never sits
-    above block: whatever is blocked would also have been worth a look.
+    *block* is the lowest threshold whose precision stays at or above `block_precision`; *review*
+    flags about `review_cards_per_day` cards a day (a deployment's values: its settings, see
+    `LearningOptions`). Review never sits above block: whatever is blocked would also have been
+    worth a look.
     """
-    block_precision = conf.block_precision() if block_precision is None else float(block_precision)
-    cards_per_day = conf.review_cards_per_day() if review_cards_per_day is None else review_cards_per_day
     y, s = _arrays(y_true, scores)
-    block = _block_threshold(y, s, block_precision)
-    review = _review_threshold(y, s, card_ids, occurred_at, cards_per_day)
+    block = _block_threshold(y, s, float(block_precision))
+    review = _review_threshold(y, s, card_ids, occurred_at, review_cards_per_day)
     return {"block": block, "review": min(review, block)}

@@ -18,8 +18,8 @@ import numpy as np
 from django.utils import timezone
 
 from detection.contracts import Decision
+from detection.lifecycle.retraining import traffic
 from detection.models import ModelVersion, RetrainingRun
-from detection.retraining import traffic
 
 PSI_WARNING = 0.2
 # Fixed score bins, fine near 0 where most legitimate traffic lies.

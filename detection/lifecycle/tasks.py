@@ -18,10 +18,12 @@ from django.utils.translation import gettext as _
 
 from accounts.roles import Role, has_role
 from api.models import ApiJob
-from detection import conf, scoring, services, training
+from detection import conf, services
 from detection.contracts import card_key
 from detection.dataset import DatasetError, read_transactions_csv
-from detection.registry import RegistryError
+from detection.ml import training
+from detection.serving import scoring
+from detection.serving.registry import RegistryError
 
 logger = logging.getLogger(__name__)
 

@@ -1,4 +1,5 @@
-"""Training with a time-honest protocol, a comparison of algorithms, and registration.
+"""Training with a time-honest protocol and a comparison of algorithms (registering the result
+as a model version is `detection.services.register`).
 
 Protocol (all periods half-open, UTC)
 -------------------------------------
@@ -54,9 +55,10 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from detection import conf, evaluation
-from detection.bands import reaches
-from detection.features import FEATURE_NAMES, compute_features_frame
+from detection.ml import evaluation
+from detection.ml.features import FEATURE_NAMES, compute_features_frame
+from detection.ml.options import LearningOptions
+from detection.ml.thresholds import reaches
 
 BASELINE = "logistic_regression"
 DEFAULT_MAX_TRAIN_ROWS = 150_000
@@ -227,13 +229,14 @@ def _scores(pipeline, X):
     return pipeline.predict_proba(X)[:, 1] if len(X) else np.zeros(0)
 
 
-def _evaluate(y, scores, frame, thresholds, *, curves=False):
+def _evaluate(y, scores, frame, thresholds, *, k, curves=False):
     return evaluation.evaluate(
         y,
         scores,
         card_ids=frame["card_id"].astype(str).to_numpy(),
         occurred_at=frame["occurred_at"],
         thresholds=thresholds,
+        k=k,
         include_curves=curves,
     )
 
@@ -252,14 +255,12 @@ def _importances(pipeline, X, y, seed, max_rows=5_000):
     return {name: round(float(v), 6) for name, v in zip(FEATURE_NAMES, result.importances_mean, strict=True)}
 
 
-def train(frame: pd.DataFrame, *, threads: int | None = None, **kwargs) -> TrainingResult:
+def train(frame: pd.DataFrame, *, options: LearningOptions, **kwargs) -> TrainingResult:
     """Compare the candidates inside the training window, register-ready refit of the best,
-    test report when the data have it (see `_train` for the arguments). OpenMP/BLAS threads are limited to `threads` (default:
-    setting DETECTION_TRAINING_THREADS, 1)."""
-    if threads is None:
-        threads = conf.training_threads()
-    with threadpool_limits(limits=threads):
-        return _train(frame, **kwargs)
+    test report when the data have it (see `_train` for the arguments). `options` carries the
+    bank's choices (band sizes, k) and the OpenMP/BLAS threads training may use."""
+    with threadpool_limits(limits=options.training_threads):
+        return _train(frame, options=options, **kwargs)
 
 
 def _train(
@@ -277,6 +278,7 @@ def _train(
     features: pd.DataFrame | None = None,
     params: dict | None = None,
     log=None,
+    options: LearningOptions,
 ) -> TrainingResult:
     """Fit every candidate on the fit period, pick the best on validation, refit it on the whole
     window, report test when the data have it.
@@ -284,6 +286,7 @@ def _train(
     `features` may be passed when already computed (same index as `frame`); `params` overrides
     candidates' parameters by name: ``{"random_forest": {"n_estimators": 200}}``."""
     log = log or (lambda message: None)
+    k = options.card_precision_k
     if not isinstance(label_delay, timedelta):
         label_delay = timedelta(days=float(label_delay))
     unknown = set(algorithms) - set(ALGORITHMS)
@@ -368,11 +371,13 @@ def _train(
             val_scores,
             card_ids=val_frame["card_id"].astype(str).to_numpy(),
             occurred_at=val_frame["occurred_at"],
+            block_precision=options.block_precision,
+            review_cards_per_day=options.review_cards_per_day,
         )
         entry = {
             "parameters": {**chosen_params, "class_weight": "balanced" if balanced else "weighted back"},
             "fit_seconds": round(fit_seconds, 2),
-            "validation": _evaluate(y_val, val_scores, val_frame, thresholds),
+            "validation": _evaluate(y_val, val_scores, val_frame, thresholds, k=k),
             "test": None,  # filled for the refitted models only
         }
         fitted[name] = (pipeline, thresholds, val_scores)
@@ -416,15 +421,17 @@ def _train(
         )
         fitted[name] = (fitted[name][0], refit_thresholds, fitted[name][2])
         if in_test.any():
-            comparison[name]["test"] = _evaluate(y_test, _scores(refit, X_test), test_frame, refit_thresholds)
+            comparison[name]["test"] = _evaluate(
+                y_test, _scores(refit, X_test), test_frame, refit_thresholds, k=k
+            )
     seconds["refit"] = round(time.perf_counter() - started, 2)
     pipeline = refits[best]
     validation_thresholds, thresholds = thresholds, fitted[best][1]
 
     started = time.perf_counter()
     metrics = {
-        "validation": _evaluate(y_val, val_scores, val_frame, validation_thresholds, curves=True),
-        "test": _evaluate(y_test, _scores(pipeline, X_test), test_frame, thresholds, curves=True)
+        "validation": _evaluate(y_val, val_scores, val_frame, validation_thresholds, k=k, curves=True),
+        "test": _evaluate(y_test, _scores(pipeline, X_test), test_frame, thresholds, k=k, curves=True)
         if in_test.any()
         else None,
     }

@@ -1,0 +1,34 @@
+"""docs/architecture.md shows the import graph as the code has it: redrawn, it is the same."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _drawn():
+    script = ROOT / "scripts" / "import-graph"
+    return subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=True).stdout
+
+
+def test_the_documented_import_graph_is_the_codes():
+    drawn = _drawn()
+    doc = (ROOT / "docs" / "architecture.md").read_text()
+    shown = re.search(r"<!-- import-graph -->\n```mermaid\n(.*?)```\n<!-- /import-graph -->", doc, re.S)
+    assert shown is not None, "the graph's markers are missing from docs/architecture.md"
+    assert shown.group(1) == drawn, "run scripts/import-graph and paste its output into docs/architecture.md"
+
+
+def test_every_arrow_points_down_the_layers():
+    layers = ["fraudsite", "demo", "transactions", "detection", "api", "accounts", "core"]
+    stages = ["detection entry points", "detection.lifecycle", "detection.services", "detection.serving",
+              "detection shared", "detection.ml"]  # fmt: skip
+    order = [*layers[:3], *stages, *layers[4:]]
+    drawn = _drawn()
+    names = dict(re.findall(r'^    (\w+)\["([^"]+)"\]$', drawn, re.M))
+    arrows = re.findall(r"^    (\w+) --> (\w+)$", drawn, re.M)
+    assert arrows
+    upward = [(names[a], names[b]) for a, b in arrows if order.index(names[a]) >= order.index(names[b])]
+    assert upward == []
