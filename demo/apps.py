@@ -8,3 +8,6 @@ class DemoConfig(AppConfig):
 
     name = "demo"
     verbose_name = _("Demo")
+
+    def ready(self):
+        from demo import reasons  # noqa: F401 - registers the sentence of the demo history's reason

@@ -18,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+from demo.reasons import DEMO_HISTORY
 from detection.contracts import Decision
 from detection.ml.simulator import simulate, write_csv
 from transactions import services
@@ -138,7 +139,7 @@ def _store_history(rows, *, cards, merchants, now, submitted_by=None):
             decision=Decision.REVIEW if fraud else Decision.APPROVE,
             risk_score=78 if fraud else 8,
             decided_by="demo",
-            reasons=[{"code": "demo_history", "message": "Demo history."}],
+            reasons=[{"code": DEMO_HISTORY, "params": {}}],
             decided_at=decided_at,
             status=Transaction.Status.CONFIRMED_FRAUD if fraud else Transaction.Status.APPROVED,
             is_fraud=fraud,

@@ -276,7 +276,7 @@ class RetrainView(APIView):
         description="Queues a retraining on every label known now; the challenger replaces the "
         "champion only if it is not worse on the most recent period. When a run is already queued "
         "or running, that run is returned (200) and nothing new is queued (202 otherwise). Poll "
-        "`GET /models/retrain/{id}/`.",
+        "`GET /models/retrain/{id}/`; `GET /models/retrain/` lists the runs.",
         request=None,
         responses={202: RetrainingRunSerializer, 200: RetrainingRunSerializer, **errors(*AUTH_ERRORS)},
         tags=["models"],
@@ -287,6 +287,32 @@ class RetrainView(APIView):
             RetrainingRunSerializer(run).data,
             status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK,
         )
+
+
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="models_retrain_list",
+        summary="List retraining runs",
+        description="Newest first: what started each run (cron, labels, the admin, the API), its status "
+        "and progress, and for a finished run the gate's outcome, the challenger and champion compared "
+        "and their figures. Filter by `status` (queued, running, succeeded, failed) or `trigger`.",
+        responses={200: RetrainingRunSerializer(many=True), **errors(400, *AUTH_ERRORS)},
+        tags=["models"],
+    )
+)
+class RetrainRunListView(generics.ListAPIView):
+    permission_classes = [IsModelManager]
+    serializer_class = RetrainingRunSerializer
+    pagination_class = NewestFirstPagination
+    throttle_scope = "read"
+    filterset_fields = ["status", "trigger"]
+
+    queryset = RetrainingRun.objects.select_related("challenger", "champion")
+
+    def get_queryset(self):
+        if not getattr(self, "swagger_fake_view", False):  # the schema generator reads no runs
+            retraining.expire_stale_runs()  # a run whose worker died reads as failed, not running
+        return super().get_queryset()
 
 
 class RetrainRunView(APIView):

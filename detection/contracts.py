@@ -53,9 +53,15 @@ class TransactionInput:
 
 @dataclass(frozen=True)
 class Reason:
+    """Why, as a code and the values it speaks of: its sentence is written when it is shown, in
+    the reader's language (`detection.sentences.reason_sentence`)."""
+
     code: str  # stable, machine-readable, e.g. "amount_vs_card_history"
-    message: str  # a plain sentence in the active language
+    params: dict = field(default_factory=dict)  # JSON-safe values of the sentence, e.g. {"ratio": 9.0}
     contribution: float = 0.0  # how much the score drops without this factor
+
+    def as_stored(self) -> dict:
+        return {"code": self.code, "params": self.params, "contribution": self.contribution}
 
 
 @dataclass(frozen=True)

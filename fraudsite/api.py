@@ -31,6 +31,7 @@ urlpatterns = [
     path("models/train", detection_api.TrainView.as_view(), name="models-train"),
     path("models/jobs/<uuid:id>/", detection_api.TrainJobView.as_view(), name="train-job"),
     path("models/retrain", detection_api.RetrainView.as_view(), name="models-retrain"),
+    path("models/retrain/", detection_api.RetrainRunListView.as_view(), name="retrain-runs"),
     path("models/retrain/<int:pk>/", detection_api.RetrainRunView.as_view(), name="retrain-run"),
     path("models/<str:version>/", detection_api.ModelDetailView.as_view(), name="model-detail"),
     path("models/<str:version>/promote", detection_api.PromoteView.as_view(), name="model-promote"),

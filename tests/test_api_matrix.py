@@ -119,6 +119,7 @@ ENDPOINTS = [
     ("training job", "get", "/api/v1/models/jobs/{job_train}/", None, expect(403, model_manager=200, admin=404)),
     ("retrain through the gate", "post", "/api/v1/models/retrain", None, expect(403, model_manager=202, admin=202)),
     ("retraining run", "get", "/api/v1/models/retrain/{run}/", None, expect(403, model_manager=200, admin=200)),
+    ("retraining runs", "get", "/api/v1/models/retrain/", None, expect(403, model_manager=200, admin=200)),
     ("batches create", "post", "/api/v1/batches/", "CSV",
      expect(403, integrator_x=202, integrator_y=202, analyst=202, model_manager=202, admin=202)),
     ("batch of X", "get", "/api/v1/batches/{job_x}/", None,

@@ -18,7 +18,7 @@ def test_the_documented_import_graph_is_the_codes():
     doc = (ROOT / "docs" / "architecture.md").read_text()
     shown = re.search(r"<!-- import-graph -->\n```mermaid\n(.*?)```\n<!-- /import-graph -->", doc, re.S)
     assert shown is not None, "the graph's markers are missing from docs/architecture.md"
-    assert shown.group(1) == drawn, "run scripts/import-graph and paste its output into docs/architecture.md"
+    assert shown.group(1) == drawn, "run scripts/import-graph --write"
 
 
 def test_every_arrow_points_down_the_layers():

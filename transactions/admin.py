@@ -7,10 +7,13 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import Case, IntegerField, Value, When
 from django.urls import path
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from core.validators import refuse_card_number
+from detection.sentences import reason_sentence
 from transactions import services
 from transactions.admin_queue import review_queue_view
 from transactions.models import Card, FraudReport, Merchant, Transaction
@@ -228,7 +231,7 @@ class TransactionAdmin(admin.ModelAdmin):
                     "decided_by",
                     "decided_at",
                     "rule_hits",
-                    "reasons",
+                    "reasons_read",
                     "features",
                 ]
             },
@@ -245,6 +248,18 @@ class TransactionAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @admin.display(description=_("reasons"))
+    def reasons_read(self, obj):
+        """The reasons in the reader's language, one per line (stored as codes and values)."""
+        return (
+            format_html_join(
+                mark_safe("<br>"),
+                "{} <code>{}</code>",
+                ((reason_sentence(r), r.get("code", "")) for r in obj.reasons),
+            )
+            or "—"
+        )
 
     @admin.display(description=_("card"), ordering="card__last4")
     def card_last4(self, obj):

@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_filters import rest_framework as filters
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiResponse,
@@ -41,6 +42,7 @@ from core import plausible
 from core.validators import refuse_card_number
 from detection import jobs
 from detection.contracts import CARD_KEY_SEPARATOR, TransactionInput
+from detection.sentences import reason_sentence
 from detection.serving import scoring
 from transactions import conf, directory
 from transactions.models import NOTE_MAX_LENGTH, Card, Decision, FraudReport, Merchant, Transaction
@@ -60,7 +62,22 @@ class ReasonSerializer(ReusedFieldsMixin, serializers.Serializer):
     """Why: one reason of a decision."""
 
     code = serializers.CharField(help_text="Stable, machine-readable, e.g. `amount_vs_card_history`.")
-    message = serializers.CharField(help_text="A plain sentence, in the request's language.")
+    message = serializers.SerializerMethodField(
+        help_text="A plain sentence, written in the request's language (Accept-Language) when it is read."
+    )
+    params = serializers.SerializerMethodField(
+        help_text="The values the sentence speaks of, by name (e.g. `ratio`, `window`); empty for "
+        "reasons recorded before they were kept."
+    )
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_message(self, reason):
+        return reason_sentence(reason)
+
+    @extend_schema_field({"type": "object", "additionalProperties": True})
+    def get_params(self, reason):
+        params = reason.get("params") if isinstance(reason, dict) else reason.params
+        return params or {}
 
 
 class DecisionFieldsMixin(serializers.Serializer):

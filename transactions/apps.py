@@ -8,7 +8,8 @@ class TransactionsConfig(AppConfig):
     verbose_name = _("Transactions")
 
     def ready(self):
-        from transactions import conf, directory  # noqa: F401 - conf declares the app's settings
+        # conf declares the app's settings, reasons registers the sentences of its own reasons.
+        from transactions import conf, directory, reasons  # noqa: F401
         from transactions.models import Card, Merchant
 
         # This process forgets a saved or deleted card or merchant at once (others within the TTL).

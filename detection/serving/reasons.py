@@ -4,7 +4,8 @@ For each group of related features (the features one reason speaks about), the g
 a typical legitimate value (stored with the model version: training medians of legitimate rows)
 and the drop in score is measured. All the reset copies go through the model in ONE
 `predict_proba` call together with the original row, so the reasons cost one model call, and
-the largest drops become reasons: a stable code plus a sentence in the active language.
+the largest drops become reasons: a stable code plus the values its sentence speaks of
+(`detection.sentences` writes it when it is shown, in the reader's language).
 
 Drops are ranked in log-odds, not probability: when two strong factors each push the score to
 0.999, removing either one alone barely moves the probability, but it does move the log-odds.
@@ -17,8 +18,6 @@ from functools import cache
 
 import numpy as np
 import pandas as pd
-from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 from threadpoolctl import ThreadpoolController
 
 from detection.contracts import Reason
@@ -51,33 +50,10 @@ def logit(p):
     return np.log(p) - np.log1p(-p)
 
 
-def _num(value, digits=1):
-    value = float(value)
-    if abs(value - round(value)) < 10**-digits / 2:
-        return f"{round(value):d}"
-    return f"{value:.{digits}f}"
-
-
 def _window(name):
-    """'card_count_1h' -> 'in the last hour'."""
-    match = re.search(r"_(\d+)(h|d)$", name)
-    if not match:
-        return ""
-    number, unit = int(match.group(1)), match.group(2)
-    if unit == "h":
-        return ngettext("in the last hour", "in the last %(n)d hours", number) % {"n": number}
-    if number == 7:
-        return _("in the last week")
-    return ngettext("in the last day", "in the last %(n)d days", number) % {"n": number}
-
-
-def _duration(seconds):
-    seconds = max(0.0, float(seconds))
-    if seconds < 120:
-        return ngettext("%(n)d second", "%(n)d seconds", round(seconds)) % {"n": round(seconds)}
-    if seconds < 2 * 3600:
-        return ngettext("%(n)d minute", "%(n)d minutes", round(seconds / 60)) % {"n": round(seconds / 60)}
-    return ngettext("%(n)d hour", "%(n)d hours", round(seconds / 3600)) % {"n": round(seconds / 3600)}
+    """'card_count_1h' -> '1h': the window a feature counts over, as the sentence reads it."""
+    match = re.search(r"_(\d+[hd])$", name)
+    return match.group(1) if match else ""
 
 
 def _most_unusual(values, typical):
@@ -88,106 +64,67 @@ def _most_unusual(values, typical):
     )
 
 
-# Each message gets the group's values and typical values ({feature: value}) of the row.
+def _rounded(value, digits=2):
+    return round(float(value), digits)
+
+
+# Each function gets the group's values and typical values ({feature: value}) of the row and
+# returns the values its sentence speaks of (detection.sentences writes it when it is shown).
 def _amount_vs_card(values, typical):
     if "amount_to_card_mean_30d" in values:
-        return _("Amount is %(ratio)s× this card's usual spending") % {
-            "ratio": _num(values["amount_to_card_mean_30d"])
-        }
-    name = _most_unusual(values, typical)
-    return _("Amount is %(z)s standard deviations from this card's usual spending") % {
-        "z": _num(values[name])
-    }
+        return {"ratio": _rounded(values["amount_to_card_mean_30d"], 1)}
+    return {"z": _rounded(values[_most_unusual(values, typical)], 1)}
 
 
 def _amount(values, typical):
-    return _("Unusually large amount (%(amount)s)") % {"amount": _num(next(iter(values.values())), 2)}
+    return {"amount": _rounded(next(iter(values.values())))}
 
 
 def _card_velocity(values, typical):
     name = _most_unusual(values, typical)
-    n = round(values[name])
-    return ngettext(
-        "%(n)d transaction on this card %(window)s", "%(n)d transactions on this card %(window)s", n
-    ) % {"n": n, "window": _window(name)}
+    return {"n": round(values[name]), "window": _window(name)}
 
 
 def _card_spending(values, typical):
     name = _most_unusual(values, typical)
-    return _("This card's spending %(window)s is unusual (up to %(amount)s)") % {
-        "window": _window(name),
-        "amount": _num(values[name], 2),
-    }
+    return {"window": _window(name), "amount": _rounded(values[name])}
 
 
-def _card_known_fraud(values, typical):
-    return _("This card had confirmed fraud in the last 30 days")
+def _nothing(values, typical):
+    return {}
 
 
 def _time_since(values, typical):
-    seconds = next(iter(values.values()))
-    return _("Only %(duration)s since this card's previous transaction") % {"duration": _duration(seconds)}
+    return {"seconds": round(next(iter(values.values())))}
 
 
-def _new_merchant(values, typical):
-    return _("First time this card pays this merchant in 30 days")
-
-
-# A merchant is shared by every integrator and the bank's customers, so its counts and rates are
-# other parties' figures: its reasons say that it is risky (the shared intelligence the product
-# offers), never how many frauds or which share of its transactions. Staff see the numbers in the
-# decision's stored features.
 def _merchant_fraud(values, typical):
-    recent = values.get("merchant_known_frauds_recent", 0)
-    if recent > typical.get("merchant_known_frauds_recent", 0):
-        return _("Merchant had confirmed fraud in the last week")
+    if values.get("merchant_known_frauds_recent", 0) > typical.get("merchant_known_frauds_recent", 0):
+        return {"recent_week": True}
     rates = {k: v for k, v in values.items() if "rate" in k}
     if not rates:
-        return _("Merchant had confirmed fraud recently")
-    name = _most_unusual(rates, typical)
-    return _("Merchant had an unusual share of confirmed fraud over %(days)s days") % {
-        "days": re.sub(r"\D", "", name.rsplit("_", 1)[-1]) or "?",
-    }
+        return {}
+    return {"days": re.sub(r"\D", "", _most_unusual(rates, typical).rsplit("_", 1)[-1]) or "?"}
 
 
 def _merchant_volume(values, typical):
-    name = _most_unusual(values, typical)
-    return _("Unusual activity at this merchant %(window)s") % {"window": _window(name)}
+    return {"window": _window(_most_unusual(values, typical))}
 
 
 def _time_of_day(values, typical):
-    if "hour" in values:
-        return _("Made at an unusual time of day (%(hour)s:00 UTC)") % {
-            "hour": f"{round(values['hour']):02d}"
-        }
-    return _("Made at night")
-
-
-def _weekend(values, typical):
-    return _("Made on a weekend")
-
-
-def _new_country(values, typical):
-    return _("Card used in a country it has not used before")
+    return {"hour": round(values["hour"])} if "hour" in values else {}
 
 
 def _channel(values, typical):
     active = [name for name, value in values.items() if value >= 0.5]
-    labels = {
-        "channel_online": _("Made online"),
-        "channel_atm": _("Cash withdrawal at an ATM"),
-        "channel_contactless": _("Contactless payment"),
-    }
-    if active and active[0] in labels:
-        return labels[active[0]]
-    return _("Unusual payment channel")
+    return {"channel": active[0].removeprefix("channel_")} if active else {}
 
 
 @dataclass(frozen=True)
 class ReasonSpec:
     code: str
     pattern: str  # regex over feature names: every matching feature belongs to this reason
-    message: Callable[[dict, dict], str]  # (group values, typical values) -> sentence
+    params: Callable[[dict, dict], dict]  # (group values, typical values) -> the sentence's values
     neutral: float | None = None  # reset value when the version stores no typical value
 
     def matches(self, feature):
@@ -200,14 +137,14 @@ SPECS = [
     ReasonSpec("amount_vs_card_history", r"^amount_(to_card|zscore|ratio)", _amount_vs_card, None),
     ReasonSpec("card_velocity", r"^card_count_", _card_velocity, 0.0),
     ReasonSpec("card_spending", r"^card_(mean|max)_amount_", _card_spending, None),
-    ReasonSpec("card_known_fraud", r"^card_known_frauds", _card_known_fraud, 0.0),
+    ReasonSpec("card_known_fraud", r"^card_known_frauds", _nothing, 0.0),
     ReasonSpec("time_since_previous", r"^seconds_since_card_previous", _time_since, None),
-    ReasonSpec("new_merchant_for_card", r"^merchant_new_for_card", _new_merchant, 0.0),
+    ReasonSpec("new_merchant_for_card", r"^merchant_new_for_card", _nothing, 0.0),
     ReasonSpec("merchant_fraud", r"^merchant_(fraud_rate|known_frauds)", _merchant_fraud, 0.0),
     ReasonSpec("merchant_volume", r"^merchant_count_", _merchant_volume, None),
     ReasonSpec("time_of_day", r"^(hour|is_night)$", _time_of_day, None),
-    ReasonSpec("weekend", r"^is_weekend$", _weekend, 0.0),
-    ReasonSpec("new_country_for_card", r"^country_new_for_card", _new_country, 0.0),
+    ReasonSpec("weekend", r"^is_weekend$", _nothing, 0.0),
+    ReasonSpec("new_country_for_card", r"^country_new_for_card", _nothing, 0.0),
     ReasonSpec("channel", r"^channel_", _channel, 0.0),
     ReasonSpec("amount", r"^amount$", _amount, None),
 ]
@@ -250,13 +187,13 @@ def typical_vector(feature_names, typical_values) -> np.ndarray:
     return values
 
 
-def _message(group: Group, feature_names, row, typical) -> str:
+def _params(group: Group, feature_names, row, typical) -> dict:
     values = {feature_names[c]: float(row[c]) for c in group.columns}
     typical_values = {feature_names[c]: float(typical[c]) for c in group.columns if np.isfinite(typical[c])}
     if group.spec is None:
         name, value = next(iter(values.items()))
-        return _("Unusual value of %(feature)s (%(value)s)") % {"feature": name, "value": _num(value, 2)}
-    return group.spec.message(values, typical_values)
+        return {"feature": name, "value": _rounded(value)}
+    return group.spec.params(values, typical_values)
 
 
 class Explainer:
@@ -314,7 +251,7 @@ class Explainer:
             reasons.append(
                 Reason(
                     code=group.code,
-                    message=_message(group, self.feature_names, row, self.typical),
+                    params=_params(group, self.feature_names, row, self.typical),
                     contribution=round(score - float(scores[1 + index]), 4),
                 )
             )

@@ -14,7 +14,7 @@ drops them at once when this process saves one), so `decide()` does not query th
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import ClassVar
@@ -22,7 +22,6 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from core.cache import on_clear_all
 from detection import conf
@@ -46,7 +45,10 @@ class Hit:
     decision: Decision
     id: int
     name: str
-    detail: str
+    # A rule's kind and the values it matched on (detection.sentences.rule_detail words them); a
+    # list entry's kind and value.
+    kind: str = ""
+    detail: dict = field(default_factory=dict)
 
     def as_dict(self):
         return {
@@ -54,6 +56,7 @@ class Hit:
             "decision": self.decision,
             "id": self.id,
             "name": self.name,
+            "kind": self.kind,
             "detail": self.detail,
         }
 
@@ -147,7 +150,9 @@ class ListCheck(Check):
         item = self.items.get(value)
         if item is None or not item.live(now if now is not None else timezone.now()):
             return None
-        return Hit(self.source, self.decision, item.id, f"{self.kind}={item.value}", item.reason)
+        return Hit(
+            self.source, self.decision, item.id, f"{self.kind}={item.value}", self.kind, {"note": item.reason}
+        )
 
     def mask(self, frame, *, now=None):
         now = now if now is not None else timezone.now()
@@ -201,7 +206,7 @@ def register_rule(cls):
 
 
 class RuleCheck(Check):
-    """One active rule; `detail` says, in the active language, why it matched."""
+    """One active rule; `detail` gives the values it matched on, None when it does not match."""
 
     kind: ClassVar[str]  # a Rule.Kind
     source = "rule"
@@ -234,14 +239,14 @@ class RuleCheck(Check):
             values=rule.value_set,
         )
 
-    def detail(self, tx: TransactionInput, history: HistorySource | None) -> str | None:
+    def detail(self, tx: TransactionInput, history: HistorySource | None) -> dict | None:
         raise NotImplementedError
 
     def matches(self, tx, history=None, *, now=None):
         detail = self.detail(tx, history)
         if detail is None:
             return None
-        return Hit(self.source, self.decision, self.id, self.name, detail)
+        return Hit(self.source, self.decision, self.id, self.name, self.kind, detail)
 
 
 @register_rule
@@ -253,7 +258,7 @@ class AmountAbove(RuleCheck):
 
     def detail(self, tx, history):
         if Decimal(str(tx.amount)) > self.amount:
-            return _("amount %(amount)s above %(limit)s") % {"amount": tx.amount, "limit": self.amount}
+            return {"amount": str(tx.amount), "limit": str(self.amount)}
         return None
 
     def mask(self, frame, *, now=None):
@@ -266,7 +271,7 @@ class CountryIn(RuleCheck):
 
     def detail(self, tx, history):
         if tx.country and tx.country.upper() in self.values:
-            return _("country %(country)s") % {"country": tx.country.upper()}
+            return {"country": tx.country.upper()}
         return None
 
     def mask(self, frame, *, now=None):
@@ -279,7 +284,7 @@ class CategoryIn(RuleCheck):
 
     def detail(self, tx, history):
         if tx.merchant_category and tx.merchant_category.upper() in self.values:
-            return _("merchant category %(category)s") % {"category": tx.merchant_category}
+            return {"category": tx.merchant_category}
         return None
 
     def mask(self, frame, *, now=None):
@@ -324,10 +329,7 @@ class Velocity(RuleCheck):
             return None
         count = self.count(tx, history)
         if count > self.max_count:
-            return _("%(count)d transactions in %(minutes)d minutes") % {
-                "count": count,
-                "minutes": self.window_minutes,
-            }
+            return {"count": count, "minutes": self.window_minutes}
         return None
 
     def mask(self, frame, *, now=None):

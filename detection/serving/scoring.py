@@ -49,29 +49,22 @@ def explainer_for(loaded: registry.LoadedModel) -> Explainer:
     return explainer
 
 
-def _list_entry_label(hit: rules.Hit) -> str:
-    """The entry as the submitter may read it: a card's key or fingerprint is the bank's own
-    name for the card (an integrator knows its card by another id), so only its kind is said."""
-    kind = hit.name.partition("=")[0]
-    if kind == "card_id":
-        return _("this card")
-    if kind == "card_fingerprint":
-        return _("this card number")
-    return hit.name
+# A card's key or fingerprint is the bank's own name for the card (an integrator knows its card
+# by another id): a reason given to the submitter names only the entry's kind.
+CARD_LIST_KINDS = ("card_id", "card_fingerprint")
 
 
 def _list_or_rule_reason(hit: rules.Hit) -> Reason:
-    if hit.source == "allow_list":
-        message = _("On the allow list (%(entry)s).") % {"entry": _list_entry_label(hit)}
-    elif hit.source == "block_list":
-        message = _("On the block list (%(entry)s).") % {"entry": _list_entry_label(hit)}
+    if hit.source == "rule":
+        params = {"rule": hit.name, "kind": hit.kind, "detail": hit.detail}
     else:
-        message = _("Rule “%(rule)s” matched: %(detail)s.") % {"rule": hit.name, "detail": hit.detail}
-    return Reason(code=hit.source if hit.source != "rule" else "rule", message=message, contribution=1.0)
+        value = hit.name.partition("=")[2]
+        params = {"kind": hit.kind} if hit.kind in CARD_LIST_KINDS else {"kind": hit.kind, "value": value}
+    return Reason(code=hit.source, params=params, contribution=1.0)
 
 
 def _no_model_reason() -> Reason:
-    return Reason(code="no_model", message=_("No model is available; a person will review it."))
+    return Reason(code="no_model")
 
 
 def _online_features(tx, history):

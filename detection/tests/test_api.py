@@ -1,6 +1,7 @@
 """Model versions through the API: list, read, train in the background, promote."""
 
 import pytest
+from django.utils import timezone
 
 from accounts.tests.api_clients import error_of, session_client
 from detection.ml import simulator
@@ -98,6 +99,25 @@ def test_retraining_through_the_gate_is_queued_once_and_can_be_polled(model_mana
     assert polled.status_code == 200 and polled.json()["outcome"] == ""
     assert session_client(analyst).post("/api/v1/models/retrain").status_code == 403
     assert error_of(manager.get("/api/v1/models/retrain/999999/"))["code"] == "not_found"
+
+
+def test_retraining_runs_are_listed_newest_first_and_filtered(model_manager, analyst):
+    from detection.models import RetrainingRun
+
+    cutoff = timezone.now()
+    old = RetrainingRun.objects.create(
+        trigger="cron", status="failed", error="the worker stopped", labels_cutoff=cutoff, active=None
+    )
+    new = RetrainingRun.objects.create(trigger="labels", status="queued", labels_cutoff=cutoff)
+    manager = session_client(model_manager)
+
+    listed = manager.get("/api/v1/models/retrain/").json()["results"]
+    failed = manager.get("/api/v1/models/retrain/?status=failed").json()["results"]
+
+    assert [run["id"] for run in listed] == [new.pk, old.pk]
+    assert [(run["id"], run["error"]) for run in failed] == [(old.pk, "the worker stopped")]
+    assert error_of(manager.get("/api/v1/models/retrain/?status=lost"))["code"] == "validation_error"
+    assert session_client(analyst).get("/api/v1/models/retrain/").status_code == 403
 
 
 def test_a_failed_retraining_reports_its_error(model_manager, django_capture_on_commit_callbacks):

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 from django.utils import translation
 
+from detection.sentences import reason_sentence
 from detection.serving.reasons import Explainer, groups_for
 from detection.tests.pipelines import train_toy
 
@@ -45,18 +46,19 @@ def test_a_typical_transaction_has_no_reasons(explainer):
     assert reasons == []
 
 
-def test_sentences_carry_the_values_in_english_and_chinese():
+def test_one_explanation_reads_in_english_and_in_chinese():
     pipeline, X, y = train_toy(FEATURES, algorithm="logreg")
     explainer = Explainer(pipeline, FEATURES, X[y == 0].median().to_dict())
     row = {"amount_to_card_mean_30d": 6.0, "card_count_1h": 5.0, "hour": 0.0}
-    with translation.override("en"):
+    with translation.override("zh-hans"):  # the language of the moment does not matter
         _score, reasons = explainer.score_and_explain(row)
-    messages = {r.code: r.message for r in reasons}
+    assert {r.code: r.params for r in reasons}["card_velocity"] == {"n": 5, "window": "1h"}
+    with translation.override("en"):
+        messages = {r.code: reason_sentence(r) for r in reasons}
     assert messages["amount_vs_card_history"] == "Amount is 6× this card's usual spending"
     assert messages["card_velocity"] == "5 transactions on this card in the last hour"
     with translation.override("zh-hans"):
-        _score, reasons_zh = explainer.score_and_explain(row)
-    zh = {r.code: r.message for r in reasons_zh}
+        zh = {r.code: reason_sentence(r) for r in reasons}
     assert (
         "6" in zh["amount_vs_card_history"]
         and zh["amount_vs_card_history"] != messages["amount_vs_card_history"]

@@ -39,7 +39,7 @@ def test_allow_list_wins_over_block_list_and_rules():
     ListEntry.objects.create(list_type="block", kind="merchant_id", value="m-1")
     Rule.objects.create(name="big", kind="amount_above", amount=Decimal(1), action="block")
     hit = evaluate_lists_and_rules(tx())
-    assert (hit.source, hit.decision, hit.detail) == ("allow_list", Decision.APPROVE, "VIP")
+    assert (hit.source, hit.decision, hit.detail) == ("allow_list", Decision.APPROVE, {"note": "VIP"})
 
 
 @pytest.mark.parametrize(

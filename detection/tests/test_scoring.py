@@ -8,6 +8,7 @@ from django.utils import translation
 from detection.contracts import Decision, TransactionInput
 from detection.ml.features import FEATURE_NAMES
 from detection.models import ListEntry, ModelVersion, Rule
+from detection.sentences import reason_sentence
 from detection.serving import registry
 from detection.serving.scoring import band, by_row_chunks, decide, explainer_for, score_frame
 from detection.tests.history import FrameHistory
@@ -63,7 +64,7 @@ def test_the_champion_decides_with_its_bands_features_and_reasons(history):
     assert decision.decision == band(decision.score, version.thresholds)
     assert set(decision.features) == set(FEATURE_NAMES)
     assert decision.reasons and decision.reasons[0].contribution >= 0
-    assert all(r.message for r in decision.reasons)
+    assert all(reason_sentence(r) for r in decision.reasons)
 
 
 def test_online_and_batch_scores_agree(history):
@@ -84,7 +85,7 @@ def test_lists_and_rules_decide_before_the_model(history):
     decision = decide(as_input(row), history=history)
     assert (decision.decision, decision.decided_by) == (Decision.APPROVE, "allow_list")
     assert decision.score is not None, "the model's opinion is still recorded"
-    assert decision.rule_hits[0]["detail"] == "known good"
+    assert decision.rule_hits[0]["detail"] == {"note": "known good"}
     ListEntry.objects.all().delete()
     Rule.objects.create(name="everything", kind="amount_above", amount=Decimal(-1), action="block")
     decision = decide(as_input(row), history=history)
@@ -123,13 +124,16 @@ def test_a_promotion_changes_the_serving_version(history):
     assert decision.decision == Decision.REVIEW  # its review threshold of 0 flags everything
 
 
-def test_reasons_speak_chinese_when_asked(history):
+def test_a_decision_taken_in_english_reads_in_chinese(history):
     register_feature_model()
     row = as_input(riskiest_late_rows(1).iloc[0])
-    with translation.override("zh-hans"):
+    with translation.override("en"):
         decision = decide(row, history=history)
-    assert decision.reasons
-    assert any("\u4e00" <= ch <= "\u9fff" for ch in decision.reasons[0].message)
+        english = reason_sentence(decision.reasons[0])
+    with translation.override("zh-hans"):
+        chinese = reason_sentence(decision.reasons[0])
+    assert decision.reasons and english.isascii()
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in chinese)
 
 
 def test_score_frame_limits_rows_and_explains_flagged_ones():

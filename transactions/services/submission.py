@@ -115,7 +115,7 @@ class _Verdict:
     """What was decided, as it will be stored (an account rule may still turn it into a block)."""
 
     decision: str
-    risk_score: int
+    risk_score: int | None  # None: declined by the account's own rules, not for a fraud risk
     score: float | None
     model_version: str
     decided_by: str
@@ -213,9 +213,7 @@ def _verdict(card, merchant, fields: _Fields) -> _Verdict:
         )
     )
     if decision is None:  # held for a person, never lost
-        reason = Reason(
-            DECISION_UNAVAILABLE, _("The automatic check was unavailable; a person will review it.")
-        )
+        reason = Reason(DECISION_UNAVAILABLE)
         return _Verdict(
             Decision.REVIEW, RISK_WITHOUT_SCORE[Decision.REVIEW], None, "", "fallback", "", [], {}, [reason]
         )
@@ -245,12 +243,13 @@ def _settle(card, value, verdict: _Verdict):
     # Rules of the account itself, judged on the balances as they are under the lock.
     own_rule = None
     if locked.status == Card.Status.FROZEN:
-        own_rule = Reason(CARD_FROZEN, _("The card is frozen; unfreeze it to pay with it."))
+        own_rule = Reason(CARD_FROZEN)
     elif verdict.decision != Decision.BLOCK and value > locked.available_credit:
         # No figure: whoever submits is told the card is short, never its credit.
-        own_rule = Reason(OVER_CREDIT_LIMIT, _("The amount is more than the card's available credit."))
+        own_rule = Reason(OVER_CREDIT_LIMIT)
     if own_rule is not None:
         verdict.decision, verdict.decided_by = Decision.BLOCK, "rule"
+        verdict.risk_score = None  # a frozen card or no credit left says nothing of fraud
         verdict.rule_hits = [{"code": own_rule.code, "kind": "rule"}, *verdict.rule_hits]
         verdict.reasons = [own_rule]
     elif verdict.decision == Decision.APPROVE:  # credit freed or card unfrozen since the refused charge
@@ -275,12 +274,12 @@ def _transaction(card, merchant, fields: _Fields, verdict: _Verdict, submitted_b
         submitted_by=submitted_by if submitted_by is not None and submitted_by.is_authenticated else None,
         decision=verdict.decision,
         score=verdict.score,
-        risk_score=max(0, min(100, int(verdict.risk_score))),
+        risk_score=None if verdict.risk_score is None else max(0, min(100, int(verdict.risk_score))),
         model_version=verdict.model_version or "",
         decided_by=verdict.decided_by or "",
         model_fallback_from=verdict.model_fallback_from or "",
         rule_hits=verdict.rule_hits,
-        reasons=[{"code": r.code, "message": str(r.message)} for r in verdict.reasons],
+        reasons=[reason.as_stored() for reason in verdict.reasons],
         features=_json_safe_features(verdict.features),
         decided_at=timezone.now(),
         status=_STATUS_OF_DECISION[verdict.decision],

@@ -4,6 +4,7 @@ from django import template
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from detection.sentences import reason_sentence
 from transactions.models import FraudReport, Transaction
 
 register = template.Library()
@@ -23,8 +24,8 @@ REPORT_BADGES = {
     FraudReport.Status.REJECTED: (_("Rejected"), "text-bg-secondary"),
 }
 
-# Plain-language wording for the reason codes we know, in the reader's language; other codes
-# show the sentence detection wrote when it decided.
+# A customer's wording (with what to do) for the reasons of their own account; other reasons read
+# as detection words them, in the reader's language.
 REASON_TEXTS = {
     "card_frozen": _("This card is frozen, so the payment was declined. Unfreeze the card to use it again."),
     "over_credit_limit": _("The amount is more than the credit still available on this card."),
@@ -54,7 +55,7 @@ def reason_text(reason):
     code = reason.get("code", "") if isinstance(reason, dict) else ""
     if code in REASON_TEXTS:
         return REASON_TEXTS[code]
-    return reason.get("message") or code if isinstance(reason, dict) else str(reason)
+    return reason_sentence(reason) if isinstance(reason, dict) else str(reason)
 
 
 # How a risk score is shown, on the customers' pages and in the review queue alike: from 70 up

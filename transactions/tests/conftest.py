@@ -3,6 +3,9 @@ import pytest
 from detection.contracts import DecisionResult, Reason
 from detection.serving import scoring
 
+# The fake verdicts' one reason: this many transactions on the card in the last hour.
+VELOCITY = {"approve": 1, "review": 4, "block": 9}
+
 
 @pytest.fixture
 def decision_is(monkeypatch):
@@ -22,7 +25,7 @@ def decision_is(monkeypatch):
                 model_version="test-model-1",
                 decided_by="model",
                 rule_hits=[],
-                reasons=[Reason(code=f"test_{verdict}", message=f"Test says {verdict}.", contribution=0.1)],
+                reasons=[Reason("card_velocity", {"n": VELOCITY[verdict], "window": "1h"}, contribution=0.1)],
                 features={"amount": float(tx.amount), "card_tx_count_1d": float("nan")},
             )
 

@@ -28,7 +28,13 @@ def test_submit_decides_stores_and_explains(integrator, decision_is):
     assert body["transaction_id"] == "tx_1"
     assert body["decision"] == "approve" and body["status"] == "approved"
     assert body["risk_score"] == 5 and body["model_version"] == "test-model-1"
-    assert body["reasons"] == [{"code": "test_approve", "message": "Test says approve."}]
+    assert body["reasons"] == [
+        {
+            "code": "card_velocity",
+            "message": "1 transaction on this card in the last hour",
+            "params": {"n": 1, "window": "1h"},
+        }
+    ]
     assert body["amount"] == "25.00"
     tx = Transaction.objects.get(external_id="tx_1")
     assert tx.submitted_by == integrator and tx.decision == "approve"
@@ -191,7 +197,7 @@ def test_score_decides_without_storing(integrator, decision_is):
     )
     assert response.status_code == 200
     assert response.json()["decision"] == "block"
-    assert response.json()["reasons"][0]["code"] == "test_block"
+    assert response.json()["reasons"][0]["params"] == {"n": 9, "window": "1h"}
     assert not Transaction.objects.exists() and not Card.objects.exists()
 
 
@@ -267,3 +273,27 @@ def test_a_known_card_and_merchant_are_not_looked_up_again_until_edited(integrat
     merchant.save()
     body = submit(client).json()
     assert (body["decision"], body["decided_by"]) == ("block", "rule")
+
+
+def test_reasons_read_in_the_language_of_the_reader_not_of_the_payment(integrator, decision_is):
+    decision_is("block")
+    client = key_client(integrator)
+    body = {"card_id": "card_1", "merchant_id": "m_1", "amount": "25.00", "transaction_id": "tx_zh"}
+    assert client.post(URL, body, format="json", HTTP_ACCEPT_LANGUAGE="zh-hans").status_code == 201
+
+    def reason(language):
+        body = client.get(f"{URL}tx_zh/", HTTP_ACCEPT_LANGUAGE=language).json()
+        return body["reasons"][0]
+
+    english, chinese = reason("en"), reason("zh-hans")
+    assert english["message"] == "9 transactions on this card in the last hour"
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in chinese["message"]) and "9" in chinese["message"]
+    assert english["params"] == chinese["params"] == {"n": 9, "window": "1h"}
+
+
+def test_reasons_stored_as_sentences_before_still_read_as_they_were(integrator):
+    tx = TransactionFactory(
+        submitted_by=integrator, reasons=[{"code": "amount_high", "message": "Much larger than usual."}]
+    )
+    body = key_client(integrator).get(f"{URL}{tx.external_id}/", HTTP_ACCEPT_LANGUAGE="zh-hans").json()
+    assert body["reasons"] == [{"code": "amount_high", "message": "Much larger than usual.", "params": {}}]

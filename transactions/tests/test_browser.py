@@ -4,12 +4,14 @@ import re
 from decimal import Decimal
 
 import pytest
-from django.utils import timezone
+from django.urls import reverse
+from django.utils import timezone, translation
 from playwright.sync_api import expect
 
 from accounts.tests import factories as users
+from detection.sentences import reason_sentence
 from transactions.models import Card, FraudReport, Transaction
-from transactions.tests.factories import MerchantFactory
+from transactions.tests.factories import CardFactory, MerchantFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -103,3 +105,46 @@ def test_a_customer_pays_reports_fraud_and_sees_it_confirmed(page):
     page.get_by_role("link", name=re.compile("Green Grocer")).click()
     expect(page.get_by_test_id("verdict-label")).to_have_text("Confirmed fraud")
     assert not [error for error in page.console_errors if "Content Security Policy" in error]
+
+
+def choose_language(page, code):
+    """The site's language switcher (it submits itself)."""
+    with page.expect_navigation():
+        page.select_option("#language-select", code)
+
+
+def velocity_sentence(language, n):
+    with translation.override(language):
+        return reason_sentence({"code": "card_velocity", "params": {"n": n, "window": "1h"}})
+
+
+def test_each_reader_sees_the_reasons_in_their_own_language(page, decision_is):
+    """A payment made in Chinese reads in English to whoever reads English, and the reverse:
+    reasons are written when they are shown, not when the payment was decided."""
+    decision_is("review")  # held for review, one reason: 4 payments on the card in the last hour
+    english, chinese = velocity_sentence("en", 4), velocity_sentence("zh-hans", 4)
+    assert english == "4 transactions on this card in the last hour" and re.search("[\u4e00-\u9fff]", chinese)
+    customer, analyst = users.customer(), users.analyst()
+    CardFactory(owner=customer)
+    MerchantFactory(name="Green Grocer")
+
+    sign_in(page, customer)
+    choose_language(page, "zh-hans")
+    page.goto(reverse("transactions:transaction_new"))
+    page.select_option("#id_merchant", label="Green Grocer")
+    page.fill("#id_amount", "25.00")
+    page.locator("#id_amount").locator("xpath=ancestor::form").locator("[type=submit]").click()
+    expect(page.get_by_test_id("reason")).to_have_text([chinese])
+    choose_language(page, "en")  # the same payment, now read in English
+    expect(page.get_by_test_id("reason")).to_have_text([english])
+    sign_out(page)
+
+    sign_in(page, analyst)  # this browser reads English now
+    page.goto(reverse("admin:transactions_review_queue"))
+    expect(page.get_by_test_id("queue-reasons")).to_have_text([english])
+    page.goto("/")
+    choose_language(page, "zh-hans")
+    page.goto(reverse("admin:transactions_review_queue"))
+    expect(page.get_by_test_id("queue-reasons")).to_have_text([chinese])
+    page.goto(reverse("admin:transactions_transaction_change", args=[Transaction.objects.get().pk]))
+    expect(page.locator(".field-reasons_read")).to_contain_text(chinese)

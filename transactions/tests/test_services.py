@@ -9,6 +9,7 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.models import AuditEntry
+from detection.sentences import reason_sentence
 from transactions import services
 from transactions.models import Card, FraudReport, Merchant, Transaction
 from transactions.tests.factories import AMEX, MASTERCARD, VISA, VISA_2, CardFactory, MerchantFactory
@@ -137,7 +138,8 @@ def test_an_approved_transaction_is_stored_with_its_decision_and_adds_to_the_bal
     tx.refresh_from_db()
     assert (tx.decision, tx.status, tx.risk_score, tx.score) == ("approve", "approved", 5, 0.42)
     assert (tx.model_version, tx.decided_by, tx.submitted_by) == ("test-model-1", "model", customer)
-    assert tx.reasons == [{"code": "test_approve", "message": "Test says approve."}]
+    # Stored as a code and its values, no sentence: each reader gets it in their own language.
+    assert tx.reasons == [{"code": "card_velocity", "params": {"n": 1, "window": "1h"}, "contribution": 0.1}]
     assert tx.features == {"amount": 120.5, "card_tx_count_1d": None}  # NaN stored as null
     assert tx.decided_at is not None and tx.external_id.startswith("tx_")
     card = fresh(card)
@@ -176,8 +178,10 @@ def test_over_the_available_credit_is_declined_by_rule(customer, decision_is):
     tx = submit(card, "100.01")
 
     assert (tx.decision, tx.status, tx.decided_by) == ("block", "declined", "rule")
+    assert tx.risk_score is None  # no fraud risk shown for a card that is short of credit
     assert tx.reasons[0]["code"] == services.OVER_CREDIT_LIMIT
-    assert not re.search(r"\d", tx.reasons[0]["message"])  # no figure of the card's credit
+    assert tx.reasons[0]["params"] == {}  # no figure of the card's credit
+    assert not re.search(r"\d", reason_sentence(tx.reasons[0]))
     assert fresh(card).balance == Decimal("400.00")
     assert submit(card, "100.00").status == Transaction.Status.APPROVED
 
@@ -201,7 +205,7 @@ def test_the_placeholder_or_real_decide_is_called_and_its_verdict_stored(custome
     tx = submit(card, "42")
 
     assert tx.decision in {"approve", "review", "block"}
-    assert tx.reasons and all({"code", "message"} <= set(reason) for reason in tx.reasons)
+    assert tx.reasons and all({"code", "params"} <= set(reason) for reason in tx.reasons)
     card = fresh(card)
     assert card.balance + card.held == {"approve": 42, "review": 42, "block": 0}[tx.decision]
 
