@@ -9,8 +9,10 @@ import time
 import uuid
 from datetime import timedelta
 from decimal import Decimal
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 from django.db import connection, transaction
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -314,3 +316,18 @@ def test_purge_deletes_expired_records_only(integrator):
     IdempotencyRecord.objects.bulk_create(rows)
     assert idempotency_records_purge(now=now, batch_size=7) == 25
     assert sorted(IdempotencyRecord.objects.values_list("key", flat=True)) == [f"k{n}" for n in range(25, 30)]
+
+
+@pytest.mark.django_db
+def test_the_purge_command_deletes_what_has_expired(integrator):
+    fresh = {"owner": integrator, "fingerprint": "f", "response_status": 201, "response_body": b"{}"}
+    IdempotencyRecord.objects.create(
+        key="old", created_at=timezone.now() - TTL - timedelta(minutes=1), **fresh
+    )
+    IdempotencyRecord.objects.create(key="new", created_at=timezone.now(), **fresh)
+    out = StringIO()
+
+    call_command("purge_idempotency_keys", stdout=out)
+
+    assert out.getvalue() == "1 expired Idempotency-Key record(s) deleted.\n"
+    assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["new"]
