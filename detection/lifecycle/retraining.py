@@ -6,7 +6,8 @@ Triggers
   ``retrain`` command, the API).
 * **New labels**: ``retraining_check()`` runs after a label is confirmed (on commit); a run is
   due when at least ``DETECTION_RETRAIN_MIN_NEW_LABELS`` (50) labels, one of them a fraud, became
-  known since the last run was requested.
+  known since the last run was requested. Labels confirmed while a run is queued or running find
+  the slot taken; when that run succeeds it checks again, so they get their own run at once.
 * **Schedule**: ``manage.py retrain --if-due --enqueue`` from cron (see docs/model.md) catches
   labels that arrived without a hook (imports); ``manage.py retrain --enqueue`` weekly refreshes
   the model regardless.
@@ -515,7 +516,12 @@ def execute_run(run_id, *, on_progress=None) -> RetrainingRun | None:
     except Exception as error:
         logger.exception("retraining run %s failed", run_id)
         _fail(run_id, str(error) or error.__class__.__name__)
-    return RetrainingRun.objects.get(pk=run_id)
+    run = RetrainingRun.objects.get(pk=run_id)
+    if run.status == RetrainingRun.Status.SUCCEEDED:
+        # Labels confirmed while this run trained are not in it (it learnt what was known at its
+        # cutoff) and found the slot taken: when they are enough, their run follows now.
+        retraining_check()
+    return run
 
 
 class _Heartbeat:

@@ -260,3 +260,31 @@ def test_a_recent_running_run_is_left_alone(db):
     assert retraining.expire_stale_runs() == 0
     run.refresh_from_db()
     assert run.status == RetrainingRun.Status.RUNNING
+
+
+def test_labels_confirmed_during_a_run_start_the_next_one_when_it_ends(settings, db):
+    from transactions.tests.factories import TransactionFactory
+
+    weak(settings)
+    settings.DETECTION_RETRAIN_MIN_NEW_LABELS = 2
+    run, _created = retraining.retraining_request(trigger="manual", enqueue=False)
+    # Two frauds confirmed while the run waits for its worker: it holds the slot, so no run starts.
+    for _ in range(2):
+        TransactionFactory(
+            is_fraud=True, label_known_at=timezone.now(), label_source="customer", status="confirmed_fraud"
+        )
+    assert retraining.retraining_check() is None
+
+    finished = retraining.execute_run(run.pk)
+
+    assert finished.status == RetrainingRun.Status.SUCCEEDED, finished.error
+    following = RetrainingRun.objects.get(active=True)
+    assert (following.trigger, following.status) == ("labels", "queued")
+    assert (following.new_labels, following.new_frauds) == (2, 2)
+    assert following.labels_cutoff > finished.labels_cutoff
+
+
+def test_a_run_ending_with_too_few_new_labels_starts_nothing(settings, db):
+    weak(settings)
+    assert _run().status == RetrainingRun.Status.SUCCEEDED
+    assert not RetrainingRun.objects.filter(active=True).exists()
