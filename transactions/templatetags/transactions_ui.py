@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from detection.sentences import reason_sentence
 from transactions.models import FraudReport, Transaction
+from transactions.services import CARD_FROZEN, OVER_CREDIT_LIMIT
 
 register = template.Library()
 
@@ -48,6 +49,22 @@ def status_badge(status):
 def report_badge(status):
     label, css = REPORT_BADGES.get(status, (status, "text-bg-secondary"))
     return _badge(label, css, "report-status")
+
+
+@register.filter
+def next_step(tx):
+    """What the customer should do about this payment: a key of transactions/_next_steps.html,
+    or "" when there is nothing to do."""
+    if tx.status == Transaction.Status.PENDING_REVIEW:
+        return "wait"
+    if tx.status != Transaction.Status.DECLINED:
+        return ""
+    codes = {reason.get("code") for reason in tx.reasons if isinstance(reason, dict)}
+    if CARD_FROZEN in codes:
+        return "unfreeze"
+    if OVER_CREDIT_LIMIT in codes:
+        return "credit"
+    return "confirm_it_was_you"
 
 
 @register.filter

@@ -1,3 +1,4 @@
+import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -175,6 +176,35 @@ def test_the_verdict_page_speaks_of_the_decision(signed_in, customer, decision_i
     assert "Declined" in page and "97 / 100" in page
     assert "9 transactions on this card in the last hour" in page
     assert "pct-97" in page
+
+
+def _next_steps(page):
+    match = re.search(r'data-testid="next-steps">(.*?)</div>', page, re.S)
+    return " ".join(match.group(1).split()) if match else None
+
+
+@pytest.mark.parametrize(
+    ("verdict", "card_fields", "amount", "advice"),
+    [
+        ("block", {}, "25.00", "call the number on the back of your card"),
+        ("approve", {"status": "frozen"}, "25.00", "unfreeze it on the card's page"),
+        ("approve", {"credit_limit": Decimal("100")}, "250.00", "not enough credit left"),
+        ("review", {}, "25.00", "an analyst checks the payment"),
+        ("approve", {}, "25.00", None),
+    ],
+)
+def test_a_customer_is_told_what_to_do_about_a_payment(
+    signed_in, customer, decision_is, verdict, card_fields, amount, advice
+):
+    decision_is(verdict)
+    card = CardFactory(owner=customer, **card_fields)
+
+    page = signed_in.get(pay(signed_in, card, amount=amount).url).text
+
+    steps = _next_steps(page)
+    assert (steps is None) if advice is None else (advice in steps), steps
+    if advice is not None and verdict != "review":
+        assert url("card_detail", card.pk) in page or url("dashboard") in page
 
 
 def test_a_typed_merchant_is_created_with_the_payment(signed_in, customer):
