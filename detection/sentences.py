@@ -98,18 +98,41 @@ def _amount(params):
     return _("Unusually large amount (%(amount)s)") % {"amount": number(params.get("amount", 0), 2)}
 
 
+def _below_usual(params, value_key):
+    """Whether the value is under what a legitimate card usually shows (a new or quiet card:
+    the reason is then its quietness, and saying "0 transactions" would read as activity)."""
+    return "usual" in params and float(params.get(value_key, 0)) < float(params["usual"])
+
+
 @sentence_for("card_velocity")
 def _card_velocity(params):
-    n = int(params.get("n", 0))
+    n, when = int(params.get("n", 0)), window(params.get("window", ""))
+    if _below_usual(params, "n"):
+        if n == 0:
+            return _("First payment on this card %(window)s") % {"window": when}
+        return _("Fewer payments than usual on this card %(window)s (%(n)d, usually %(usual)s)") % {
+            "n": n,
+            "window": when,
+            "usual": number(params["usual"]),
+        }
     return ngettext(
         "%(n)d transaction on this card %(window)s", "%(n)d transactions on this card %(window)s", n
-    ) % {"n": n, "window": window(params.get("window", ""))}
+    ) % {"n": n, "window": when}
 
 
 @sentence_for("card_spending")
 def _card_spending(params):
+    when = window(params.get("window", ""))
+    if _below_usual(params, "amount"):
+        if float(params.get("amount", 0)) == 0:
+            return _("No spending on this card %(window)s before this payment") % {"window": when}
+        return _("Less spending than usual on this card %(window)s (up to %(amount)s, usually %(usual)s)") % {
+            "window": when,
+            "amount": number(params["amount"], 2),
+            "usual": number(params["usual"], 2),
+        }
     return _("This card's spending %(window)s is unusual (up to %(amount)s)") % {
-        "window": window(params.get("window", "")),
+        "window": when,
         "amount": number(params.get("amount", 0), 2),
     }
 

@@ -39,7 +39,8 @@ def one_openmp_thread():
     return _threadpools().limit(limits=1, user_api="openmp")
 
 
-MAX_REASONS = 3
+# Every factor that moved the score enough, up to this many (the largest first).
+MAX_REASONS = 5
 # A factor that moves the log-odds by less than this is not worth telling anyone about.
 MIN_DROP = 0.25
 EPSILON = 1e-7
@@ -65,7 +66,7 @@ def _most_unusual(values, typical):
 
 
 def _rounded(value, digits=2):
-    return round(float(value), digits)
+    return round(float(value), digits) + 0.0  # + 0.0: never "-0"
 
 
 # Each function gets the group's values and typical values ({feature: value}) of the row and
@@ -80,14 +81,22 @@ def _amount(values, typical):
     return {"amount": _rounded(next(iter(values.values())))}
 
 
+def _with_usual(params, name, typical, digits):
+    """`params` with the typical value of `name` (a legitimate transaction's, from training), when
+    the version has one: the sentence then says whether this is more or less than usual."""
+    if name in typical:
+        params["usual"] = _rounded(typical[name], digits)
+    return params
+
+
 def _card_velocity(values, typical):
     name = _most_unusual(values, typical)
-    return {"n": round(values[name]), "window": _window(name)}
+    return _with_usual({"n": round(values[name]), "window": _window(name)}, name, typical, 0)
 
 
 def _card_spending(values, typical):
     name = _most_unusual(values, typical)
-    return {"window": _window(name), "amount": _rounded(values[name])}
+    return _with_usual({"window": _window(name), "amount": _rounded(values[name])}, name, typical, 2)
 
 
 def _nothing(values, typical):

@@ -52,7 +52,8 @@ def test_one_explanation_reads_in_english_and_in_chinese():
     row = {"amount_to_card_mean_30d": 6.0, "card_count_1h": 5.0, "hour": 0.0}
     with translation.override("zh-hans"):  # the language of the moment does not matter
         _score, reasons = explainer.score_and_explain(row)
-    assert {r.code: r.params for r in reasons}["card_velocity"] == {"n": 5, "window": "1h"}
+    velocity = {r.code: r.params for r in reasons}["card_velocity"]
+    assert (velocity["n"], velocity["window"]) == (5, "1h") and velocity["usual"] < 5
     with translation.override("en"):
         messages = {r.code: reason_sentence(r) for r in reasons}
     assert messages["amount_vs_card_history"] == "Amount is 6× this card's usual spending"

@@ -1,0 +1,58 @@
+"""Reasons in words: each code's sentence, from the values stored with it, in either language."""
+
+import pytest
+from django.utils import translation
+
+from detection.sentences import reason_sentence
+
+
+def said(code, language="en", **params):
+    with translation.override(language):
+        return reason_sentence({"code": code, "params": params})
+
+
+@pytest.mark.parametrize(
+    ("params", "sentence"),
+    [
+        ({"n": 5, "window": "1h", "usual": 0}, "5 transactions on this card in the last hour"),
+        ({"n": 1, "window": "1h"}, "1 transaction on this card in the last hour"),
+        # A quiet card is the reason, not "0 transactions": say so.
+        ({"n": 0, "window": "30d", "usual": 12}, "First payment on this card in the last 30 days"),
+        (
+            {"n": 2, "window": "7d", "usual": 9},
+            "Fewer payments than usual on this card in the last week (2, usually 9)",
+        ),
+    ],
+)
+def test_card_velocity_says_more_or_less_than_usual(params, sentence):
+    assert said("card_velocity", **params) == sentence
+
+
+def test_card_spending_says_when_a_card_had_none():
+    assert said("card_spending", window="1d", amount=0.0, usual=80.0) == (
+        "No spending on this card in the last day before this payment"
+    )
+    assert said("card_spending", window="1h", amount=900.0, usual=20.0) == (
+        "This card's spending in the last hour is unusual (up to 900)"
+    )
+
+
+def test_every_sentence_has_its_chinese():
+    cases = {
+        "card_velocity": {"n": 0, "window": "30d", "usual": 12},
+        "card_spending": {"window": "1d", "amount": 0.0, "usual": 80.0},
+        "amount_vs_card_history": {"ratio": 9.0},
+        "rule": {"rule": "big", "kind": "amount_above", "detail": {"amount": "900", "limit": "500"}},
+        "block_list": {"kind": "card_id"},
+        "no_model": {},
+    }
+    for code, params in cases.items():
+        english, chinese = said(code, **params), said(code, "zh-hans", **params)
+        assert english != chinese and any("\u4e00" <= ch <= "\u9fff" for ch in chinese), code
+
+
+def test_a_reason_stored_as_a_sentence_is_shown_as_written():
+    with translation.override("zh-hans"):
+        assert reason_sentence({"code": "amount_high", "message": "Much larger than usual."}) == (
+            "Much larger than usual."
+        )
