@@ -51,6 +51,17 @@ def report_badge(status):
     return _badge(label, css, "report-status")
 
 
+# Decisions a list or a rule took: the fraud score did not decide them, so it is not shown as
+# their risk (a blocked card with "risk 12 / 100" reads as a contradiction).
+DECIDED_BY_RULES = ("allow_list", "block_list", "rule")
+
+
+@register.filter
+def shown_risk(tx):
+    """The risk score a customer is shown for this payment, None when the score did not decide."""
+    return None if tx.decided_by in DECIDED_BY_RULES else tx.risk_score
+
+
 @register.filter
 def next_step(tx):
     """What the customer should do about this payment: a key of transactions/_next_steps.html,

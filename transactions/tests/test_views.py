@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from detection.models import ListEntry
 from transactions.models import Card, FraudReport, Merchant, Transaction
 from transactions.tests.factories import (
     MASTERCARD,
@@ -351,3 +352,17 @@ def test_the_pages_speak_chinese(signed_in, customer):
 
     assert "您的卡片" in dashboard and "欺诈记录" in dashboard
     assert "金额必须大于 0。" in errors_of(refused, "amount")
+
+
+def test_a_payment_a_list_declined_shows_no_risk_score(signed_in, customer):
+    card = CardFactory(owner=customer)
+    ListEntry.objects.create(list_type="block", kind="card_id", value=card.external_id, reason="stolen")
+
+    response = pay(signed_in, card)
+    tx = Transaction.objects.get()
+    page = signed_in.get(response.url).text
+    listing = signed_in.get(url("transaction_list")).text
+
+    assert (tx.decided_by, tx.status) == ("block_list", Transaction.Status.DECLINED)
+    assert 'data-testid="risk-score"' not in page and 'data-testid="decided-by-rule"' in page
+    assert f">{tx.risk_score}</span>" not in listing
