@@ -7,6 +7,7 @@ analyst and in Chinese to another. Reasons stored before that carry a `message` 
 as it was written.
 """
 
+import logging
 import re
 from collections.abc import Callable, Mapping
 
@@ -14,6 +15,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from detection.models import Rule
+
+logger = logging.getLogger(__name__)
 
 SENTENCES: dict[str, Callable[[dict], str]] = {}
 
@@ -37,12 +40,14 @@ def reason_sentence(reason) -> str:
         code, params, message = reason.code, reason.params, None
     if params is None and message:  # stored before reasons had their values
         return str(message)
-    write = SENTENCES.get(code)
+    write = SENTENCES.get(code) or (_feature if code.startswith("feature_") else None)
     if write is None:
-        if code.startswith("feature_"):
-            return _feature(code, params or {})
         return str(message or code)
-    return write(params or {})
+    try:
+        return write(params or {})
+    except (KeyError, TypeError, ValueError):  # values this version does not read: never a broken page
+        logger.warning("reason %r has values its sentence cannot read: %r", code, params)
+        return str(message or code)
 
 
 def number(value, digits=1) -> str:
@@ -74,9 +79,10 @@ def duration(seconds) -> str:
     return ngettext("%(n)d hour", "%(n)d hours", round(seconds / 3600)) % {"n": round(seconds / 3600)}
 
 
-def _feature(code, params):
+def _feature(params):
+    """A feature no reason speaks of (a model trained on features this version does not know)."""
     return _("Unusual value of %(feature)s (%(value)s)") % {
-        "feature": params.get("feature", code.removeprefix("feature_")),
+        "feature": params["feature"],
         "value": number(params.get("value", 0), 2),
     }
 

@@ -56,3 +56,9 @@ def test_a_reason_stored_as_a_sentence_is_shown_as_written():
         assert reason_sentence({"code": "amount_high", "message": "Much larger than usual."}) == (
             "Much larger than usual."
         )
+
+
+def test_values_a_sentence_cannot_read_show_the_code_not_an_error():
+    assert said("card_velocity", n="many", window="1h") == "card_velocity"
+    assert said("rule", rule="big", kind="velocity", detail={"count": "x"}).startswith("Rule “big” matched")
+    assert said("feature_zeta", feature="zeta", value=3.5) == "Unusual value of zeta (3.50)"
