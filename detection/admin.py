@@ -1,12 +1,19 @@
 from django import forms
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from core.cardnumbers import mask_card_numbers
 from core.validators import refuse_card_number
 from detection.models import ListEntry, ModelVersion, Rule
 from detection.serving import registry
+
+PERIOD_NAMES = {"test": _("test"), "validation": _("validation")}
+
+
+def _per_day(value):
+    return "—" if value is None else f"{value:,.1f}"
 
 
 def _fmt(value):
@@ -53,7 +60,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
                 )
             },
         ),
-        (_("Quality"), {"fields": ("metrics", "comparison", "thresholds")}),
+        (_("Quality"), {"fields": ("bands", "metrics", "comparison", "thresholds")}),
         (
             _("Model"),
             {
@@ -73,7 +80,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         # Everything that describes the trained model is history; only the notes are editable.
-        return [f.name for f in ModelVersion._meta.fields if f.name not in ("notes", "id")]
+        return ["bands", *(f.name for f in ModelVersion._meta.fields if f.name not in ("notes", "id"))]
 
     def save_model(self, request, obj, form, change):
         obj.notes = mask_card_numbers(obj.notes)  # free text: a card number is masked, never stored
@@ -103,6 +110,37 @@ class ModelVersionAdmin(admin.ModelAdmin):
         if obj.version == serving.champion and serving.error_code:
             return _("refused: %(reason)s") % {"reason": serving.reason}
         return ""
+
+    @admin.display(description=_("bands"))
+    def bands(self, obj):
+        period, figures = obj.band_figures()
+        if not figures:
+            return "—"
+        labels = {"review": _("review"), "block": _("block")}
+        rows = format_html_join(
+            "",
+            "<tr><th>{}</th><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    labels[f["band"]],
+                    _fmt(f["threshold"]),
+                    _fmt(f["precision"]),
+                    _fmt(f["recall"]),
+                    _per_day(f["per_day"]),
+                )
+                for f in figures
+            ),
+        )
+        return format_html(
+            '<table data-testid="bands"><caption>{}</caption><thead><tr><th></th><th>{}</th><th>{}</th>'
+            "<th>{}</th><th>{}</th></tr></thead><tbody>{}</tbody></table>",
+            _("On the %(period)s period") % {"period": PERIOD_NAMES.get(period, period)},
+            _("threshold"),
+            _("precision"),
+            _("recall"),
+            _("flagged per day"),
+            rows,
+        )
 
     @admin.display(description=_("test AP"))
     def test_ap(self, obj):

@@ -75,6 +75,32 @@ class ModelVersion(models.Model):
     def test_card_precision(self):
         return self.metric("card_precision_at_k")
 
+    def band_figures(self) -> tuple[str, list[dict]]:
+        """What each band did on the latest period measured (test, else validation): its threshold,
+        precision, recall and flagged transactions per day, for staff sizing the bands."""
+        spans = {
+            "test": (self.test_start, self.test_end),
+            "validation": (self.validation_start, self.validation_end),
+        }
+        period = next((name for name in spans if self.metrics.get(name)), None)
+        if period is None:
+            return "", []
+        metrics, (start, end) = self.metrics[period], spans[period]
+        days = (end - start).total_seconds() / 86400 if start and end and end > start else None
+        bands = []
+        for band, figures in (("review", metrics), ("block", metrics.get("block") or {})):
+            flagged = figures.get("flagged")
+            bands.append(
+                {
+                    "band": band,
+                    "threshold": (metrics.get("thresholds") or {}).get(band),
+                    "precision": figures.get("precision"),
+                    "recall": figures.get("recall"),
+                    "per_day": flagged / days if flagged is not None and days else None,
+                }
+            )
+        return period, bands
+
 
 class ListEntry(models.Model):
     """An allow- or block-list entry. Lists run before the rules and the model."""

@@ -75,3 +75,31 @@ def test_list_entries_record_who_added_them(client, model_manager):
         {"list_type": "block", "kind": "country", "value": "Nigeria", "active": "on"},
     )
     assert "two-letter" in response.content.decode()
+
+
+def test_a_version_shows_what_each_band_flags_a_day(client, analyst):
+    from datetime import timedelta
+
+    version = register_toy(ap=0.4)
+    start = version.created_at
+    metrics = {
+        "test": {
+            "thresholds": {"review": 0.2, "block": 0.9},
+            "precision": 0.25,
+            "recall": 0.8,
+            "flagged": 70,
+            "block": {"precision": 0.95, "recall": 0.4, "flagged": 14},
+        }
+    }
+    ModelVersion.objects.filter(pk=version.pk).update(
+        metrics=metrics, test_start=start, test_end=start + timedelta(days=7)
+    )
+    client.force_login(analyst)
+
+    page = client.get(reverse("admin:detection_modelversion_change", args=[version.pk])).content.decode()
+
+    table = page[page.index('data-testid="bands"') :]
+    table = table[: table.index("</table>")]
+    assert "On the test period" in table
+    assert "<td>0.250</td><td>0.800</td><td>10.0</td>" in table  # review: 70 flagged over 7 days
+    assert "<td>0.950</td><td>0.400</td><td>2.0</td>" in table  # block: 14 over 7 days
