@@ -77,7 +77,8 @@ class ModelVersion(models.Model):
 
     def band_figures(self) -> tuple[str, list[dict]]:
         """What each band did on the latest period measured (test, else validation): its threshold,
-        precision, recall and flagged transactions per day, for staff sizing the bands."""
+        and of the transactions it alone took (review: held for the analysts, block: declined) the
+        share that was fraud, the share of all frauds, and how many a day, for staff sizing them."""
         spans = {
             "test": (self.test_start, self.test_end),
             "validation": (self.validation_start, self.validation_end),
@@ -87,16 +88,26 @@ class ModelVersion(models.Model):
             return "", []
         metrics, (start, end) = self.metrics[period], spans[period]
         days = (end - start).total_seconds() / 86400 if start and end and end > start else None
+        # Counts at each threshold: everything at or above it. The review band alone (what the
+        # analysts get) is what reaches review but not block.
+        at_review = metrics.get("confusion_matrix") or {}
+        at_block = (metrics.get("block") or {}).get("confusion_matrix") or {}
+        if not at_review or not at_block:
+            return period, []
+        frauds = at_review["tp"] + at_review["fn"]
+        counts = {
+            "review": (at_review["tp"] - at_block["tp"], at_review["fp"] - at_block["fp"]),
+            "block": (at_block["tp"], at_block["fp"]),
+        }
         bands = []
-        for band, figures in (("review", metrics), ("block", metrics.get("block") or {})):
-            flagged = figures.get("flagged")
+        for band, (tp, fp) in counts.items():
             bands.append(
                 {
                     "band": band,
                     "threshold": (metrics.get("thresholds") or {}).get(band),
-                    "precision": figures.get("precision"),
-                    "recall": figures.get("recall"),
-                    "per_day": flagged / days if flagged is not None and days else None,
+                    "precision": tp / (tp + fp) if tp + fp else None,
+                    "recall": tp / frauds if frauds else None,
+                    "per_day": (tp + fp) / days if days else None,
                 }
             )
         return period, bands

@@ -85,10 +85,10 @@ def test_a_version_shows_what_each_band_flags_a_day(client, analyst):
     metrics = {
         "test": {
             "thresholds": {"review": 0.2, "block": 0.9},
-            "precision": 0.25,
-            "recall": 0.8,
-            "flagged": 70,
-            "block": {"precision": 0.95, "recall": 0.4, "flagged": 14},
+            # At or above review: 84 flagged, 30 of them fraud, of 40 frauds in all.
+            "confusion_matrix": {"tp": 30, "fp": 54, "fn": 10, "tn": 9000},
+            # At or above block: 14 flagged, 12 of them fraud.
+            "block": {"confusion_matrix": {"tp": 12, "fp": 2, "fn": 28, "tn": 9052}},
         }
     }
     ModelVersion.objects.filter(pk=version.pk).update(
@@ -101,5 +101,7 @@ def test_a_version_shows_what_each_band_flags_a_day(client, analyst):
     table = page[page.index('data-testid="bands"') :]
     table = table[: table.index("</table>")]
     assert "On the test period" in table
-    assert "<td>0.250</td><td>0.800</td><td>10.0</td>" in table  # review: 70 flagged over 7 days
-    assert "<td>0.950</td><td>0.400</td><td>2.0</td>" in table  # block: 14 over 7 days
+    # Held for review alone: 70 over 7 days, 18 of them fraud (18/70), 18 of the 40 frauds.
+    assert "<td>0.257</td><td>0.450</td><td>10.0</td>" in table
+    # Declined: 14 over 7 days, 12 fraud, 12 of the 40.
+    assert "<td>0.857</td><td>0.300</td><td>2.0</td>" in table
