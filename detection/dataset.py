@@ -8,7 +8,8 @@ batch scoring.
   ``transaction_id``, ``card_id``, ``merchant_id`` and the context columns are strings
   (``""`` when absent), ``occurred_at`` and ``label_known_at`` are UTC datetimes (naive values
   are read as UTC, others converted), ``amount`` is a float rounded to cents, ``is_fraud`` a
-  nullable integer (0/1, missing when unlabelled). Where ``is_fraud`` is given and
+  nullable integer (0/1, missing when unlabelled), ``declined`` 0/1 (1: the attempt was
+  refused when it was made, so it was not charged; 0 when the column or the value is absent). Where ``is_fraud`` is given and
   ``label_known_at`` is not, the label is taken as known ``label_delay`` after the transaction.
 * ``rejected`` lists ``{"line": n, "reason": "..."}`` for every bad row: a card number in any
   cell (of any column, ours or not: we never store or score one; the reason does not quote it),
@@ -42,7 +43,7 @@ from detection.ml.csv_io import read_strings
 
 REQUIRED = ["transaction_id", "occurred_at", "card_id", "merchant_id", "amount"]
 CONTEXT = ["currency", "merchant_category", "channel", "country"]
-CANONICAL_COLUMNS = [*REQUIRED, *CONTEXT, "is_fraud", "label_known_at"]
+CANONICAL_COLUMNS = [*REQUIRED, *CONTEXT, "is_fraud", "label_known_at", "declined"]
 DEFAULT_LABEL_DELAY = timedelta(days=7)
 DATE_COLUMNS = ("occurred_at", "label_known_at")
 # The shape of an ISO 8601 date-time in ASCII digits (date, optional time, fraction and offset).
@@ -50,6 +51,8 @@ ISO_DATE_TIME = (
     r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?"
 )
 MAX_ID_LENGTH = 64
+# How a 0/1 column (is_fraud, declined) may be written.
+FLAG_VALUES = {"0": 0, "1": 1, "0.0": 0, "1.0": 1, "true": 1, "false": 0}
 
 # The published "fraud detection handbook" simulated data, mapped onto our columns.
 HANDBOOK_MAPPING = {
@@ -205,9 +208,14 @@ def clean_frame(columns: dict, *, lines, label_delay=DEFAULT_LABEL_DELAY, other_
     reject(amount.isna() | ~np.isfinite(amount.fillna(0)), "amount is not a number")
 
     label_text = text.get("is_fraud", empty).str.lower()
-    label_map = {"": np.nan, "0": 0, "1": 1, "0.0": 0, "1.0": 1, "true": 1, "false": 0}
+    label_map = {"": np.nan, **FLAG_VALUES}
     label = label_text.map(label_map)
     reject(~label_text.isin(list(label_map)), "is_fraud must be 0 or 1")
+
+    declined_text = text.get("declined", empty).str.lower()
+    declined_map = {"": 0, **FLAG_VALUES}
+    declined = declined_text.map(declined_map)
+    reject(~declined_text.isin(list(declined_map)), "declined must be 0 or 1")
 
     known_text = text.get("label_known_at", empty)
     known = (
@@ -240,6 +248,7 @@ def clean_frame(columns: dict, *, lines, label_delay=DEFAULT_LABEL_DELAY, other_
             **{name: text.get(name, empty) for name in CONTEXT},
             "is_fraud": label.astype("Int8"),
             "label_known_at": known,
+            "declined": declined.fillna(0).astype(np.int8),
         }
     )
     frame["country"] = frame["country"].str.upper()
@@ -280,4 +289,7 @@ def canonical_frame(frame: pd.DataFrame, *, label_delay=DEFAULT_LABEL_DELAY) -> 
         out["label_known_at"] = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[us, UTC]")
     fill = out["is_fraud"].notna() & out["label_known_at"].isna()
     out.loc[fill, "label_known_at"] = out.loc[fill, "occurred_at"] + label_delay
+    out["declined"] = (
+        pd.to_numeric(frame["declined"]).fillna(0).astype(np.int8) if "declined" in frame else np.int8(0)
+    )
     return out

@@ -18,12 +18,23 @@ import pandas as pd
 from django.db import connection
 from tqdm import tqdm
 
+from detection.contracts import Decision
 from detection.dataset import CANONICAL_COLUMNS
 from detection.ml.features import HistoryWindow
 from transactions.models import Card, Merchant, Transaction
 
-# What the online features read, in HistoryWindow.from_rows order.
-WINDOW_FIELDS = ["occurred_at", "amount", "merchant__external_id", "country", "is_fraud", "label_known_at"]
+# What the online features read, in HistoryWindow.from_rows order (the decision last: an
+# attempt refused when it was made, a block, was declined, not charged).
+WINDOW_FIELDS = [
+    "occurred_at",
+    "amount",
+    "merchant__external_id",
+    "country",
+    "is_fraud",
+    "label_known_at",
+    "decision",
+]
+DECLINED = Decision.BLOCK.value
 
 # A datetime column as exact integer microseconds since the epoch (UTC), per database.
 EPOCH_US_SQL = {
@@ -49,6 +60,7 @@ FIELDS = [
     "country",
     "is_fraud",
     "label_known_at",
+    "decision",  # → declined
 ]
 
 
@@ -58,6 +70,7 @@ def _frame(rows) -> pd.DataFrame:
     frame["label_known_at"] = pd.to_datetime(frame["label_known_at"], utc=True).dt.as_unit("us")
     frame["amount"] = frame["amount"].astype(float)
     frame["is_fraud"] = frame["is_fraud"].astype("boolean").astype("Int8")
+    frame["declined"] = (frame["declined"] == DECLINED).astype(np.int8)
     return frame
 
 
@@ -84,7 +97,9 @@ class DatabaseHistory:
             rows = Transaction.objects.filter(
                 card__external_id=card_id, occurred_at__gte=start, occurred_at__lt=end
             ).order_by()
-            return HistoryWindow.from_rows(list(rows.values_list(*WINDOW_FIELDS)))
+            return HistoryWindow.from_rows(
+                [(*row[:-1], row[-1] == DECLINED) for row in rows.values_list(*WINDOW_FIELDS)]
+            )
         # Plain SQL that hands back integers (microseconds, cents): converting each row's
         # datetime and Decimal in Python cost more than the query itself.
         tx, card, merchant = Transaction._meta.db_table, Card._meta.db_table, Merchant._meta.db_table
@@ -92,18 +107,19 @@ class DatabaseHistory:
             f"SELECT {epoch_us.format('t.occurred_at')}, CAST(ROUND(t.amount * 100) AS BIGINT), "  # noqa: S608 - names from our models, values as parameters
             # The merchant's id row by row: a join would read the whole merchant table.
             f"(SELECT m.external_id FROM {merchant} m WHERE m.id = t.merchant_id), "
-            f"t.country, CASE WHEN t.is_fraud THEN 1 ELSE 0 END, {epoch_us.format('t.label_known_at')} "
+            f"t.country, CASE WHEN t.is_fraud THEN 1 ELSE 0 END, {epoch_us.format('t.label_known_at')}, "
+            "CASE WHEN t.decision = %s THEN 1 ELSE 0 END "
             f"FROM {tx} t "
             f"WHERE t.card_id = (SELECT id FROM {card} WHERE external_id = %s) "
             "AND t.occurred_at >= %s AND t.occurred_at < %s"
         )
         adapt = connection.ops.adapt_datetimefield_value
         with connection.cursor() as cursor:
-            cursor.execute(sql, [card_id, adapt(start), adapt(end)])
+            cursor.execute(sql, [DECLINED, card_id, adapt(start), adapt(end)])
             rows = cursor.fetchall()
         if not rows:
             return HistoryWindow.empty()
-        occurred, cents, merchants, countries, fraud, known = zip(*rows, strict=True)
+        occurred, cents, merchants, countries, fraud, known, declined = zip(*rows, strict=True)
         return HistoryWindow(
             occurred_us=np.array(occurred, dtype=np.int64),
             amount_c=np.array(cents, dtype=np.int64),
@@ -111,6 +127,7 @@ class DatabaseHistory:
             country=np.array([c or "" for c in countries], dtype=object),
             fraud=np.array(fraud, dtype=bool),
             known_us=np.array([MISSING_US if k is None else k for k in known], dtype=np.int64),
+            declined=np.array(declined, dtype=bool),
         )
 
     def merchant_counts(self, merchant_id: str, at: datetime, specs: dict) -> dict:

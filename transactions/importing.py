@@ -15,7 +15,7 @@ import numpy as np
 from django.db import transaction
 from tqdm import tqdm
 
-from detection.contracts import CARD_KEY_SEPARATOR
+from detection.contracts import CARD_KEY_SEPARATOR, Decision
 from detection.dataset import read_transactions_csv
 from transactions.models import Card, Merchant, Transaction
 
@@ -141,12 +141,28 @@ def transactions_import(*, path, mapping=None, label_delay=timedelta(days=7), pr
             occurred,
             labels,
             known,
+            frame["declined"],
             strict=True,
         )
         rows = []
-        for tx_id, card, merchant, amount, currency, channel, country, at, label, known_at in columns:
+        for (
+            tx_id,
+            card,
+            merchant,
+            amount,
+            currency,
+            channel,
+            country,
+            at,
+            label,
+            known_at,
+            declined,
+        ) in columns:
             labelled = not np.isnan(label)
             fraud = labelled and label == 1
+            # A declined attempt was blocked when it was made: the history features read it as
+            # an attempt, not a charge (`Transaction.decision` is what they look at).
+            status = Transaction.Status.DECLINED if declined else Transaction.Status.APPROVED
             rows.append(
                 Transaction(
                     external_id=tx_id,
@@ -160,7 +176,8 @@ def transactions_import(*, path, mapping=None, label_delay=timedelta(days=7), pr
                     is_fraud=bool(label == 1) if labelled else None,
                     label_known_at=known_at if labelled else None,
                     label_source="import" if labelled else "",
-                    status=Transaction.Status.CONFIRMED_FRAUD if fraud else Transaction.Status.APPROVED,
+                    decision=Decision.BLOCK if declined else "",
+                    status=Transaction.Status.CONFIRMED_FRAUD if fraud else status,
                 )
             )
         bar = tqdm(total=len(rows), desc="Importing", unit="tx", disable=not progress)

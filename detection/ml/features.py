@@ -6,20 +6,32 @@ either) and fraud labels known strictly before *t* (``label_known_at < t``; a fr
 without a time counts as known ``label_delay`` after its transaction). Windows are half-open,
 ``[t - W, t)``. Times are UTC (hour of day, night and weekend too).
 
+Attempts and charges. A card's earlier transaction was either **charged** or **declined**
+(refused when it was attempted: ``declined`` = 1; a frame without that column has only
+charges). The card's spending habits (counts, amounts, merchants and countries it uses) read
+its charges only: a declined 4,999.99 attempt is not spending. Declined attempts are a
+signal of their own (``card_declined_*``): several in an hour is what card testing and a
+stolen card's first tries look like. The time since the previous attempt, known frauds and the
+merchant's volumes count every attempt.
+
 Features (in `FEATURE_NAMES` order)
 -----------------------------------
 * ``amount`` — the transaction's amount.
 * ``card_count_W``, ``card_mean_amount_W``, ``card_max_amount_W`` for W in 1h, 1d, 7d, 30d —
-  the card's earlier transactions in the window (0 when there are none).
+  the card's earlier charges in the window (0 when there are none).
 * ``amount_to_card_mean_30d`` — amount / the card's 30-day mean (1 without history, capped at
   1000); ``amount_zscore_30d`` — (amount − mean) / standard deviation over 30 days (0 with
   fewer than two earlier transactions or a spread under one cent; clipped to ±50).
-* ``seconds_since_card_previous`` — since the card's previous transaction, at most 30 days
-  (also the value without one in the last 30 days).
+* ``seconds_since_card_previous`` — since the card's previous attempt (charged or declined:
+  how fast the card is being used), at most 30 days (also the value without one in the last 30
+  days).
+* ``card_declined_count_W`` for W in 1h, 1d, 7d — the card's declined attempts in the window;
+  ``card_declined_max_amount_1d`` — the largest of them in the last day (0 without one);
+  ``seconds_since_card_declined`` — since its latest one, at most 30 days.
 * ``merchant_new_for_card`` — 1 when the card did not use this merchant in the last 30 days.
   (30 days, not all history: the online path then reads a bounded window.)
-* ``card_known_frauds_30d`` — the card's transactions of the last 30 days already known to be
-  fraud.
+* ``card_known_frauds_30d`` — the card's transactions (charged or declined) of the last 30 days
+  already known to be fraud.
 * ``hour``, ``is_night`` (22:00–06:00), ``is_weekend`` — of the transaction's UTC time.
 * ``merchant_count_W`` for W in 1d, 7d, 30d — the merchant's (terminal's) volume.
 * ``merchant_fraud_rate_W`` — share of the merchant's transactions that are known fraud, over
@@ -28,7 +40,7 @@ Features (in `FEATURE_NAMES` order)
   (mostly) known, as a fraud team would measure a terminal's risk. 0 without transactions.
 * ``merchant_known_frauds_recent`` — frauds at the merchant in ``[t − D, t)`` already known
   before *t* (customer reports arrive faster than the delay).
-* ``country_new_for_card`` — 1 when the transaction has a country and the card has history in
+* ``country_new_for_card`` — 1 when the transaction has a country and the card has charges in
   the last 30 days but none in this country (far-from-home / foreign use); 0 without country.
 * ``channel_online``, ``channel_atm``, ``channel_contactless`` — 0/1 from the channel when
   present (all 0 for in-store or unknown).
@@ -56,6 +68,7 @@ SECOND = 1_000_000 * US
 HOUR = 3600 * SECOND
 DAY = 24 * HOUR
 CARD_WINDOWS = {"1h": HOUR, "1d": DAY, "7d": 7 * DAY, "30d": 30 * DAY}
+DECLINED_WINDOWS = {"1h": HOUR, "1d": DAY, "7d": 7 * DAY}
 MERCHANT_WINDOWS = {"1d": DAY, "7d": 7 * DAY, "30d": 30 * DAY}
 CARD_HISTORY = 30 * DAY  # how far back any card feature looks
 NIGHT_START, NIGHT_END = 22, 6
@@ -86,6 +99,9 @@ FEATURE_NAMES = [
     "amount_to_card_mean_30d",
     "amount_zscore_30d",
     "seconds_since_card_previous",
+    *[f"card_declined_count_{w}" for w in DECLINED_WINDOWS],
+    "card_declined_max_amount_1d",
+    "seconds_since_card_declined",
     "merchant_new_for_card",
     "card_known_frauds_30d",
     "hour",
@@ -117,7 +133,7 @@ def _us(values) -> np.ndarray:
 
 
 def _fraud_flags(is_fraud) -> np.ndarray:
-    """1 → True; 0, missing or anything else → False."""
+    """1 → True; 0, missing or anything else → False (for ``is_fraud`` and ``declined``)."""
     column = is_fraud if isinstance(is_fraud, pd.Series) else pd.Series(is_fraud)
     if column.dtype == object or pd.api.types.is_string_dtype(column.dtype):
         column = pd.to_numeric(column, errors="coerce")
@@ -160,6 +176,11 @@ def _finish(raw: dict, amount_c: np.ndarray, t: np.ndarray, channel) -> dict:
     out["amount_zscore_30d"] = np.clip(z, -MAX_Z, MAX_Z)
     gap = raw["card_gap_us"]
     out["seconds_since_card_previous"] = np.where(gap >= 0, gap, CARD_HISTORY) / SECOND
+    for w in DECLINED_WINDOWS:
+        out[f"card_declined_count_{w}"] = raw[f"declined_n_{w}"].astype(np.float64)
+    out["card_declined_max_amount_1d"] = raw["declined_max_1d"] / 100.0
+    gap = raw["declined_gap_us"]
+    out["seconds_since_card_declined"] = np.where(gap >= 0, gap, CARD_HISTORY) / SECOND
     out["merchant_new_for_card"] = (raw["pair_n_30d"] == 0).astype(np.float64)
     out["card_known_frauds_30d"] = raw["card_known_frauds_30d"].astype(np.float64)
     hour = (t // HOUR) % 24
@@ -245,6 +266,14 @@ def _range_max(values, lo, hi):
     return out
 
 
+def _gap_us(keys: _SortedKeys, lo, end, t):
+    """t − the latest item in positions [lo, end) of `keys`, or -1 when there is none."""
+    if not keys.values.size:
+        return np.full(t.size, -1, dtype=np.int64)
+    previous = keys.values[np.maximum(end - 1, 0)]
+    return np.where(end > lo, t - previous, -1)
+
+
 def _codes(*columns) -> np.ndarray:
     codes = None
     for column in columns:
@@ -291,9 +320,12 @@ def compute_features_frame(df: pd.DataFrame, *, label_delay) -> pd.DataFrame:
         t,
         delay,
     )
+    declined = _fraud_flags(df["declined"]) if "declined" in df else np.zeros(n, dtype=bool)
+    charged = ~declined
     raw = {}
-    by_card = _SortedKeys(card, t)
-    sorted_c = amount_c[by_card.order]
+    # The card's habits: its charges only.
+    by_card = _SortedKeys(card[charged], t[charged])
+    sorted_c = amount_c[charged][by_card.order]
     csum = np.r_[0, np.cumsum(sorted_c)]
     csq = np.r_[0.0, np.cumsum(sorted_c.astype(np.float64) ** 2)]
     end = by_card.position(card, t)
@@ -304,14 +336,27 @@ def compute_features_frame(df: pd.DataFrame, *, label_delay) -> pd.DataFrame:
         raw[f"card_max_{w}"] = _range_max(sorted_c, lo, end)
         if w == "30d":
             raw["card_sumsq_30d"] = csq[end] - csq[lo]
-            previous = by_card.values[np.maximum(end - 1, 0)]
-            raw["card_gap_us"] = np.where(end > lo, t - previous, -1)
+            # The gap is to the card's previous attempt, whatever its outcome: how fast it is
+            # being used, not what it spent.
+            by_attempt = _SortedKeys(card, t)
+            raw["card_gap_us"] = _gap_us(
+                by_attempt, by_attempt.position(card, t - width), by_attempt.position(card, t), t
+            )
+    # Its declined attempts.
+    by_declined = _SortedKeys(card[declined], t[declined])
+    end = by_declined.position(card, t)
+    for w, width in DECLINED_WINDOWS.items():
+        lo = by_declined.position(card, t - width)
+        raw[f"declined_n_{w}"] = end - lo
+        if w == "1d":
+            raw["declined_max_1d"] = _range_max(amount_c[declined][by_declined.order], lo, end)
+    raw["declined_gap_us"] = _gap_us(by_declined, by_declined.position(card, t - CARD_HISTORY), end, t)
     pair = _codes(df["card_id"], df["merchant_id"])
-    by_pair = _SortedKeys(pair, t)
+    by_pair = _SortedKeys(pair[charged], t[charged])
     raw["pair_n_30d"] = by_pair.count_before(pair, t) - by_pair.count_before(pair, t - CARD_HISTORY)
     country = _text(df, "country")
     cc = _codes(df["card_id"], country)
-    by_country = _SortedKeys(cc, t)
+    by_country = _SortedKeys(cc[charged], t[charged])
     raw["country_n_30d"] = np.where(
         country != "", by_country.count_before(cc, t) - by_country.count_before(cc, t - CARD_HISTORY), 1
     )
@@ -374,13 +419,12 @@ class HistoryWindow:
     country: np.ndarray  # object (str)
     fraud: np.ndarray  # bool
     known_us: np.ndarray  # int64, smallest int64 when the label time is missing
+    declined: np.ndarray  # bool: refused when attempted (not a charge)
 
     @classmethod
     def empty(cls):
-        ints = np.empty(0, dtype=np.int64)
-        return cls(
-            ints, ints, np.empty(0, dtype=object), np.empty(0, dtype=object), np.empty(0, dtype=bool), ints
-        )
+        ints, flags, texts = np.empty(0, dtype=np.int64), np.empty(0, dtype=bool), np.empty(0, dtype=object)
+        return cls(ints, ints, texts, texts, flags, ints, flags)
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame):
@@ -393,15 +437,16 @@ class HistoryWindow:
             country=_column(frame, "country"),
             fraud=_fraud_flags(frame["is_fraud"]),
             known_us=_us_fast(frame["label_known_at"]),
+            declined=_fraud_flags(frame["declined"]) if "declined" in frame else np.zeros(len(frame), bool),
         )
 
     @classmethod
     def from_rows(cls, rows):
-        """From (occurred_at, amount, merchant_id, country, is_fraud, label_known_at) tuples, as
-        a database returns them (datetimes, Decimals, None for missing values)."""
+        """From (occurred_at, amount, merchant_id, country, is_fraud, label_known_at, declined)
+        tuples, as a database returns them (datetimes, Decimals, None for missing values)."""
         if not rows:
             return cls.empty()
-        occurred, amount, merchant, country, fraud, known = zip(*rows, strict=True)
+        occurred, amount, merchant, country, fraud, known, declined = zip(*rows, strict=True)
         missing = np.iinfo(np.int64).min
         return cls(
             occurred_us=np.fromiter((_when_us(d) for d in occurred), dtype=np.int64, count=len(rows)),
@@ -412,6 +457,7 @@ class HistoryWindow:
             known_us=np.fromiter(
                 (missing if d is None else _when_us(d) for d in known), dtype=np.int64, count=len(rows)
             ),
+            declined=np.array([bool(d) for d in declined], dtype=bool),
         )
 
 
@@ -434,18 +480,27 @@ def compute_features_online(tx, *, history, label_delay) -> dict[str, float]:
     t = _when_us(occurred)
     raw = {}
 
-    ct, c_amount = card.occurred_us, card.amount_c
-    in_30 = (ct >= t - CARD_HISTORY) & (ct < t)
+    ct, c_amount, declined = card.occurred_us, card.amount_c, card.declined
+    before = ct < t
+    in_30 = (ct >= t - CARD_HISTORY) & before
+    charged_30 = in_30 & ~declined
     for w, width in CARD_WINDOWS.items():
-        mine = (ct >= t - width) & (ct < t)
+        mine = (ct >= t - width) & before & ~declined
         raw[f"card_n_{w}"] = np.array([int(mine.sum())])
         raw[f"card_sum_{w}"] = np.array([int(c_amount[mine].sum())])
         raw[f"card_max_{w}"] = np.array([int(c_amount[mine].max()) if mine.any() else 0])
-    raw["card_sumsq_30d"] = np.array([float(np.sum(c_amount[in_30].astype(np.float64) ** 2))])
+    raw["card_sumsq_30d"] = np.array([float(np.sum(c_amount[charged_30].astype(np.float64) ** 2))])
     raw["card_gap_us"] = np.array([t - int(ct[in_30].max()) if in_30.any() else -1])
-    raw["pair_n_30d"] = np.array([int((in_30 & (card.merchant_id == str(tx.merchant_id))).sum())])
+    for w, width in DECLINED_WINDOWS.items():
+        mine = (ct >= t - width) & before & declined
+        raw[f"declined_n_{w}"] = np.array([int(mine.sum())])
+        if w == "1d":
+            raw["declined_max_1d"] = np.array([int(c_amount[mine].max()) if mine.any() else 0])
+    declined_30 = in_30 & declined
+    raw["declined_gap_us"] = np.array([t - int(ct[declined_30].max()) if declined_30.any() else -1])
+    raw["pair_n_30d"] = np.array([int((charged_30 & (card.merchant_id == str(tx.merchant_id))).sum())])
     country = str(tx.country or "")
-    raw["country_n_30d"] = np.array([int((in_30 & (card.country == country)).sum()) if country else 1])
+    raw["country_n_30d"] = np.array([int((charged_30 & (card.country == country)).sum()) if country else 1])
     c_fraud, c_known = _known_fraud(card.fraud, card.known_us, ct, delay)
     raw["card_known_frauds_30d"] = np.array([int((in_30 & c_fraud & (c_known < t)).sum())])
 

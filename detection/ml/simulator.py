@@ -34,6 +34,15 @@ Fraud patterns (all switchable, each from a chosen day on; see `DEFAULT_PATTERNS
   from a given day with ``simulate(..., patterns={"atm_cashout": {"start_day": 60}})``: a model
   trained before that day has never seen fraud at ATMs, one retrained after it has.
 
+Declined attempts
+-----------------
+``declined`` is 1 for an attempt the bank's controls of the time refused (insufficient funds, a
+limit, a wrong CVV, the issuer's own rules), so it was never charged: about 1 % of legitimate
+payments (10 % of those above three times the card's mean amount), and a share of each fraud
+pattern's attempts (half of card testing's, over a third of a stolen card's and of large
+amounts, a quarter abroad, few at compromised terminals; `DECLINED_SHARE`). The draws come from
+their own random stream: every other column is what the same seed gave before the column existed.
+
 Labels
 ------
 ``is_fraud`` is 1 for fraud. ``label_known_at`` is when the label became known: frauds are
@@ -69,6 +78,7 @@ CANONICAL_COLUMNS = [
     "country",
     "is_fraud",
     "label_known_at",
+    "declined",
 ]
 
 DEFAULT_START = datetime(2025, 1, 1, tzinfo=UTC)
@@ -98,6 +108,22 @@ CAT_MULT = np.array([c[2] for c in CATEGORIES])
 CAT_SHARE = np.array([c[3] for c in CATEGORIES]) / sum(c[3] for c in CATEGORIES)
 CAT_KIND = np.array([c[4] for c in CATEGORIES])
 ELECTRONICS, TRAVEL, ATM = 4, 9, 10
+
+
+# The share of attempts refused when they were made, by fraud pattern ("" for legitimate rows).
+DECLINED_SHARE = {
+    "": 0.01,
+    "compromised_terminal": 0.02,
+    "stolen_card": 0.35,
+    "card_testing": 0.5,
+    "large_amount": 0.4,
+    "compromised_card": 0.1,
+    "foreign_use": 0.25,
+    "atm_cashout": 0.15,
+}
+# Legitimate payments above this many times the card's mean amount are refused more often
+# (funds, limits).
+UNUSUAL_AMOUNT, UNUSUAL_AMOUNT_DECLINED = 3.0, 0.10
 
 
 @dataclass
@@ -279,7 +305,19 @@ def simulate(
                 parts.append(part)
 
     data = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
-    return _finish(world, rng, data, start, days, label_delay)
+    frame = _finish(world, rng, data, start, days, label_delay)
+    frame["declined"] = _declined(world, np.random.default_rng([seed, 1]), frame)
+    return frame[[*CANONICAL_COLUMNS, "fraud_pattern"]]
+
+
+def _declined(world, rng, frame) -> np.ndarray:
+    """Which attempts the controls of the time refused (`DECLINED_SHARE`)."""
+    pattern = frame["fraud_pattern"].astype(str).to_numpy()
+    share = pd.Series(pattern).map(DECLINED_SHARE).fillna(DECLINED_SHARE[""]).to_numpy()
+    usual = world.mean_amount[frame["card_id"].cat.codes.to_numpy()]
+    unusual = (pattern == "") & (frame["amount"].to_numpy() > UNUSUAL_AMOUNT * usual)
+    share = np.where(unusual, UNUSUAL_AMOUNT_DECLINED, share)
+    return (rng.random(len(frame)) < share).astype(np.int8)
 
 
 def _legitimate(world, rng, days, first_weekday):

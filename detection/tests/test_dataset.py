@@ -68,6 +68,23 @@ def test_every_bad_row_is_reported_with_its_line_and_reason(tmp_path):
     assert "label_known_at" in reasons[10]
 
 
+def test_the_declined_column_is_optional_and_strict(tmp_path):
+    head = "transaction_id,occurred_at,card_id,merchant_id,amount,declined\n"
+    good = ["1", "0", "", "TRUE", "false", " 1 ", "1.0"]
+    bad = ["2", "yes", "-1", "\uff11", "\u0661", "1\x00", "1e0", "0x1", "9" * 400]
+    lines = [f"g{i},2025-01-01T10:00:00,c1,m1,5,{v}" for i, v in enumerate(good)]
+    lines += [f"b{i},2025-01-01T10:00:00,c1,m1,5,{v}" for i, v in enumerate(bad)]
+    frame, rejected = read_transactions_csv(write(tmp_path, head + "\n".join(lines) + "\n"))
+    assert frame["declined"].tolist() == [1, 0, 0, 1, 0, 1, 1]
+    assert [r["line"] for r in rejected] == list(range(2 + len(good), 2 + len(good) + len(bad)))
+    assert {r["reason"] for r in rejected} == {"declined must be 0 or 1"}
+    # Without the column every attempt was charged.
+    frame, _ = read_transactions_csv(
+        write(tmp_path, HEADER + "t1,2025-01-01T10:00:00,c1,m1,5,0,,\n", "b.csv")
+    )
+    assert frame["declined"].tolist() == [0]
+
+
 def test_missing_required_columns_are_named(tmp_path):
     path = write(tmp_path, "transaction_id,occurred_at,amount\nt1,2025-01-01,3\n")
     with pytest.raises(DatasetError, match="card_id, merchant_id"):

@@ -84,6 +84,36 @@ def test_card_windows_count_only_earlier_transactions_within_each_window():
     assert features_of(frame, index=7)["merchant_new_for_card"] == 1
 
 
+def test_a_declined_attempt_is_an_attempt_not_spending():
+    # A declined 4,999.99 attempt, then a coffee: the card has not spent 4,999.99 in the last
+    # hour, it has been refused once.
+    frame = rows(
+        (-3 * DAY, "c", "grocer", 42.10),
+        (-50, "c", "electronics", 4999.99),
+        (-20, "c", "abroad", 12.0),
+        (0, "c", "cafe", 7.77),
+    )
+    frame["declined"] = [0, 1, 1, 0]
+    frame["country"] = ["FR", "FR", "US", "FR"]
+    f = features_of(frame)
+    assert f["card_count_1h"] == 0 and f["card_max_amount_1h"] == 0
+    assert f["card_count_7d"] == 1 and f["card_mean_amount_7d"] == pytest.approx(42.10)
+    assert f["amount_to_card_mean_30d"] == pytest.approx(7.77 / 42.10)
+    assert f["seconds_since_card_previous"] == 20 * 60  # since the last attempt, declined or not
+    assert f["card_declined_count_1h"] == 2 and f["card_declined_count_7d"] == 2
+    assert f["card_declined_max_amount_1d"] == pytest.approx(4999.99)
+    assert f["seconds_since_card_declined"] == 20 * 60
+    # A merchant or a country tried and refused is not one the card uses.
+    frame.loc[3, ["merchant_id", "country"]] = ["electronics", "US"]
+    f = features_of(frame)
+    assert f["merchant_new_for_card"] == 1 and f["country_new_for_card"] == 1
+    # The same history, all charged (or without the column): the old reading.
+    charged = features_of(frame.drop(columns="declined"))
+    assert charged["card_count_1h"] == 2 and charged["card_max_amount_1h"] == pytest.approx(4999.99)
+    assert charged["card_declined_count_1h"] == 0 and charged["seconds_since_card_declined"] == 30 * 86400
+    pd.testing.assert_series_equal(charged, features_of(frame.assign(declined=0)))
+
+
 def test_a_card_without_history_has_neutral_values():
     f = features_of(rows((0, "c", "m", 50)))
     assert f["card_count_30d"] == 0 and f["card_mean_amount_30d"] == 0
@@ -166,6 +196,7 @@ def test_nothing_after_a_transaction_changes_its_features():
     later = changed["occurred_at"] > cut
     changed["amount"] = changed["amount"].mask(later, changed["amount"] * 10 + 1)
     changed["is_fraud"] = changed["is_fraud"].mask(later, 1 - changed["is_fraud"])
+    changed["declined"] = changed["declined"].mask(later, 1 - changed["declined"])
     # Labels not yet known at the cut flip too: the past transaction, the future knowledge.
     unknown = ~later & (changed["label_known_at"] > cut)
     changed["is_fraud"] = changed["is_fraud"].mask(unknown, 1 - changed["is_fraud"])
@@ -203,6 +234,20 @@ def test_online_values_equal_offline_values():
             assert online[name] == pytest.approx(expected[name], rel=1e-9, abs=1e-9), (index, name)
     assert offline.loc[sample.index, "merchant_fraud_rate_30d"].gt(0).any()
     assert offline.loc[sample.index, "card_count_1h"].gt(0).any()
+    assert offline.loc[sample.index, "card_declined_count_1d"].gt(0).any()
+
+
+def test_a_transaction_s_own_outcome_is_not_among_its_features():
+    # Whether an attempt is declined is decided from its features, not read by them: flipping
+    # the outcome of each card's last attempt changes no row's features at all...
+    frame = busy_history(days=10)
+    before = compute_features_frame(frame, label_delay=7)
+    last = ~frame["card_id"].duplicated(keep="last").to_numpy()
+    flipped_last = frame.assign(declined=np.where(last, 1 - frame["declined"], frame["declined"]))
+    pd.testing.assert_frame_equal(before, compute_features_frame(flipped_last, label_delay=7))
+    # ...while the outcome of earlier attempts does change the later ones (the test can fail).
+    flipped_all = frame.assign(declined=1 - frame["declined"])
+    assert not before.equals(compute_features_frame(flipped_all, label_delay=7))
 
 
 @pytest.mark.slow

@@ -50,6 +50,18 @@ def test_fraud_rate_is_realistic_and_every_default_pattern_appears():
     }
 
 
+def test_some_attempts_were_declined_fraud_far_more_often_than_payments():
+    frame = simulator.simulate(customers=2000, merchants=2000, days=40, seed=3)
+    by_pattern = frame.groupby(frame["fraud_pattern"].astype(str))["declined"].mean()
+    assert 0.008 < by_pattern[""] < 0.03  # insufficient funds, limits
+    assert by_pattern["card_testing"] > 0.35 and by_pattern["stolen_card"] > 0.2
+    assert by_pattern["compromised_terminal"] < 0.1  # skimmed cards look like their owners
+    # Legitimate payments far above the card's habit are the ones refused.
+    legit = frame[frame["is_fraud"] == 0]
+    usual = legit.groupby("card_id", observed=True)["amount"].transform("median")
+    assert legit.loc[legit["amount"] > 4 * usual, "declined"].mean() > 3 * legit["declined"].mean() / 2
+
+
 def test_days_and_nights_and_weekdays_have_a_rhythm():
     frame = small(customers=1000)
     legit = frame[frame["is_fraud"] == 0]

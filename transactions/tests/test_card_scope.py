@@ -112,7 +112,9 @@ def test_the_same_card_id_never_shares_history_online_or_offline(champion, a_and
     assert stored["b0"].features["card_count_30d"] == 0  # A's three never count for B's "c1"
     assert stored["b0"].features["card_max_amount_1d"] == 0
     assert stored["b0"].decided_by != "rule"  # nor for B's velocity
-    assert stored["a3"].features["card_count_30d"] == 3
+    # A's three do count for A's "c1", as payments or as declined attempts (the champion decides).
+    a3 = stored["a3"].features
+    assert a3["card_count_30d"] + a3["card_declined_count_7d"] == 3
     assert (stored["a3"].decided_by, stored["a3"].decision) == ("rule", "block")
     # Offline, the training frame groups them apart too, and gives the same values.
     frame = transactions_frame()
@@ -120,7 +122,12 @@ def test_the_same_card_id_never_shares_history_online_or_offline(champion, a_and
     card_of = dict(zip(frame["transaction_id"], frame["card_id"], strict=True))
     assert card_of["b0"] != card_of["a0"] == card_of["a3"]
     for line, tx_id in frame["transaction_id"].items():
-        for name in ("card_count_30d", "card_max_amount_1d", "seconds_since_card_previous"):
+        for name in (
+            "card_count_30d",
+            "card_declined_count_7d",
+            "card_max_amount_1d",
+            "seconds_since_card_previous",
+        ):
             assert offline.at[line, name] == pytest.approx(stored[tx_id].features[name]), (tx_id, name)
 
 

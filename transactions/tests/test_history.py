@@ -62,6 +62,8 @@ def test_transactions_frame_is_the_whole_history_or_a_period(imported):
     whole = transactions_frame()
     assert len(whole) == len(imported) and whole["occurred_at"].is_monotonic_increasing
     assert int(whole["is_fraud"].sum()) == int(imported["is_fraud"].sum())
+    # Declined attempts come back as such (imported as blocked decisions).
+    assert int(whole["declined"].sum()) == int(imported["declined"].sum()) > 0
     start = datetime(2025, 1, 10, tzinfo=UTC)
     part = transactions_frame(start=start, end=start + timedelta(days=2))
     assert (
@@ -88,6 +90,7 @@ def test_online_features_from_the_database_equal_offline_features(imported):
         for name in FEATURE_NAMES:
             assert online[name] == pytest.approx(offline.loc[line, name], rel=1e-9, abs=1e-9), (line, name)
     assert offline.loc[sample.index, "merchant_fraud_rate_30d"].gt(0).any()
+    assert offline.loc[sample.index, "card_declined_count_7d"].gt(0).any()
 
 
 @pytest.mark.django_db
@@ -105,3 +108,25 @@ def test_card_window_reads_times_to_the_microsecond():
     epoch_us = [round(at.timestamp() * 1_000_000) for at in times]
     assert sorted(window.occurred_us.tolist()) == epoch_us
     assert sorted(window.known_us.tolist()) == [us + 7 * 86_400_000_000 for us in epoch_us]
+
+
+def test_the_portable_card_window_reads_what_the_sql_one_reads(imported, monkeypatch):
+    """Databases without a microsecond expression read the window through the ORM: the same
+    arrays, declined attempts included."""
+    from transactions import history as history_module
+
+    row = imported[imported["declined"] == 1].iloc[0]
+    start, end = (row["occurred_at"] - timedelta(days=30)).to_pydatetime(), row["occurred_at"].to_pydatetime()
+    end += timedelta(microseconds=1)
+    fast = DatabaseHistory().card_window(row["card_id"], start, end)
+    monkeypatch.setattr(history_module, "EPOCH_US_SQL", {})
+    portable = DatabaseHistory().card_window(row["card_id"], start, end)
+    order_fast, order_portable = (
+        fast.occurred_us.argsort(kind="stable"),
+        portable.occurred_us.argsort(kind="stable"),
+    )
+    for name in ("occurred_us", "amount_c", "merchant_id", "country", "fraud", "known_us", "declined"):
+        assert getattr(fast, name)[order_fast].tolist() == getattr(portable, name)[order_portable].tolist(), (
+            name
+        )
+    assert fast.declined.any()

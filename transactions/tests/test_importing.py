@@ -36,6 +36,32 @@ def test_import_creates_cards_merchants_and_labelled_transactions(tmp_path, caps
     assert str(legit.amount) == "12.50" and legit.card.external_id == "c1"
     unlabelled = Transaction.objects.get(external_id="t3")
     assert unlabelled.is_fraud is None and unlabelled.label_source == ""
+    assert {tx.decision for tx in Transaction.objects.all()} == {""}  # never decided online
+
+
+@pytest.mark.django_db
+def test_declined_attempts_are_imported_as_blocked_and_read_back_as_attempts(tmp_path):
+    from datetime import UTC, datetime
+
+    from transactions.history import DatabaseHistory
+
+    path = write(
+        tmp_path,
+        "transaction_id,occurred_at,card_id,merchant_id,amount,is_fraud,declined\n"
+        "t1,2025-01-01T10:00:00Z,c1,m1,4999.99,0,1\n"
+        "t2,2025-01-01T10:05:00Z,c1,m1,800,1,1\n"
+        "t3,2025-01-01T10:10:00Z,c1,m2,7.77,0,0\n",
+    )
+    call_command("import_transactions", str(path))
+    refused = Transaction.objects.get(external_id="t1")
+    assert refused.decision == "block" and refused.status == Transaction.Status.DECLINED
+    fraud = Transaction.objects.get(external_id="t2")
+    assert fraud.decision == "block" and fraud.status == Transaction.Status.CONFIRMED_FRAUD
+    assert Transaction.objects.get(external_id="t3").decision == ""
+    window = DatabaseHistory().card_window(
+        "c1", datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 1, 2, tzinfo=UTC)
+    )
+    assert sorted(window.declined.tolist()) == [False, True, True]
 
 
 @pytest.mark.django_db
