@@ -58,7 +58,9 @@ class Reason:
 
     code: str  # stable, machine-readable, e.g. "amount_vs_card_history"
     params: dict = field(default_factory=dict)  # JSON-safe values of the sentence, e.g. {"ratio": 9.0}
-    contribution: float = 0.0  # how much the score drops without this factor
+    # How much the score drops without this factor: negative for a factor that lowers the risk
+    # (the score would be higher with the card's typical value).
+    contribution: float = 0.0
 
     def as_stored(self) -> dict:
         return {"code": self.code, "params": self.params, "contribution": self.contribution}
@@ -69,7 +71,7 @@ class DecisionResult:
     """What `decide()` returns: the decision and everything that explains it."""
 
     decision: Decision
-    risk_score: int  # 0-100
+    risk_score: int | None  # 0-100; None when a list or a rule decided (no fraud risk to tell)
     score: float | None = None  # the model's probability, None when no model decided
     model_version: str = ""
     decided_by: str = ""  # "allow_list" | "block_list" | "rule" | "model" | "fallback"

@@ -19,6 +19,7 @@ from detection.models import Rule
 logger = logging.getLogger(__name__)
 
 SENTENCES: dict[str, Callable[[dict], str]] = {}
+LOWERING_SENTENCES: dict[str, Callable[[dict], str]] = {}
 
 
 def sentence_for(*codes):
@@ -32,15 +33,36 @@ def sentence_for(*codes):
     return register
 
 
+def lowering_sentence_for(*codes: str) -> Callable:
+    """Register the sentence of these codes when they lowered the risk (spoke for the payment)."""
+
+    def register(function):
+        for code in codes:
+            LOWERING_SENTENCES[code] = function
+        return function
+
+    return register
+
+
+def lowers_risk(reason) -> bool:
+    """Whether a reason (a stored dict or a `Reason`) lowered the risk rather than raised it: its
+    contribution (how much the score drops without it) is negative."""
+    contribution = reason.get("contribution") if isinstance(reason, Mapping) else reason.contribution
+    return isinstance(contribution, int | float) and contribution < 0
+
+
 def reason_sentence(reason) -> str:
-    """The sentence of a reason (a stored dict or a `Reason`) in the active language."""
+    """The sentence of a reason (a stored dict or a `Reason`) in the active language; a factor
+    that lowered the risk has its own sentence where the raising one would read wrong."""
     if isinstance(reason, Mapping):
         code, params, message = reason.get("code", ""), reason.get("params"), reason.get("message")
     else:
         code, params, message = reason.code, reason.params, None
     if params is None and message:  # stored before reasons had their values
         return str(message)
-    write = SENTENCES.get(code) or (_feature if code.startswith("feature_") else None)
+    write = (LOWERING_SENTENCES.get(code) if lowers_risk(reason) else None) or (
+        SENTENCES.get(code) or (_feature if code.startswith("feature_") else None)
+    )
     if write is None:
         return str(message or code)
     try:
@@ -155,6 +177,22 @@ def _time_since(params):
     }
 
 
+@sentence_for("card_declined_attempts")
+def _card_declined_attempts(params):
+    if int(params.get("n", 0)) > 0:
+        n = int(params["n"])
+        return ngettext(
+            "%(n)d declined attempt on this card %(window)s",
+            "%(n)d declined attempts on this card %(window)s",
+            n,
+        ) % {"n": n, "window": window(params.get("window", ""))}
+    if "seconds" in params:
+        return _("A payment on this card was declined %(duration)s ago") % {
+            "duration": duration(params["seconds"])
+        }
+    return _("Declined attempts on this card")
+
+
 @sentence_for("new_merchant_for_card")
 def _new_merchant(params):
     return _("First time this card pays this merchant in 30 days")
@@ -202,6 +240,70 @@ def _channel(params):
         "contactless": _("Contactless payment"),
     }
     return labels.get(params.get("channel"), _("Unusual payment channel"))
+
+
+# --- The model's factors that lowered the risk: what spoke for the payment ----------------------
+
+
+@lowering_sentence_for("amount_vs_card_history")
+def _usual_amount(params):
+    if "ratio" in params:
+        return _("Amount in line with this card's usual spending (%(ratio)s×)") % {
+            "ratio": number(params["ratio"])
+        }
+    return _("Amount in line with this card's usual spending")
+
+
+@lowering_sentence_for("amount")
+def _small_amount(params):
+    return _("Small amount (%(amount)s)") % {"amount": number(params.get("amount", 0), 2)}
+
+
+@lowering_sentence_for("card_velocity", "card_spending")
+def _usual_activity(params):
+    return _("Usual activity on this card %(window)s") % {"window": window(params.get("window", ""))}
+
+
+@lowering_sentence_for("time_since_previous")
+def _usual_gap(params):
+    return _("%(duration)s since this card's previous payment") % {
+        "duration": duration(params.get("seconds", 0))
+    }
+
+
+@lowering_sentence_for("card_declined_attempts")
+def _no_declines(params):
+    return _("No recent declined attempts on this card")
+
+
+@lowering_sentence_for("new_merchant_for_card")
+def _known_merchant(params):
+    return _("A merchant this card pays regularly")
+
+
+@lowering_sentence_for("new_country_for_card")
+def _known_country(params):
+    return _("A country where this card is used regularly")
+
+
+@lowering_sentence_for("merchant_fraud")
+def _clean_merchant(params):
+    return _("No recent confirmed fraud at this merchant")
+
+
+@lowering_sentence_for("merchant_volume")
+def _usual_merchant(params):
+    return _("Usual activity at this merchant %(window)s") % {"window": window(params.get("window", ""))}
+
+
+@lowering_sentence_for("time_of_day", "weekend")
+def _usual_time(params):
+    return _("Made at a usual time")
+
+
+@lowering_sentence_for("channel")
+def _usual_channel(params):
+    return _("A usual way to pay")
 
 
 # --- Lists, rules and the decision itself (params from detection.serving.scoring) ---------------

@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from core.validators import refuse_card_number
-from detection.sentences import reason_sentence
+from detection.sentences import lowers_risk, reason_sentence
 from transactions import services
 from transactions.admin_queue import review_queue_view
 from transactions.models import Card, FraudReport, Merchant, Transaction
@@ -252,11 +252,15 @@ class TransactionAdmin(admin.ModelAdmin):
     @admin.display(description=_("reasons"))
     def reasons_read(self, obj):
         """The reasons in the reader's language, one per line (stored as codes and values)."""
+        lowered = _("(lowered the risk)")
         return (
             format_html_join(
                 mark_safe("<br>"),
-                "{} <code>{}</code>",
-                ((reason_sentence(r), r.get("code", "")) for r in obj.reasons),
+                "{} <code>{}</code> {}",
+                (
+                    (reason_sentence(r), r.get("code", ""), lowered if lowers_risk(r) else "")
+                    for r in obj.reasons
+                ),
             )
             or "—"
         )

@@ -42,7 +42,7 @@ from core import plausible
 from core.validators import refuse_card_number
 from detection import jobs
 from detection.contracts import CARD_KEY_SEPARATOR, TransactionInput
-from detection.sentences import reason_sentence
+from detection.sentences import lowers_risk, reason_sentence
 from detection.serving import scoring
 from transactions import conf, directory
 from transactions.models import NOTE_MAX_LENGTH, Card, Decision, FraudReport, Merchant, Transaction
@@ -69,10 +69,18 @@ class ReasonSerializer(ReusedFieldsMixin, serializers.Serializer):
         help_text="The values the sentence speaks of, by name (e.g. `ratio`, `window`); empty for "
         "reasons recorded before they were kept."
     )
+    direction = serializers.SerializerMethodField(
+        help_text="`raises`: the reason raised the risk or decided; `lowers`: a factor that spoke for "
+        "the payment (listed after those that raised it)."
+    )
 
     @extend_schema_field(OpenApiTypes.STR)
     def get_message(self, reason):
         return reason_sentence(reason)
+
+    @extend_schema_field({"type": "string", "enum": ["raises", "lowers"]})
+    def get_direction(self, reason):
+        return "lowers" if lowers_risk(reason) else "raises"
 
     @extend_schema_field({"type": "object", "additionalProperties": True})
     def get_params(self, reason):
@@ -338,7 +346,20 @@ EXAMPLE_DECIDED = {
     "model_version": "2026-11-18.1",
     "decided_by": "model",
     "model_fallback_from": "",
-    "reasons": [{"code": "amount_vs_card_history", "message": "Amount is 9 times this card's usual amount."}],
+    "reasons": [
+        {
+            "code": "amount_vs_card_history",
+            "message": "Amount is 9× this card's usual spending",
+            "params": {"ratio": 9.0},
+            "direction": "raises",
+        },
+        {
+            "code": "merchant_volume",
+            "message": "Usual activity at this merchant in the last 30 days",
+            "params": {"window": "30d"},
+            "direction": "lowers",
+        },
+    ],
     "decided_at": "2026-11-20T14:03:00.041Z",
     "created_at": "2026-11-20T14:03:00.041Z",
 }

@@ -39,8 +39,11 @@ def one_openmp_thread():
     return _threadpools().limit(limits=1, user_api="openmp")
 
 
-# Every factor that moved the score enough, up to this many (the largest first).
+# Every factor that raised the score enough, up to this many (the largest first), then the
+# factors that lowered it most, up to MAX_LOWERING (a payment at the card's usual merchant, for
+# its usual amount): people trust a verdict that says what spoke for the payment too.
 MAX_REASONS = 5
+MAX_LOWERING = 2
 # A factor that moves the log-odds by less than this is not worth telling anyone about.
 MIN_DROP = 0.25
 EPSILON = 1e-7
@@ -99,6 +102,15 @@ def _card_spending(values, typical):
     return _with_usual({"window": _window(name), "amount": _rounded(values[name])}, name, typical, 2)
 
 
+def _declined_attempts(values, typical):
+    counts = {name: value for name, value in values.items() if name.startswith("card_declined_count_")}
+    if counts and max(counts.values()) > 0:
+        name = _most_unusual(counts, typical)
+        return {"n": round(counts[name]), "window": _window(name)}
+    seconds = values.get("seconds_since_card_declined")
+    return {} if seconds is None else {"seconds": round(seconds)}
+
+
 def _nothing(values, typical):
     return {}
 
@@ -148,6 +160,12 @@ SPECS = [
     ReasonSpec("card_spending", r"^card_(mean|max)_amount_", _card_spending, None),
     ReasonSpec("card_known_fraud", r"^card_known_frauds", _nothing, 0.0),
     ReasonSpec("time_since_previous", r"^seconds_since_card_previous", _time_since, None),
+    ReasonSpec(
+        "card_declined_attempts",
+        r"^(card_declined_|seconds_since_card_declined)",
+        _declined_attempts,
+        None,
+    ),
     ReasonSpec("new_merchant_for_card", r"^merchant_new_for_card", _nothing, 0.0),
     ReasonSpec("merchant_fraud", r"^merchant_(fraud_rate|known_frauds)", _merchant_fraud, 0.0),
     ReasonSpec("merchant_volume", r"^merchant_count_", _merchant_volume, None),
@@ -244,27 +262,28 @@ class Explainer:
         with one_openmp_thread():
             return self._sklearn_predict(matrix)
 
-    def score_and_explain(self, features: dict, *, max_reasons=MAX_REASONS) -> tuple[float, list[Reason]]:
-        """The score of one transaction and its top reasons, in one model call."""
+    def score_and_explain(
+        self, features: dict, *, max_reasons=MAX_REASONS, max_lowering=MAX_LOWERING
+    ) -> tuple[float, list[Reason]]:
+        """The score of one transaction and its reasons, in one model call: those that raised
+        the score (largest first), then those that lowered it (negative contribution)."""
         row = np.array([float(features.get(name, np.nan)) for name in self.feature_names])
         groups, matrix = self._perturbed(row)
         scores = self.predict(matrix)
         score = float(scores[0])
         log_odds = logit(scores)
         drops = log_odds[0] - log_odds[1:]
-        reasons = []
-        for index in np.argsort(-drops, kind="stable")[:max_reasons]:
-            if drops[index] < MIN_DROP:
-                break
-            group = groups[index]
-            reasons.append(
-                Reason(
-                    code=group.code,
-                    params=_params(group, self.feature_names, row, self.typical),
-                    contribution=round(score - float(scores[1 + index]), 4),
-                )
+        order = np.argsort(-drops, kind="stable")
+        raising = [i for i in order if drops[i] >= MIN_DROP][:max_reasons]
+        lowering = [i for i in order[::-1] if drops[i] <= -MIN_DROP][:max_lowering]
+        return score, [
+            Reason(
+                code=groups[index].code,
+                params=_params(groups[index], self.feature_names, row, self.typical),
+                contribution=round(score - float(scores[1 + index]), 4),
             )
-        return score, reasons
+            for index in [*raising, *lowering]
+        ]
 
     def top_codes(self, matrix: np.ndarray, scores: np.ndarray, *, max_reasons=MAX_REASONS, chunk=400_000):
         """Vectorised reasons for many rows: each row's top codes joined by ';'.

@@ -96,7 +96,9 @@ def decide(tx: TransactionInput, *, history: HistorySource | None = None) -> Dec
     if hit is not None:
         return DecisionResult(
             decision=hit.decision,
-            risk_score=risk_score(score) if score is not None else RISK_WITHOUT_SCORE[hit.decision],
+            # The bank's list or rule decided, not a fraud risk: no risk score (the model's
+            # `score` stays, for staff).
+            risk_score=None,
             score=score,
             model_version=version,
             model_fallback_from=fallback_from,

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from django.utils import translation
 
-from detection.sentences import reason_sentence
+from detection.sentences import lowers_risk, reason_sentence
 from detection.serving.reasons import Explainer, groups_for
 from detection.tests.pipelines import train_toy
 
@@ -30,7 +30,23 @@ def test_removing_the_top_reason_lowers_the_score(explainer):
     assert reset_score < score
     assert top.contribution == pytest.approx(score - reset_score, abs=1e-4)
     # Contributions come largest first; noise is never a reason worth telling.
-    assert [r.contribution for r in reasons] == sorted((r.contribution for r in reasons), reverse=True)
+    raised = [r.contribution for r in reasons if not lowers_risk(r)]
+    assert raised == sorted(raised, reverse=True)
+
+
+def test_what_lowered_the_risk_is_told_after_what_raised_it(explainer):
+    # A high count but an amount far below the card's usual: the amount speaks for the payment.
+    row = {"amount_to_card_mean_30d": -2.5, "card_count_1h": 3.0, "hour": 0.1}
+    score, reasons = explainer.score_and_explain(row)
+    directions = [lowers_risk(r) for r in reasons]
+    assert directions == sorted(directions)  # what raised it first, then what lowered it
+    (lowered,) = [r for r in reasons if lowers_risk(r)]
+    assert lowered.code == "amount_vs_card_history"
+    reset = dict(row, amount_to_card_mean_30d=explainer.typical[0])
+    reset_score = explainer.predict(np.array([[reset[f] for f in FEATURES]]))[0]
+    assert reset_score > score and lowered.contribution == pytest.approx(score - reset_score, abs=1e-4)
+    # Lowering reasons are bounded on their own.
+    assert explainer.score_and_explain(row, max_lowering=0)[1] == [r for r in reasons if r is not lowered]
 
 
 def test_both_drivers_are_reasons_when_both_are_high(explainer):
@@ -72,7 +88,7 @@ def test_batched_codes_match_the_single_row_reasons(explainer):
     codes = explainer.top_codes(rows, scores)
     for row, joined in zip(rows, codes, strict=True):
         _score, reasons = explainer.score_and_explain(dict(zip(FEATURES, row, strict=True)))
-        assert joined == ";".join(r.code for r in reasons)
+        assert joined == ";".join(r.code for r in reasons if not lowers_risk(r))
 
 
 def test_related_features_are_one_reason():

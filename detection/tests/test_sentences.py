@@ -37,11 +37,41 @@ def test_card_spending_says_when_a_card_had_none():
     )
 
 
+def test_declined_attempts_are_counted_not_called_spending():
+    assert (
+        said("card_declined_attempts", n=2, window="1h")
+        == "2 declined attempts on this card in the last hour"
+    )
+    assert (
+        said("card_declined_attempts", n=1, window="1d") == "1 declined attempt on this card in the last day"
+    )
+    assert (
+        said("card_declined_attempts", seconds=5400) == "A payment on this card was declined 90 minutes ago"
+    )
+
+
+def test_a_factor_that_lowered_the_risk_says_what_spoke_for_the_payment():
+    raised = {"code": "merchant_volume", "params": {"window": "30d"}, "contribution": 0.2}
+    lowered = dict(raised, contribution=-0.2)
+    with translation.override("en"):
+        assert reason_sentence(raised) == "Unusual activity at this merchant in the last 30 days"
+        assert reason_sentence(lowered) == "Usual activity at this merchant in the last 30 days"
+        assert reason_sentence(
+            {"code": "amount_vs_card_history", "params": {"ratio": 0.8}, "contribution": -0.05}
+        ) == ("Amount in line with this card's usual spending (0.8×)")
+        # Codes without a sentence of their own for that direction keep their usual one.
+        assert reason_sentence({"code": "no_model", "params": {}, "contribution": -1}) == said("no_model")
+    with translation.override("zh-hans"):
+        assert reason_sentence(lowered) != reason_sentence(raised)
+        assert any("\u4e00" <= ch <= "\u9fff" for ch in reason_sentence(lowered))
+
+
 def test_every_sentence_has_its_chinese():
     cases = {
         "card_velocity": {"n": 0, "window": "30d", "usual": 12},
         "card_spending": {"window": "1d", "amount": 0.0, "usual": 80.0},
         "amount_vs_card_history": {"ratio": 9.0},
+        "card_declined_attempts": {"n": 3, "window": "1h"},
         "rule": {"rule": "big", "kind": "amount_above", "detail": {"amount": "900", "limit": "500"}},
         "block_list": {"kind": "card_id"},
         "no_model": {},

@@ -115,7 +115,7 @@ class _Verdict:
     """What was decided, as it will be stored (an account rule may still turn it into a block)."""
 
     decision: str
-    risk_score: int | None  # None: declined by the account's own rules, not for a fraud risk
+    risk_score: int | None  # None: a list, a rule or the account's own rules decided, not a fraud risk
     score: float | None
     model_version: str
     decided_by: str

@@ -4,7 +4,7 @@ from django import template
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from detection.sentences import reason_sentence
+from detection.sentences import lowers_risk, reason_sentence
 from transactions.models import FraudReport, Transaction
 from transactions.services import CARD_FROZEN, OVER_CREDIT_LIMIT
 
@@ -52,7 +52,8 @@ def report_badge(status):
 
 
 # Decisions a list or a rule took: the fraud score did not decide them, so it is not shown as
-# their risk (a blocked card with "risk 12 / 100" reads as a contradiction).
+# their risk (a blocked card with "risk 12 / 100" reads as a contradiction). Such decisions are
+# stored without a risk score; this also covers those stored before that.
 DECIDED_BY_RULES = ("allow_list", "block_list", "rule")
 
 
@@ -76,6 +77,18 @@ def next_step(tx):
     if OVER_CREDIT_LIMIT in codes:
         return "credit"
     return "confirm_it_was_you"
+
+
+@register.filter
+def raising_reasons(reasons):
+    """The reasons that raised the risk (or decided), in their stored order."""
+    return [reason for reason in reasons or [] if not lowers_risk(reason)]
+
+
+@register.filter
+def lowering_reasons(reasons):
+    """The factors that spoke for the payment: they lowered the risk."""
+    return [reason for reason in reasons or [] if lowers_risk(reason)]
 
 
 @register.filter

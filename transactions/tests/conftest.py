@@ -12,7 +12,7 @@ def decision_is(monkeypatch):
     """Make detection's decide() (a boundary this app does not own) return a chosen verdict,
     so balance rules can be checked for each of approve, review and block."""
 
-    def set_decision(verdict, *, risk_score=None, raises=None):
+    def set_decision(verdict, *, risk_score=None, raises=None, lowered=False):
         def fake_decide(tx, *, history=None):
             if raises is not None:
                 raise raises
@@ -25,7 +25,11 @@ def decision_is(monkeypatch):
                 model_version="test-model-1",
                 decided_by="model",
                 rule_hits=[],
-                reasons=[Reason("card_velocity", {"n": VELOCITY[verdict], "window": "1h"}, contribution=0.1)],
+                reasons=[
+                    Reason("card_velocity", {"n": VELOCITY[verdict], "window": "1h"}, contribution=0.1),
+                    # A factor that spoke for the payment, when asked for.
+                    *([Reason("new_merchant_for_card", {}, contribution=-0.05)] if lowered else []),
+                ],
                 features={"amount": float(tx.amount), "card_tx_count_1d": float("nan")},
             )
 

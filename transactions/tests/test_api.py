@@ -33,6 +33,7 @@ def test_submit_decides_stores_and_explains(integrator, decision_is):
             "code": "card_velocity",
             "message": "1 transaction on this card in the last hour",
             "params": {"n": 1, "window": "1h"},
+            "direction": "raises",
         }
     ]
     assert body["amount"] == "25.00"
@@ -296,4 +297,21 @@ def test_reasons_stored_as_sentences_before_still_read_as_they_were(integrator):
         submitted_by=integrator, reasons=[{"code": "amount_high", "message": "Much larger than usual."}]
     )
     body = key_client(integrator).get(f"{URL}{tx.external_id}/", HTTP_ACCEPT_LANGUAGE="zh-hans").json()
-    assert body["reasons"] == [{"code": "amount_high", "message": "Much larger than usual.", "params": {}}]
+    assert body["reasons"] == [
+        {"code": "amount_high", "message": "Much larger than usual.", "params": {}, "direction": "raises"}
+    ]
+
+
+def test_a_factor_that_lowered_the_risk_reads_as_such(integrator):
+    tx = TransactionFactory(
+        submitted_by=integrator,
+        reasons=[
+            {"code": "amount_vs_card_history", "params": {"ratio": 7.0}, "contribution": 0.4},
+            {"code": "new_merchant_for_card", "params": {}, "contribution": -0.05},
+        ],
+    )
+    body = key_client(integrator).get(f"{URL}{tx.external_id}/", HTTP_ACCEPT_LANGUAGE="en").json()
+    assert [(r["code"], r["direction"], r["message"]) for r in body["reasons"]] == [
+        ("amount_vs_card_history", "raises", "Amount is 7× this card's usual spending"),
+        ("new_merchant_for_card", "lowers", "A merchant this card pays regularly"),
+    ]

@@ -118,12 +118,21 @@ def velocity_sentence(language, n):
         return reason_sentence({"code": "card_velocity", "params": {"n": n, "window": "1h"}})
 
 
+def lowering_sentence(language):
+    with translation.override(language):
+        return reason_sentence({"code": "new_merchant_for_card", "params": {}, "contribution": -0.05})
+
+
 def test_each_reader_sees_the_reasons_in_their_own_language(page, decision_is):
     """A payment made in Chinese reads in English to whoever reads English, and the reverse:
     reasons are written when they are shown, not when the payment was decided."""
-    decision_is("review")  # held for review, one reason: 4 payments on the card in the last hour
+    # Held for review: 4 payments on the card in the last hour raised the risk; a merchant the card
+    # knows lowered it.
+    decision_is("review", lowered=True)
     english, chinese = velocity_sentence("en", 4), velocity_sentence("zh-hans", 4)
     assert english == "4 transactions on this card in the last hour" and re.search("[\u4e00-\u9fff]", chinese)
+    known_en, known_zh = lowering_sentence("en"), lowering_sentence("zh-hans")
+    assert known_en == "A merchant this card pays regularly" and re.search("[\u4e00-\u9fff]", known_zh)
     customer, analyst = users.customer(), users.analyst()
     CardFactory(owner=customer)
     MerchantFactory(name="Green Grocer")
@@ -135,16 +144,20 @@ def test_each_reader_sees_the_reasons_in_their_own_language(page, decision_is):
     page.fill("#id_amount", "25.00")
     page.locator("#id_amount").locator("xpath=ancestor::form").locator("[type=submit]").click()
     expect(page.get_by_test_id("reason")).to_have_text([chinese])
+    expect(page.get_by_test_id("lowering-reason")).to_have_text([known_zh])
     choose_language(page, "en")  # the same payment, now read in English
     expect(page.get_by_test_id("reason")).to_have_text([english])
+    expect(page.get_by_test_id("lowering-reason")).to_have_text([known_en])
     sign_out(page)
 
     sign_in(page, analyst)  # this browser reads English now
     page.goto(reverse("admin:transactions_review_queue"))
-    expect(page.get_by_test_id("queue-reasons")).to_have_text([english])
+    expect(page.get_by_test_id("queue-reasons").locator("li").first).to_have_text(english)
+    expect(page.get_by_test_id("queue-lowering-reason")).to_contain_text(known_en)
     page.goto("/")
     choose_language(page, "zh-hans")
     page.goto(reverse("admin:transactions_review_queue"))
-    expect(page.get_by_test_id("queue-reasons")).to_have_text([chinese])
+    expect(page.get_by_test_id("queue-reasons").locator("li").first).to_have_text(chinese)
+    expect(page.get_by_test_id("queue-lowering-reason")).to_contain_text(known_zh)
     page.goto(reverse("admin:transactions_transaction_change", args=[Transaction.objects.get().pk]))
     expect(page.locator(".field-reasons_read")).to_contain_text(chinese)

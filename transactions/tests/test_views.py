@@ -167,6 +167,21 @@ def test_a_payment_shows_its_verdict_risk_and_reasons(signed_in, customer):
     assert tx.reasons and 'data-testid="reason"' in page
 
 
+def test_what_lowered_the_risk_is_shown_apart_from_the_reasons(signed_in, customer):
+    tx = TransactionFactory(
+        card=CardFactory(owner=customer),
+        reasons=[
+            {"code": "amount_vs_card_history", "params": {"ratio": 7.0}, "contribution": 0.4},
+            {"code": "new_merchant_for_card", "params": {}, "contribution": -0.05},
+        ],
+    )
+    page = signed_in.get(url("transaction_detail", tx.pk)).text
+    raised = re.search(r'data-testid="reasons">(.*?)</ul>', page, re.S).group(1)
+    lowered = re.search(r'data-testid="lowering-reasons">(.*?)</ul>', page, re.S).group(1)
+    assert "7× this card" in raised and "pays regularly" not in raised
+    assert "A merchant this card pays regularly" in lowered and "7×" not in lowered
+
+
 def test_the_verdict_page_speaks_of_the_decision(signed_in, customer, decision_is):
     decision_is("block", risk_score=97)
     card = CardFactory(owner=customer)
@@ -361,8 +376,11 @@ def test_a_payment_a_list_declined_shows_no_risk_score(signed_in, customer):
     response = pay(signed_in, card)
     tx = Transaction.objects.get()
     page = signed_in.get(response.url).text
-    listing = signed_in.get(url("transaction_list")).text
 
     assert (tx.decided_by, tx.status) == ("block_list", Transaction.Status.DECLINED)
+    assert tx.risk_score is None  # not in the data either
     assert 'data-testid="risk-score"' not in page and 'data-testid="decided-by-rule"' in page
-    assert f">{tx.risk_score}</span>" not in listing
+    # A decision stored with a risk before lists stopped carrying one is not shown with it either.
+    Transaction.objects.filter(pk=tx.pk).update(risk_score=97)
+    assert ">97</span>" not in signed_in.get(url("transaction_list")).text
+    assert 'data-testid="risk-score"' not in signed_in.get(response.url).text
