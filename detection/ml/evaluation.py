@@ -133,12 +133,11 @@ def evaluate(y_true, scores, *, card_ids, occurred_at, thresholds, k, include_cu
     return result
 
 
-# One-sided 95 % confidence: the block band's precision is "established" on validation when the
-# lower end of its Wilson score interval reaches the target.
+# One-sided 95 % confidence for the Wilson lower bound recorded with the block band.
 WILSON_Z = 1.645
 
 # Which rule set a band's threshold (recorded with the model: metrics["validation"]["bands"]).
-BLOCK_BY_PRECISION = "precision"  # the lowest threshold whose precision validation establishes
+BLOCK_BY_PRECISION = "precision"  # the lowest threshold keeping the precision on enough frauds
 BLOCK_BY_TOP_SHARE = "top_share"  # fallback: the top share of validation scores
 BLOCK_BY_NOTHING = "nothing"  # no validation rows at all
 
@@ -157,13 +156,21 @@ def wilson_lower_bound(successes, trials, z=WILSON_Z):
     return np.where(n > 0, np.clip(bound, 0.0, 1.0), 0.0)
 
 
+def _nearest_cut(cut, count):
+    """Of the cuts (index of the last row of each run of equal scores, descending scores), the one
+    flagging the number of rows nearest `count` (the fewer on a tie): a threshold flags every row
+    with an equal score, so a capacity can only be met to the nearest run of ties."""
+    flagged = cut + 1
+    return cut[np.argmin(np.abs(flagged - count) + (flagged > count) * 0.5)]
+
+
 def _block_band(y, s, options):
-    """(threshold, how it was chosen). The lowest threshold at which validation *establishes*
-    the target precision: the Wilson lower bound of the precision reaches it and at least
-    `block_min_frauds` frauds are flagged, so a threshold resting on three lucky rows is never
-    taken. When no threshold is established, the threshold flagging the top
-    `block_fallback_share` of validation scores (at least one row): reachable by construction, so
-    the band never sits out of reach of every score."""
+    """(threshold, how it was chosen). The lowest threshold at which validation establishes the
+    target precision: the precision of what it flags reaches the target *and* at least
+    `block_min_frauds` of those are frauds, so a threshold resting on three lucky rows is never
+    taken. Otherwise the threshold flagging the top `block_fallback_share` of validation scores
+    (at least one row): reachable by construction, never out of reach of every score. The
+    Wilson lower bound of the precision is recorded with either, to show how firm it is."""
     target = float(options.block_precision)
     record = {"precision_target": target, "min_frauds": int(options.block_min_frauds)}
     if y.size == 0:
@@ -174,14 +181,13 @@ def _block_band(y, s, options):
     flagged = np.arange(1, y.size + 1)
     # Only cut where the score changes: a threshold flags every row with an equal score.
     cut = np.flatnonzero(np.r_[s_sorted[1:] != s_sorted[:-1], True])
-    lower = wilson_lower_bound(tp[cut], flagged[cut])
-    established = np.flatnonzero((lower >= target) & (tp[cut] >= options.block_min_frauds))
+    precise = tp[cut] / flagged[cut] >= target
+    established = np.flatnonzero(precise & (tp[cut] >= options.block_min_frauds))
     if established.size:
         at, rule = cut[established.max()], BLOCK_BY_PRECISION  # cuts descend: the last is the lowest
     else:
-        top = max(1, int(np.ceil(float(options.block_fallback_share) * y.size)))
-        # Every row tied with the last of the top share is flagged with it.
-        at, rule = cut[np.searchsorted(cut, top - 1)], BLOCK_BY_TOP_SHARE
+        top = max(1, round(float(options.block_fallback_share) * y.size))
+        at, rule = _nearest_cut(cut, top), BLOCK_BY_TOP_SHARE
         record["top_share"] = float(options.block_fallback_share)
     n_flagged, n_frauds = int(flagged[at]), int(tp[at])
     return float(s_sorted[at]), record | {
@@ -193,12 +199,13 @@ def _block_band(y, s, options):
     }
 
 
-def _lowest_of_top(values, count):
-    """The threshold that flags the `count` highest values (all of them when fewer)."""
+def _top(values, count):
+    """The threshold that flags about the `count` highest values (at least one run of ties)."""
     if values.size == 0:
         return BLOCK_NOTHING
     ranked = np.sort(values)[::-1]
-    return float(ranked[min(max(count, 1), ranked.size) - 1])
+    cut = np.flatnonzero(np.r_[ranked[1:] != ranked[:-1], True])
+    return float(ranked[_nearest_cut(cut, count)])
 
 
 def _review_band(s, card_ids, occurred_at, block, options):
@@ -210,14 +217,14 @@ def _review_band(s, card_ids, occurred_at, block, options):
     record = {"rule": basis, "target": target}
     below_block = s < block
     if basis == REVIEW_BY_RATE:
-        threshold = _lowest_of_top(s[below_block], round(target * s.size))
+        threshold = _top(s[below_block], round(target * s.size))
     else:
         # A card-day counts by its highest score that is not blocked (-inf: all of it blocked).
         held_scores = np.where(below_block, s, -np.inf)
         per_card = _card_days(np.zeros(s.size, dtype=np.int8), held_scores, card_ids, occurred_at)
         n_days = per_card.index.get_level_values("day").nunique()
         maxima = per_card["score"].to_numpy()
-        threshold = _lowest_of_top(maxima[np.isfinite(maxima)], round(target * n_days))
+        threshold = _top(maxima[np.isfinite(maxima)], round(target * n_days))
     threshold = min(threshold, block)
     held = int(np.sum(reaches(s, threshold) & below_block))
     return threshold, record | {"held": held, "held_share": held / s.size if s.size else 0.0}

@@ -16,7 +16,7 @@ class LearningOptions:
     # Precision the block band must keep, established on validation (docs/model.md, "Bands").
     block_precision: float = 0.9
     # Flagged frauds the block threshold must rest on to count as establishing the precision.
-    block_min_frauds: int = 10
+    block_min_frauds: int = 20
     # When validation cannot establish the precision: block this top share of scores.
     block_fallback_share: float = 0.001
     # Analyst capacity the review band is sized to: cards a day, unless an alert rate (share of

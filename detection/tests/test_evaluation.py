@@ -105,15 +105,18 @@ def test_wilson_lower_bound_says_how_little_a_handful_of_rows_proves():
     assert wilson_lower_bound(0, 0) == 0.0
 
 
-def test_block_threshold_is_the_lowest_whose_precision_validation_establishes():
-    # 30 frauds on top, then legitimate rows: precision 1 down to the 30th row, 30/31 below it.
+def test_block_threshold_is_the_lowest_keeping_the_precision_on_enough_frauds():
+    # 30 frauds on top, then legitimate rows: precision 30/33 = 0.909 at the 33rd row, 30/34 below.
     s = np.linspace(1.0, 0.01, 200)
     y = np.r_[np.ones(30), np.zeros(170)].astype(int)
-    chosen = _bands(y, s, block_precision=0.9, block_min_frauds=10)
-    assert chosen["thresholds"]["block"] == s[29]
+    chosen = _bands(y, s, block_precision=0.9, block_min_frauds=20)
+    assert chosen["thresholds"]["block"] == s[32]
     rule = chosen["rules"]["block"]
-    assert (rule["rule"], rule["flagged"], rule["frauds"]) == (BLOCK_BY_PRECISION, 30, 30)
-    assert rule["precision_lower_bound"] >= 0.9 > wilson_lower_bound(30, 31)
+    assert (rule["rule"], rule["flagged"], rule["frauds"]) == (BLOCK_BY_PRECISION, 33, 30)
+    assert rule["precision"] == pytest.approx(30 / 33)
+    assert rule["precision_lower_bound"] == pytest.approx(float(wilson_lower_bound(30, 33)))
+    # A lower target reaches further down.
+    assert _bands(y, s, block_precision=0.8, block_min_frauds=20)["thresholds"]["block"] == s[36]
 
 
 def test_a_handful_of_precise_rows_does_not_set_the_block_band():
@@ -133,7 +136,7 @@ def test_a_handful_of_precise_rows_does_not_set_the_block_band():
 def test_too_few_flagged_frauds_fall_back_even_when_precise():
     s = np.linspace(1.0, 0.01, 200)
     y = np.r_[np.ones(30), np.zeros(170)].astype(int)
-    chosen = _bands(y, s, block_precision=0.9, block_min_frauds=40, block_fallback_share=0.05)
+    chosen = _bands(y, s, block_precision=0.9, block_min_frauds=31, block_fallback_share=0.05)
     assert chosen["rules"]["block"]["rule"] == BLOCK_BY_TOP_SHARE
     assert chosen["thresholds"]["block"] == s[9]  # 5 % of 200
 
