@@ -44,6 +44,7 @@ ROLE_PERMISSIONS = {
         "detection.view_modelversion",
         "detection.view_listentry",
         "detection.view_rule",
+        "detection.view_bandsettings",
     ],
     Role.MODEL_MANAGER: [
         "transactions.view_transaction",
@@ -59,6 +60,9 @@ ROLE_PERMISSIONS = {
         "detection.add_rule",
         "detection.change_rule",
         "detection.delete_rule",
+        "detection.view_bandsettings",
+        "detection.add_bandsettings",
+        "detection.change_bandsettings",
     ],
     Role.INTEGRATOR: ["accounts.use_api"],
 }

@@ -1,12 +1,16 @@
 from django import forms
 from django.contrib import admin, messages
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from core.cardnumbers import mask_card_numbers
 from core.validators import refuse_card_number
-from detection.models import ListEntry, ModelVersion, Rule
+from detection import conf, services
+from detection.ml.evaluation import BLOCK_BY_PRECISION, BLOCK_BY_TOP_SHARE
+from detection.ml.options import REVIEW_BY_RATE
+from detection.models import BandSettings, ListEntry, ModelVersion, Rule
 from detection.serving import registry
 
 PERIOD_NAMES = {"test": _("test"), "validation": _("validation")}
@@ -18,6 +22,60 @@ def _per_day(value):
 
 def _fmt(value):
     return "—" if value is None else f"{value:.3f}"
+
+
+def _percent(share):
+    return f"{100 * share:.2f} %"
+
+
+def describe_review_capacity(basis, target):
+    if basis == REVIEW_BY_RATE:
+        return _("%(rate)s of payments held for review") % {"rate": _percent(target)}
+    return _("%(n)s cards a day") % {"n": target}
+
+
+def describe_band_rule(band, rule):
+    """In words, how training chose a band's threshold on validation (metrics["validation"]["bands"])."""
+    if not rule:
+        return _("not recorded (trained before the rules were)")
+    if band == "review":
+        return _("sized to %(capacity)s") % {
+            "capacity": describe_review_capacity(rule["rule"], rule.get("target"))
+        }
+    if rule["rule"] == BLOCK_BY_PRECISION:
+        return _(
+            "precision %(target)s established on validation: %(frauds)s frauds of %(flagged)s "
+            "flagged, lower bound %(lower)s"
+        ) % {
+            "target": _fmt(rule["precision_target"]),
+            "frauds": rule["frauds"],
+            "flagged": rule["flagged"],
+            "lower": _fmt(rule["precision_lower_bound"]),
+        }
+    if rule["rule"] == BLOCK_BY_TOP_SHARE:
+        return _(
+            "fallback: the top %(share)s of scores, since validation could not establish precision "
+            "%(target)s on at least %(min)s frauds"
+        ) % {
+            "share": _percent(rule["top_share"]),
+            "target": _fmt(rule["precision_target"]),
+            "min": rule["min_frauds"],
+        }
+    return _("no validation data")
+
+
+def describe_options_in_force():
+    """The capacity and risk appetite the next training will use, and where they come from."""
+    options = conf.learning_options()
+    staff = conf.staff_band_settings()
+    return _("Review: %(capacity)s (%(source)s); block: precision %(precision)s (%(block_source)s).") % {
+        "capacity": describe_review_capacity(*options.review_capacity),
+        "source": _("set in the admin") if staff and staff.states_capacity else _("environment"),
+        "precision": _fmt(options.block_precision),
+        "block_source": _("set in the admin")
+        if staff and staff.block_precision is not None
+        else _("environment"),
+    }
 
 
 @admin.register(ModelVersion)
@@ -114,12 +172,17 @@ class ModelVersionAdmin(admin.ModelAdmin):
     @admin.display(description=_("bands"))
     def bands(self, obj):
         period, figures = obj.band_figures()
+        in_force = format_html(
+            '<p data-testid="bands-in-force">{} {}</p>',
+            _("Settings in force for the next training:"),
+            describe_options_in_force(),
+        )
         if not figures:
-            return "—"
+            return format_html("—{}", in_force)
         labels = {"review": _("review"), "block": _("block")}
         rows = format_html_join(
             "",
-            "<tr><th>{}</th><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><th>{}</th><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             (
                 (
                     labels[f["band"]],
@@ -127,19 +190,22 @@ class ModelVersionAdmin(admin.ModelAdmin):
                     _fmt(f["precision"]),
                     _fmt(f["recall"]),
                     _per_day(f["per_day"]),
+                    describe_band_rule(f["band"], f["rule"]),
                 )
                 for f in figures
             ),
         )
         return format_html(
             '<table data-testid="bands"><caption>{}</caption><thead><tr><th></th><th>{}</th><th>{}</th>'
-            "<th>{}</th><th>{}</th></tr></thead><tbody>{}</tbody></table>",
+            "<th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>{}</tbody></table>{}",
             _("On the %(period)s period") % {"period": PERIOD_NAMES.get(period, period)},
             _("threshold"),
             _("precision"),
             _("recall"),
             _("flagged per day"),
+            _("chosen by"),
             rows,
+            in_force,
         )
 
     @admin.display(description=_("test AP"))
@@ -212,6 +278,58 @@ class ModelVersionAdmin(admin.ModelAdmin):
             return None
         self.message_user(request, _("%(version)s is the champion again.") % {"version": restored.version})
         return None
+
+
+@admin.register(BandSettings)
+class BandSettingsAdmin(admin.ModelAdmin):
+    """One page, one row: the analysts' capacity and the risk appetite the bands are sized to."""
+
+    fieldsets = (
+        (_("Review band: the analysts' capacity"), {"fields": ("review_cards_per_day", "review_alert_rate")}),
+        (_("Block band: the risk appetite"), {"fields": ("block_precision",)}),
+        (_("In force"), {"fields": ("in_force", "updated_by", "updated_at")}),
+    )
+    readonly_fields = ("in_force", "updated_by", "updated_at")
+
+    def has_add_permission(self, request):
+        return super().has_add_permission(request) and not BandSettings.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # blank fields already mean "the environment's values"
+
+    def changelist_view(self, request, extra_context=None):
+        row = BandSettings.objects.first()
+        if row is not None:
+            return redirect("admin:detection_bandsettings_change", row.pk)
+        if self.has_add_permission(request):
+            return redirect("admin:detection_bandsettings_add")
+        return super().changelist_view(request, extra_context)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        # Say what a blank field means here: the environment's value.
+        environment = {
+            "review_cards_per_day": conf.review_cards_per_day(),
+            "review_alert_rate": conf.review_alert_rate(),
+            "block_precision": conf.block_precision(),
+        }
+        for name, value in environment.items():
+            if name in form.base_fields:
+                field = form.base_fields[name]
+                field.help_text = format_html(
+                    "{} {}",
+                    field.help_text,
+                    _("Blank: the environment's value (%(value)s).")
+                    % {"value": _("none") if value is None else value},
+                )
+        return form
+
+    def save_model(self, request, obj, form, change):
+        services.band_settings_save(band_settings=obj, actor=request.user)
+
+    @admin.display(description=_("in force"))
+    def in_force(self, obj):
+        return describe_options_in_force()
 
 
 @admin.register(Rule)

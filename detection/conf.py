@@ -5,6 +5,7 @@ settings; `manage.py check` validates the values set."""
 from datetime import timedelta
 from pathlib import Path
 
+from django.apps import apps
 from django.conf import settings
 
 from core.conf import setting
@@ -22,16 +23,42 @@ def label_delay() -> timedelta:
     return timedelta(days=label_delay_days())
 
 
+# --- decision bands: the bank's risk appetite and capacity (docs/model.md, "Where the bands come from").
+# Staff can override the precision and the capacity in the admin (detection.BandSettings).
+
+
 @setting("DETECTION_BLOCK_PRECISION", default=DEFAULTS.block_precision, minimum=0, maximum=1)
 def block_precision(value) -> float:
-    """Validation precision the block band must keep."""
+    """Precision the block band must keep, established on validation."""
+    return float(value)
+
+
+@setting("DETECTION_BLOCK_MIN_FRAUDS", default=DEFAULTS.block_min_frauds, minimum=1)
+def block_min_frauds(value) -> int:
+    """Flagged validation frauds a block threshold must rest on to establish the precision."""
+    return int(value)
+
+
+@setting("DETECTION_BLOCK_FALLBACK_SHARE", default=DEFAULTS.block_fallback_share, minimum=0, maximum=1)
+def block_fallback_share(value) -> float:
+    """Top share of scores blocked when validation cannot establish the precision."""
     return float(value)
 
 
 @setting("DETECTION_REVIEW_CARDS_PER_DAY", default=DEFAULTS.review_cards_per_day, minimum=1)
 def review_cards_per_day(value) -> int:
-    """Analyst capacity the review band is sized to."""
+    """Analyst capacity the review band is sized to, in cards a day (unless an alert rate is set)."""
     return int(value)
+
+
+@setting("DETECTION_REVIEW_ALERT_RATE", default=DEFAULTS.review_alert_rate, optional=True, maximum=1)
+def review_alert_rate(value) -> float:
+    """Share of payments held for review; when set, it sizes the review band instead of the
+    cards a day."""
+    rate = float(value)
+    if not rate > 0:  # also refuses NaN
+        raise ValueError(f"an alert rate is a share above 0 and at most 1, not {value!r}")
+    return rate
 
 
 @setting("DETECTION_CARD_PRECISION_K", default=DEFAULTS.card_precision_k, minimum=1)
@@ -164,11 +191,23 @@ def traffic_source_path(value) -> str:
     return str(value)
 
 
+def staff_band_settings():
+    """What staff set for the bands in the admin (the one `BandSettings` row), or None. Looked up
+    by name: this module and `models` are independent siblings in detection's layers."""
+    return apps.get_model("detection", "BandSettings").objects.first()
+
+
 def learning_options() -> LearningOptions:
-    """The deployment's choices for `detection.ml` (training, evaluation, thresholds)."""
-    return LearningOptions(
+    """The deployment's choices for `detection.ml` (training, retraining, evaluation, thresholds):
+    the settings (environment), overridden by the bands' settings staff saved in the admin."""
+    options = LearningOptions(
         block_precision=block_precision(),
+        block_min_frauds=block_min_frauds(),
+        block_fallback_share=block_fallback_share(),
         review_cards_per_day=review_cards_per_day(),
+        review_alert_rate=review_alert_rate(),
         card_precision_k=card_precision_k(),
         training_threads=training_threads(),
     )
+    staff = staff_band_settings()
+    return staff.applied_to(options) if staff else options

@@ -1,9 +1,14 @@
+import dataclasses
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from detection.ml.options import LearningOptions
 
 
 class ModelVersion(models.Model):
@@ -108,9 +113,105 @@ class ModelVersion(models.Model):
                     "precision": tp / (tp + fp) if tp + fp else None,
                     "recall": tp / frauds if frauds else None,
                     "per_day": (tp + fp) / days if days else None,
+                    # How training chose it on validation (None for versions trained before).
+                    "rule": ((self.metrics.get("validation") or {}).get("bands") or {}).get(band),
                 }
             )
         return period, bands
+
+
+def validate_above_zero(value):
+    if not value > 0:
+        raise ValidationError(_("Enter a value above 0."), code="min_value")
+
+
+class BandSettings(models.Model):
+    """The bank's capacity and risk appetite for the decision bands, as staff set them in the
+    admin. A blank field keeps the environment's value (detection/conf.py); `conf.learning_options()`
+    applies this row, so training, retraining and evaluation all use the same choices. One row."""
+
+    ROW = 1
+
+    review_cards_per_day = models.PositiveIntegerField(
+        _("review: cards a day"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text=_("Cards the analysts can review a day. Fill this or the alert rate, not both."),
+    )
+    review_alert_rate = models.FloatField(
+        _("review: alert rate"),
+        null=True,
+        blank=True,
+        validators=[validate_above_zero, MaxValueValidator(1)],
+        help_text=_("Share of payments held for review, above 0 and at most 1 (0.01 holds 1 %)."),
+    )
+    block_precision = models.FloatField(
+        _("block: precision"),
+        null=True,
+        blank=True,
+        validators=[validate_above_zero, MaxValueValidator(1)],
+        help_text=_(
+            "Share of blocked payments that must be fraud, above 0 and at most 1, as validation "
+            "can establish it."
+        ),
+    )
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("updated by"),
+        null=True,
+        blank=True,
+        related_name="+",
+        on_delete=models.SET_NULL,
+        editable=False,
+    )
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("decision bands settings")
+        verbose_name_plural = _("decision bands settings")
+        constraints = [
+            models.CheckConstraint(condition=Q(id=1), name="detection_band_settings_one_row"),
+            models.CheckConstraint(
+                condition=Q(review_cards_per_day__isnull=True) | Q(review_alert_rate__isnull=True),
+                name="detection_band_settings_one_capacity",
+                violation_error_message=_(
+                    "State the review capacity either in cards a day or as an alert rate, not both."
+                ),
+            ),
+            models.CheckConstraint(
+                condition=Q(review_cards_per_day__isnull=True) | Q(review_cards_per_day__gte=1),
+                name="detection_band_settings_cards_per_day",
+            ),
+            models.CheckConstraint(
+                condition=Q(review_alert_rate__isnull=True)
+                | Q(review_alert_rate__gt=0, review_alert_rate__lte=1),
+                name="detection_band_settings_alert_rate",
+            ),
+            models.CheckConstraint(
+                condition=Q(block_precision__isnull=True) | Q(block_precision__gt=0, block_precision__lte=1),
+                name="detection_band_settings_block_precision",
+            ),
+        ]
+
+    def __str__(self):
+        return str(_("Decision bands settings"))
+
+    def applied_to(self, options: LearningOptions) -> LearningOptions:
+        """`options` with what staff set: a capacity stated here replaces the environment's
+        (cards a day or alert rate, whichever staff chose); blank fields change nothing."""
+        changes = {}
+        if self.review_alert_rate is not None:
+            changes["review_alert_rate"] = float(self.review_alert_rate)
+        elif self.review_cards_per_day is not None:
+            changes |= {"review_cards_per_day": int(self.review_cards_per_day), "review_alert_rate": None}
+        if self.block_precision is not None:
+            changes["block_precision"] = float(self.block_precision)
+        return dataclasses.replace(options, **changes)
+
+    @property
+    def states_capacity(self) -> bool:
+        return self.review_alert_rate is not None or self.review_cards_per_day is not None
 
 
 class ListEntry(models.Model):

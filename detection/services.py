@@ -8,14 +8,18 @@ import tempfile
 from pathlib import Path
 
 import pandas as pd
+from django.db import transaction
+from django.forms.models import model_to_dict
 from django.utils.module_loading import import_string
 
+from accounts.services import audit_record
 from core.csvcells import neutralise_column
 from detection import conf
 from detection.dataset import canonical_frame
 from detection.ml import training
 from detection.ml.csv_io import write_csv
 from detection.ml.features import FEATURE_NAMES
+from detection.models import BandSettings
 from detection.serving import registry
 
 SCORES_COLUMNS = ("transaction_id", "score", "risk_score", "decision", "reasons")
@@ -65,6 +69,27 @@ def register(result: training.TrainingResult, *, promote="auto", created_by=None
         promote=promote,
         notes=notes or "; ".join(result.warnings),
     )
+
+
+BAND_SETTINGS_FIELDS = ("review_cards_per_day", "review_alert_rate", "block_precision")
+
+
+@transaction.atomic
+def band_settings_save(*, band_settings: BandSettings, actor) -> BandSettings:
+    """Save staff's capacity and risk appetite (the one row; validated by its form) with who
+    changed what in the audit trail. The next training, retraining or evaluation uses them."""
+    before = BandSettings.objects.filter(pk=BandSettings.ROW).first()
+    band_settings.pk = BandSettings.ROW
+    band_settings.updated_by = actor
+    band_settings.save()
+    audit_record(
+        actor=actor,
+        action="band_settings.change",
+        target=band_settings,
+        before=model_to_dict(before, fields=BAND_SETTINGS_FIELDS) if before else {},
+        after=model_to_dict(band_settings, fields=BAND_SETTINGS_FIELDS),
+    )
+    return band_settings
 
 
 def _without_curves(metrics):

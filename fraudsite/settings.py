@@ -222,6 +222,18 @@ STORAGES = {
 MEDIA_ROOT = env.path("DJANGO_MEDIA_ROOT", default=VAR_DIR / "media")
 # Model artifacts (joblib files); the registry in the database records their checksums.
 DETECTION_MODELS_DIR = env.path("DETECTION_MODELS_DIR", default=VAR_DIR / "models")
+# The decision bands' risk appetite and capacity, when the environment sets them (defaults,
+# bounds and meaning: detection/conf.py; staff can override them in the admin). Read as text:
+# `manage.py check` refuses a value that cannot be read or is out of bounds.
+for _name in (
+    "DETECTION_BLOCK_PRECISION",
+    "DETECTION_BLOCK_MIN_FRAUDS",
+    "DETECTION_BLOCK_FALLBACK_SHARE",
+    "DETECTION_REVIEW_CARDS_PER_DAY",
+    "DETECTION_REVIEW_ALERT_RATE",
+):
+    if _name in env:
+        globals()[_name] = env.str(_name)
 MEDIA_URL = "media/"
 
 MAILERS = {

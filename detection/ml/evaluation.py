@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
+from detection.ml.options import REVIEW_BY_RATE
 from detection.ml.thresholds import BLOCK_NOTHING, normalise_thresholds, reaches
 
 MAX_CURVE_POINTS = 200
@@ -132,52 +133,121 @@ def evaluate(y_true, scores, *, card_ids, occurred_at, thresholds, k, include_cu
     return result
 
 
-def _block_threshold(y, s, target):
-    """Lowest score t with precision(score >= t) >= target, i.e. the most fraud blocked while
-    keeping the target precision; BLOCK_NOTHING when no threshold reaches it."""
-    if y.size == 0 or y.sum() == 0:
-        return BLOCK_NOTHING
+# One-sided 95 % confidence for the Wilson lower bound recorded with the block band.
+WILSON_Z = 1.645
+
+# Which rule set a band's threshold (recorded with the model: metrics["validation"]["bands"]).
+BLOCK_BY_PRECISION = "precision"  # the lowest threshold keeping the precision on enough frauds
+BLOCK_BY_TOP_SHARE = "top_share"  # fallback: the top share of validation scores
+BLOCK_BY_NOTHING = "nothing"  # no validation rows at all
+
+
+def wilson_lower_bound(successes, trials, z=WILSON_Z):
+    """Lower end of the Wilson score interval of a proportion (arrays or numbers); 0 without
+    trials. Unlike successes/trials it says how little a handful of rows proves: 3 frauds out of
+    3 flagged give 0.53, 30 out of 30 give 0.92."""
+    k = np.asarray(successes, dtype=float)
+    n = np.asarray(trials, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = k / n
+        centre = p + z * z / (2 * n)
+        spread = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+        bound = (centre - spread) / (1 + z * z / n)
+    return np.where(n > 0, np.clip(bound, 0.0, 1.0), 0.0)
+
+
+def _nearest_cut(cut, count):
+    """Of the cuts (index of the last row of each run of equal scores, descending scores), the one
+    flagging the number of rows nearest `count` (the fewer on a tie): a threshold flags every row
+    with an equal score, so a capacity can only be met to the nearest run of ties."""
+    flagged = cut + 1
+    return cut[np.argmin(np.abs(flagged - count) + (flagged > count) * 0.5)]
+
+
+def _block_band(y, s, options):
+    """(threshold, how it was chosen). The lowest threshold at which validation establishes the
+    target precision: the precision of what it flags reaches the target *and* at least
+    `block_min_frauds` of those are frauds, so a threshold resting on three lucky rows is never
+    taken. Otherwise the threshold flagging the top `block_fallback_share` of validation scores
+    (at least one row): reachable by construction, never out of reach of every score. The
+    Wilson lower bound of the precision is recorded with either, to show how firm it is."""
+    target = float(options.block_precision)
+    record = {"precision_target": target, "min_frauds": int(options.block_min_frauds)}
+    if y.size == 0:
+        return BLOCK_NOTHING, record | {"rule": BLOCK_BY_NOTHING}
     order = np.argsort(-s, kind="stable")
     s_sorted, y_sorted = s[order], y[order]
     tp = np.cumsum(y_sorted)
     flagged = np.arange(1, y.size + 1)
     # Only cut where the score changes: a threshold flags every row with an equal score.
-    last_of_value = np.r_[s_sorted[1:] != s_sorted[:-1], True]
-    precision = tp[last_of_value] / flagged[last_of_value]
-    candidates = s_sorted[last_of_value]
-    ok = np.flatnonzero(precision >= target)
-    if ok.size == 0:
+    cut = np.flatnonzero(np.r_[s_sorted[1:] != s_sorted[:-1], True])
+    precise = tp[cut] / flagged[cut] >= target
+    established = np.flatnonzero(precise & (tp[cut] >= options.block_min_frauds))
+    if established.size:
+        at, rule = cut[established.max()], BLOCK_BY_PRECISION  # cuts descend: the last is the lowest
+    else:
+        top = max(1, round(float(options.block_fallback_share) * y.size))
+        at, rule = _nearest_cut(cut, top), BLOCK_BY_TOP_SHARE
+        record["top_share"] = float(options.block_fallback_share)
+    n_flagged, n_frauds = int(flagged[at]), int(tp[at])
+    return float(s_sorted[at]), record | {
+        "rule": rule,
+        "flagged": n_flagged,
+        "frauds": n_frauds,
+        "precision": n_frauds / n_flagged,
+        "precision_lower_bound": float(wilson_lower_bound(n_frauds, n_flagged)),
+    }
+
+
+def _top(values, count):
+    """The threshold that flags about the `count` highest values (at least one run of ties)."""
+    if values.size == 0:
         return BLOCK_NOTHING
-    return float(candidates[ok.max()])  # candidates descend: the last one is the lowest
+    ranked = np.sort(values)[::-1]
+    cut = np.flatnonzero(np.r_[ranked[1:] != ranked[:-1], True])
+    return float(ranked[_nearest_cut(cut, count)])
 
 
-def _review_threshold(y, s, card_ids, occurred_at, cards_per_day):
-    """Threshold at which, on average over the days, about `cards_per_day` cards are flagged
-    (a card is flagged on a day when its highest score that day reaches the threshold)."""
-    if y.size == 0:
-        return BLOCK_NOTHING
-    per_card = _card_days(y, s, card_ids, occurred_at)
-    n_days = per_card.index.get_level_values("day").nunique()
-    capacity = round(cards_per_day * n_days)
-    maxima = np.sort(per_card["score"].to_numpy())[::-1]
-    if capacity <= 0:
-        return BLOCK_NOTHING
-    if capacity >= maxima.size:
-        return float(maxima[-1])
-    return float(maxima[capacity - 1])
+def _review_band(s, card_ids, occurred_at, block, options):
+    """(threshold, how it was chosen). The review band holds what reaches review but not block,
+    sized to the bank's capacity: about `review_cards_per_day` cards a day (a card is held on a
+    day when one of its payments that day is), or, with an alert rate, that share of all
+    payments. Blocked payments are declined, not queued, so they take no capacity."""
+    basis, target = options.review_capacity
+    record = {"rule": basis, "target": target}
+    below_block = s < block
+    if basis == REVIEW_BY_RATE:
+        threshold = _top(s[below_block], round(target * s.size))
+    else:
+        # A card-day counts by its highest score that is not blocked (-inf: all of it blocked).
+        held_scores = np.where(below_block, s, -np.inf)
+        per_card = _card_days(np.zeros(s.size, dtype=np.int8), held_scores, card_ids, occurred_at)
+        n_days = per_card.index.get_level_values("day").nunique()
+        maxima = per_card["score"].to_numpy()
+        threshold = _top(maxima[np.isfinite(maxima)], round(target * n_days))
+    threshold = min(threshold, block)
+    held = int(np.sum(reaches(s, threshold) & below_block))
+    return threshold, record | {"held": held, "held_share": held / s.size if s.size else 0.0}
 
 
-def choose_thresholds(
-    y_true, scores, *, card_ids, occurred_at, block_precision, review_cards_per_day
-) -> dict:
-    """Decision thresholds from validation data: {"block": t, "review": t}.
+def choose_bands(y_true, scores, *, card_ids, occurred_at, options) -> dict:
+    """Decision thresholds from validation data and the rule that set each:
+    {"thresholds": {"block": t, "review": t}, "rules": {"block": {...}, "review": {...}}}.
 
-    *block* is the lowest threshold whose precision stays at or above `block_precision`; *review*
-    flags about `review_cards_per_day` cards a day (a deployment's values: its settings, see
-    `LearningOptions`). Review never sits above block: whatever is blocked would also have been
-    worth a look.
+    *block* keeps the precision the bank asks for where validation can establish it, else the
+    top share of scores (`_block_band`); *review* holds what the analysts can work, in cards a
+    day or as an alert rate (`_review_band`). `options` are a deployment's `LearningOptions`.
+    Review never sits above block: whatever is blocked would also have been worth a look.
     """
     y, s = _arrays(y_true, scores)
-    block = _block_threshold(y, s, float(block_precision))
-    review = _review_threshold(y, s, card_ids, occurred_at, review_cards_per_day)
-    return {"block": block, "review": min(review, block)}
+    block, block_rule = _block_band(y, s, options)
+    if s.size == 0:
+        return {
+            "thresholds": {"block": BLOCK_NOTHING, "review": BLOCK_NOTHING},
+            "rules": {"block": block_rule, "review": {"rule": options.review_capacity[0]}},
+        }
+    review, review_rule = _review_band(s, card_ids, occurred_at, block, options)
+    return {
+        "thresholds": {"block": block, "review": review},
+        "rules": {"block": block_rule, "review": review_rule},
+    }

@@ -366,18 +366,20 @@ def _train(
         if hasattr(pipeline, "n_jobs"):
             pipeline.set_params(n_jobs=1)  # threaded forest sums are not bit-for-bit repeatable
         val_scores = _scores(pipeline, X_val)
-        thresholds = evaluation.choose_thresholds(
+        bands = evaluation.choose_bands(
             y_val,
             val_scores,
             card_ids=val_frame["card_id"].astype(str).to_numpy(),
             occurred_at=val_frame["occurred_at"],
-            block_precision=options.block_precision,
-            review_cards_per_day=options.review_cards_per_day,
+            options=options,
         )
+        thresholds = bands["thresholds"]
         entry = {
             "parameters": {**chosen_params, "class_weight": "balanced" if balanced else "weighted back"},
             "fit_seconds": round(fit_seconds, 2),
-            "validation": _evaluate(y_val, val_scores, val_frame, thresholds, k=k),
+            # "bands": which rule set each threshold, for staff (the model version's page).
+            "validation": _evaluate(y_val, val_scores, val_frame, thresholds, k=k)
+            | {"bands": bands["rules"]},
             "test": None,  # filled for the refitted models only
         }
         fitted[name] = (pipeline, thresholds, val_scores)
@@ -430,7 +432,8 @@ def _train(
 
     started = time.perf_counter()
     metrics = {
-        "validation": _evaluate(y_val, val_scores, val_frame, validation_thresholds, k=k, curves=True),
+        "validation": _evaluate(y_val, val_scores, val_frame, validation_thresholds, k=k, curves=True)
+        | {"bands": comparison[best]["validation"]["bands"]},
         "test": _evaluate(y_test, _scores(pipeline, X_test), test_frame, thresholds, k=k, curves=True)
         if in_test.any()
         else None,

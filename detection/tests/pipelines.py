@@ -9,7 +9,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from detection.ml.evaluation import choose_thresholds, evaluate
+from detection.ml.evaluation import choose_bands, evaluate
+from detection.ml.options import LearningOptions
 
 
 def toy_frame(feature_names, n=2000, seed=0):
@@ -35,9 +36,13 @@ def toy_metrics(pipeline, X, y, *, ap=None):
     scores = pipeline.predict_proba(X)[:, 1]
     cards = np.arange(len(y)) % 300
     times = pd.Timestamp("2026-01-01", tz="UTC") + pd.to_timedelta(np.arange(len(y)) % 5, unit="D")
-    thresholds = choose_thresholds(
-        y, scores, card_ids=cards, occurred_at=times, block_precision=0.9, review_cards_per_day=20
-    )
+    thresholds = choose_bands(
+        y,
+        scores,
+        card_ids=cards,
+        occurred_at=times,
+        options=LearningOptions(block_precision=0.9, review_cards_per_day=20),
+    )["thresholds"]
     result = evaluate(
         y, scores, card_ids=cards, occurred_at=times, thresholds=thresholds, k=100, include_curves=False
     )
@@ -100,14 +105,13 @@ def register_feature_model(*, algorithm="hgb", promote="auto", ap=None, threshol
 
     pipeline, frame, X, y = trained_on_features(algorithm)
     scores = pipeline.predict_proba(X[FEATURE_NAMES])[:, 1]
-    chosen = choose_thresholds(
+    chosen = choose_bands(
         y,
         scores,
         card_ids=frame["card_id"],
         occurred_at=frame["occurred_at"],
-        block_precision=0.9,
-        review_cards_per_day=5,
-    )
+        options=LearningOptions(block_precision=0.9, review_cards_per_day=5),
+    )["thresholds"]
     metrics = evaluate(
         y,
         scores,

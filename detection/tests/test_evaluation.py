@@ -7,12 +7,15 @@ import pytest
 
 from detection import conf
 from detection.ml.evaluation import (
-    BLOCK_NOTHING,
+    BLOCK_BY_PRECISION,
+    BLOCK_BY_TOP_SHARE,
     MAX_CURVE_POINTS,
     card_precision_at_k,
-    choose_thresholds,
+    choose_bands,
     evaluate,
+    wilson_lower_bound,
 )
+from detection.ml.options import LearningOptions
 
 DAY1 = datetime(2026, 1, 5, 10, tzinfo=UTC)
 DAY2 = DAY1 + timedelta(days=1)
@@ -85,40 +88,78 @@ def test_curves_are_downsampled_for_storage():
     assert min(result["curves"]["pr"]["recall"]) == 0.0
 
 
-def test_block_threshold_is_the_lowest_keeping_the_target_precision():
-    # Sorted by score: 0.9 F, 0.8 F, 0.7 F, 0.6 F, 0.5 L, 0.4 F, 0.3 L, 0.2 L ...
-    # precision at >=0.6: 4/4; >=0.5: 4/5 = 0.8; >=0.4: 5/6 = 0.83; >=0.3: 5/7.
-    y = [1, 1, 1, 1, 0, 1, 0, 0, 0, 0]
-    s = [0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.05]
-    common = {"card_ids": list("abcdefghij"), "occurred_at": [DAY1] * 10, "review_cards_per_day": 3}
-    assert choose_thresholds(y, s, block_precision=0.9, **common)["block"] == 0.6
-    # A lower target reaches down to 0.4 (5/6 >= 0.8), the lowest that keeps it.
-    assert choose_thresholds(y, s, block_precision=0.8, **common)["block"] == 0.4
-
-
-def test_block_nothing_when_no_threshold_is_precise_enough():
-    y = [0, 1, 0, 1]
-    s = [0.9, 0.8, 0.7, 0.6]
-    thresholds = choose_thresholds(
-        y, s, card_ids=list("abcd"), occurred_at=[DAY1] * 4, block_precision=0.9, review_cards_per_day=1
+def _bands(y, s, *, cards=None, times=None, **options):
+    n = len(s)
+    return choose_bands(
+        y,
+        s,
+        card_ids=list(range(n)) if cards is None else cards,
+        occurred_at=[DAY1] * n if times is None else times,
+        options=LearningOptions(**options),
     )
-    assert thresholds["block"] == BLOCK_NOTHING > 1
-    assert thresholds["review"] == 0.9
 
 
-def test_review_threshold_flags_about_the_capacity_of_cards_per_day():
+def test_wilson_lower_bound_says_how_little_a_handful_of_rows_proves():
+    assert wilson_lower_bound(3, 3) == pytest.approx(0.526, abs=1e-3)
+    assert wilson_lower_bound(30, 30) == pytest.approx(0.917, abs=1e-3)
+    assert wilson_lower_bound(0, 0) == 0.0
+
+
+def test_block_threshold_is_the_lowest_keeping_the_precision_on_enough_frauds():
+    # 30 frauds on top, then legitimate rows: precision 30/33 = 0.909 at the 33rd row, 30/34 below.
+    s = np.linspace(1.0, 0.01, 200)
+    y = np.r_[np.ones(30), np.zeros(170)].astype(int)
+    chosen = _bands(y, s, block_precision=0.9, block_min_frauds=20)
+    assert chosen["thresholds"]["block"] == s[32]
+    rule = chosen["rules"]["block"]
+    assert (rule["rule"], rule["flagged"], rule["frauds"]) == (BLOCK_BY_PRECISION, 33, 30)
+    assert rule["precision"] == pytest.approx(30 / 33)
+    assert rule["precision_lower_bound"] == pytest.approx(float(wilson_lower_bound(30, 33)))
+    # A lower target reaches further down.
+    assert _bands(y, s, block_precision=0.8, block_min_frauds=20)["thresholds"]["block"] == s[36]
+
+
+def test_a_handful_of_precise_rows_does_not_set_the_block_band():
+    # Three frauds score highest, then fraud is one in three: "precision >= 0.9" holds only on
+    # those three rows (the old rule blocked at the third score, out of reach of new traffic).
+    rng = np.random.default_rng(0)
+    s = np.sort(rng.random(5000))[::-1]
+    y = np.r_[np.ones(3), (np.arange(4997) % 3 == 0) & (np.arange(4997) < 300)].astype(int)
+    chosen = _bands(y, s, block_precision=0.9, block_fallback_share=0.002)
+    rule = chosen["rules"]["block"]
+    assert rule["rule"] == BLOCK_BY_TOP_SHARE and rule["top_share"] == 0.002
+    # The top 0.2 % of 5,000 scores: 10 rows, the 10th highest score.
+    assert chosen["thresholds"]["block"] == s[9] and rule["flagged"] == 10
+    assert chosen["thresholds"]["review"] <= chosen["thresholds"]["block"]
+
+
+def test_too_few_flagged_frauds_fall_back_even_when_precise():
+    s = np.linspace(1.0, 0.01, 200)
+    y = np.r_[np.ones(30), np.zeros(170)].astype(int)
+    chosen = _bands(y, s, block_precision=0.9, block_min_frauds=31, block_fallback_share=0.05)
+    assert chosen["rules"]["block"]["rule"] == BLOCK_BY_TOP_SHARE
+    assert chosen["thresholds"]["block"] == s[9]  # 5 % of 200
+
+
+def test_review_threshold_holds_about_the_capacity_of_cards_per_day():
     rng = np.random.default_rng(1)
     days, cards_per_day = 10, 500
     cards = np.tile(np.arange(cards_per_day), days)
     times = np.repeat([DAY1 + timedelta(days=d) for d in range(days)], cards_per_day)
     s = rng.random(cards.size)
     y = (s > 0.99).astype(int)
-    thresholds = choose_thresholds(
-        y, s, card_ids=cards, occurred_at=times, block_precision=1.0, review_cards_per_day=40
-    )
-    flagged_per_day = (s >= thresholds["review"]).sum() / days
-    assert flagged_per_day == pytest.approx(40, abs=1)
-    assert thresholds["review"] <= thresholds["block"]
+    chosen = _bands(y, s, cards=cards, times=times, review_cards_per_day=40)
+    review, block = chosen["thresholds"]["review"], chosen["thresholds"]["block"]
+    # Held for review: reaching review, not block (blocked payments take no analyst's time).
+    held_per_day = ((s >= review) & (s < block)).sum() / days
+    assert held_per_day == pytest.approx(40, abs=1)
+    assert review <= block
+    assert chosen["rules"]["review"] == {
+        "rule": "cards_per_day",
+        "target": 40,
+        "held": 400,
+        "held_share": pytest.approx(0.08),
+    }
 
 
 def test_review_threshold_counts_cards_not_transactions():
@@ -126,24 +167,31 @@ def test_review_threshold_counts_cards_not_transactions():
     cards = np.repeat(["a", "b", "c", "d"], 5)
     s = np.repeat([0.9, 0.8, 0.7, 0.6], 5)
     y = np.zeros(20, dtype=int)
-    thresholds = choose_thresholds(
-        y, s, card_ids=cards, occurred_at=[DAY1] * 20, block_precision=0.9, review_cards_per_day=2
-    )
-    assert thresholds["review"] == 0.8
+    chosen = _bands(y, s, cards=cards, review_cards_per_day=2, block_fallback_share=0.01)
+    # The fallback blocks card a's payments (tied at the top); b and c fill the capacity.
+    assert chosen["thresholds"] == {"block": 0.9, "review": 0.7}
 
 
+def test_an_alert_rate_holds_that_share_of_payments():
+    s = np.linspace(1.0, 0.0, 1000, endpoint=False)
+    y = np.r_[np.ones(40), np.zeros(960)].astype(int)
+    chosen = _bands(y, s, review_alert_rate=0.05, block_precision=0.9)
+    review, block = chosen["thresholds"]["review"], chosen["thresholds"]["block"]
+    assert ((s >= review) & (s < block)).sum() == 50
+    assert chosen["rules"]["review"]["rule"] == "alert_rate"
+    assert chosen["rules"]["review"]["held_share"] == pytest.approx(0.05)
+
+
+@pytest.mark.django_db
 def test_thresholds_follow_the_settings(settings):
-    y = [1, 1, 1, 1, 0, 1, 0, 0, 0, 0]
-    s = [0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.05]
-    settings.DETECTION_BLOCK_PRECISION = 0.8
-    settings.DETECTION_REVIEW_CARDS_PER_DAY = 7
+    s = np.linspace(1.0, 0.0, 1000, endpoint=False)
+    y = np.r_[np.ones(40), np.zeros(960)].astype(int)
+    settings.DETECTION_BLOCK_PRECISION = 0.95
+    settings.DETECTION_BLOCK_MIN_FRAUDS = 50
+    settings.DETECTION_BLOCK_FALLBACK_SHARE = 0.01
+    settings.DETECTION_REVIEW_ALERT_RATE = 0.02
     options = conf.learning_options()  # what training is given in this deployment
-    thresholds = choose_thresholds(
-        y,
-        s,
-        card_ids=list("abcdefghij"),
-        occurred_at=[DAY1] * 10,
-        block_precision=options.block_precision,
-        review_cards_per_day=options.review_cards_per_day,
-    )
-    assert thresholds == {"block": 0.4, "review": 0.3}
+    chosen = choose_bands(y, s, card_ids=np.arange(1000), occurred_at=[DAY1] * 1000, options=options)
+    # 40 frauds cannot make the 50 asked for: the top 1 % is blocked; 2 % of 1,000 are held.
+    assert chosen["thresholds"] == {"block": s[9], "review": s[29]}
+    assert chosen["rules"]["block"]["rule"] == BLOCK_BY_TOP_SHARE
