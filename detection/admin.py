@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from core.cardnumbers import mask_card_numbers
 from core.validators import refuse_card_number
 from detection import conf, services
-from detection.ml.evaluation import BLOCK_BY_PRECISION, BLOCK_BY_TOP_SHARE
+from detection.ml.evaluation import BLOCK_BY_PRECISION, BLOCK_BY_TOP_SHARE, BLOCK_UNPROVEN
 from detection.ml.options import REVIEW_BY_RATE
 from detection.models import BandSettings, ListEntry, ModelVersion, Rule
 from detection.serving import registry
@@ -60,6 +60,16 @@ def describe_band_rule(band, rule):
             "share": _percent(rule["top_share"]),
             "target": _fmt(rule["precision_target"]),
             "min": rule["min_frauds"],
+        }
+    if rule["rule"] == BLOCK_UNPROVEN:
+        return _(
+            "nothing blocked: even the top %(share)s of scores were fraud in %(frauds)s of %(flagged)s "
+            "validation payments, too few to decline anyone on (lower bound %(lower)s)"
+        ) % {
+            "share": _percent(rule["top_share"]),
+            "frauds": rule["frauds"],
+            "flagged": rule["flagged"],
+            "lower": _fmt(rule["precision_lower_bound"]),
         }
     return _("no validation data")
 

@@ -140,6 +140,11 @@ WILSON_Z = 1.645
 BLOCK_BY_PRECISION = "precision"  # the lowest threshold keeping the precision on enough frauds
 BLOCK_BY_TOP_SHARE = "top_share"  # fallback: the top share of validation scores
 BLOCK_BY_NOTHING = "nothing"  # no validation rows at all
+BLOCK_UNPROVEN = "unproven"  # not even the top scores are shown to be mostly fraud: block nothing
+# The fallback blocks the top scores only if validation shows them to be fraud more often than not
+# (the Wilson lower bound of their precision): declining good customers' payments on a hunch is
+# worse than sending them to review.
+FALLBACK_MIN_LOWER_BOUND = 0.5
 
 
 def wilson_lower_bound(successes, trials, z=WILSON_Z):
@@ -169,8 +174,10 @@ def _block_band(y, s, options):
     target precision: the precision of what it flags reaches the target *and* at least
     `block_min_frauds` of those are frauds, so a threshold resting on three lucky rows is never
     taken. Otherwise the threshold flagging the top `block_fallback_share` of validation scores
-    (at least one row): reachable by construction, never out of reach of every score. The
-    Wilson lower bound of the precision is recorded with either, to show how firm it is."""
+    (at least one row): reachable by construction, never out of reach of every score, but only
+    when validation shows those to be mostly fraud (Wilson lower bound of their precision at
+    least FALLBACK_MIN_LOWER_BOUND); else nothing is blocked and review takes them. The Wilson
+    lower bound of the precision is recorded with each, to show how firm it is."""
     target = float(options.block_precision)
     record = {"precision_target": target, "min_frauds": int(options.block_min_frauds)}
     if y.size == 0:
@@ -190,13 +197,12 @@ def _block_band(y, s, options):
         at, rule = _nearest_cut(cut, top), BLOCK_BY_TOP_SHARE
         record["top_share"] = float(options.block_fallback_share)
     n_flagged, n_frauds = int(flagged[at]), int(tp[at])
-    return float(s_sorted[at]), record | {
-        "rule": rule,
-        "flagged": n_flagged,
-        "frauds": n_frauds,
-        "precision": n_frauds / n_flagged,
-        "precision_lower_bound": float(wilson_lower_bound(n_frauds, n_flagged)),
-    }
+    lower = float(wilson_lower_bound(n_frauds, n_flagged))
+    record |= {"flagged": n_flagged, "frauds": n_frauds, "precision": n_frauds / n_flagged}
+    if rule == BLOCK_BY_TOP_SHARE and lower < FALLBACK_MIN_LOWER_BOUND:
+        record |= {"min_lower_bound": FALLBACK_MIN_LOWER_BOUND}
+        return BLOCK_NOTHING, record | {"rule": BLOCK_UNPROVEN, "precision_lower_bound": lower}
+    return float(s_sorted[at]), record | {"rule": rule, "precision_lower_bound": lower}
 
 
 def _top(values, count):

@@ -9,6 +9,7 @@ from detection import conf
 from detection.ml.evaluation import (
     BLOCK_BY_PRECISION,
     BLOCK_BY_TOP_SHARE,
+    BLOCK_UNPROVEN,
     MAX_CURVE_POINTS,
     card_precision_at_k,
     choose_bands,
@@ -16,6 +17,7 @@ from detection.ml.evaluation import (
     wilson_lower_bound,
 )
 from detection.ml.options import LearningOptions
+from detection.ml.thresholds import BLOCK_NOTHING
 
 DAY1 = datetime(2026, 1, 5, 10, tzinfo=UTC)
 DAY2 = DAY1 + timedelta(days=1)
@@ -127,10 +129,31 @@ def test_a_handful_of_precise_rows_does_not_set_the_block_band():
     y = np.r_[np.ones(3), (np.arange(4997) % 3 == 0) & (np.arange(4997) < 300)].astype(int)
     chosen = _bands(y, s, block_precision=0.9, block_fallback_share=0.002)
     rule = chosen["rules"]["block"]
+    assert chosen["thresholds"]["block"] == BLOCK_NOTHING and rule["rule"] == BLOCK_UNPROVEN
+    # Sixteen precise rows are still too few (20 asked for): the top 0.2 % is blocked instead,
+    # the top scores being fraud (10 of 10).
+    y = np.r_[np.ones(15), (np.arange(4985) % 3 == 0) & (np.arange(4985) < 300)].astype(int)
+    chosen = _bands(y, s, block_precision=0.9, block_fallback_share=0.002)
+    rule = chosen["rules"]["block"]
     assert rule["rule"] == BLOCK_BY_TOP_SHARE and rule["top_share"] == 0.002
     # The top 0.2 % of 5,000 scores: 10 rows, the 10th highest score.
-    assert chosen["thresholds"]["block"] == s[9] and rule["flagged"] == 10
+    assert chosen["thresholds"]["block"] == s[9] and (rule["flagged"], rule["frauds"]) == (10, 10)
     assert chosen["thresholds"]["review"] <= chosen["thresholds"]["block"]
+
+
+def test_the_fallback_blocks_nothing_unless_the_top_scores_are_shown_to_be_mostly_fraud():
+    # One fraud in three below the top three: the top 0.2 % (10 rows, 6 frauds) is a coin toss
+    # (lower bound 0.35); declining on that would refuse four good customers in ten.
+    rng = np.random.default_rng(0)
+    s = np.sort(rng.random(5000))[::-1]
+    y = np.r_[np.ones(3), (np.arange(4997) % 3 == 0) & (np.arange(4997) < 300)].astype(int)
+    chosen = _bands(y, s, block_precision=0.9, block_fallback_share=0.002)
+    rule = chosen["rules"]["block"]
+    assert chosen["thresholds"]["block"] == BLOCK_NOTHING
+    assert (rule["rule"], rule["flagged"], rule["frauds"]) == (BLOCK_UNPROVEN, 10, 6)
+    assert rule["precision_lower_bound"] < 0.5 <= rule["min_lower_bound"]
+    # Review still holds what the analysts can take.
+    assert chosen["thresholds"]["review"] < 1
 
 
 def test_too_few_flagged_frauds_fall_back_even_when_precise():
@@ -168,8 +191,8 @@ def test_review_threshold_counts_cards_not_transactions():
     s = np.repeat([0.9, 0.8, 0.7, 0.6], 5)
     y = np.zeros(20, dtype=int)
     chosen = _bands(y, s, cards=cards, review_cards_per_day=2, block_fallback_share=0.01)
-    # The fallback blocks card a's payments (tied at the top); b and c fill the capacity.
-    assert chosen["thresholds"] == {"block": 0.9, "review": 0.7}
+    # No fraud at all: nothing is blocked; cards a and b fill the capacity (10 transactions).
+    assert chosen["thresholds"] == {"block": BLOCK_NOTHING, "review": 0.8}
 
 
 def test_an_alert_rate_holds_that_share_of_payments():
