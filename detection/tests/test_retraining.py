@@ -26,13 +26,13 @@ def _run(trigger=RetrainingRun.Trigger.MANUAL, user=None):
 
 # --- the gate, on figures -----------------------------------------------------------------------
 
-MARGINS = {"average_precision": 0.01, "card_precision_at_k": 0.02}
+MARGINS = {"average_precision": 0.01, "recall_at_review_budget": 0.02}
 
 
 def test_gate_promotes_a_better_challenger():
     passed, reason = retraining.gate(
-        {"average_precision": 0.62, "card_precision_at_k": 0.30},
-        {"average_precision": 0.55, "card_precision_at_k": 0.29},
+        {"average_precision": 0.62, "recall_at_review_budget": 0.30},
+        {"average_precision": 0.55, "recall_at_review_budget": 0.29},
         MARGINS,
     )
     assert passed
@@ -41,13 +41,13 @@ def test_gate_promotes_a_better_challenger():
 
 def test_gate_keeps_the_champion_when_the_challenger_is_worse_on_either_metric():
     worse_ap, why = retraining.gate(
-        {"average_precision": 0.50, "card_precision_at_k": 0.40},
-        {"average_precision": 0.55, "card_precision_at_k": 0.29},
+        {"average_precision": 0.50, "recall_at_review_budget": 0.40},
+        {"average_precision": 0.55, "recall_at_review_budget": 0.29},
         MARGINS,
     )
     worse_cp, _ = retraining.gate(
-        {"average_precision": 0.60, "card_precision_at_k": 0.20},
-        {"average_precision": 0.55, "card_precision_at_k": 0.29},
+        {"average_precision": 0.60, "recall_at_review_budget": 0.20},
+        {"average_precision": 0.55, "recall_at_review_budget": 0.29},
         MARGINS,
     )
     assert not worse_ap and not worse_cp
@@ -56,8 +56,8 @@ def test_gate_keeps_the_champion_when_the_challenger_is_worse_on_either_metric()
 
 def test_gate_tolerates_a_difference_within_the_margin():
     passed, _ = retraining.gate(
-        {"average_precision": 0.545, "card_precision_at_k": 0.28},
-        {"average_precision": 0.55, "card_precision_at_k": 0.29},
+        {"average_precision": 0.545, "recall_at_review_budget": 0.28},
+        {"average_precision": 0.55, "recall_at_review_budget": 0.29},
         MARGINS,
     )
     assert passed
