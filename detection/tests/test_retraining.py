@@ -90,8 +90,12 @@ def test_first_run_makes_a_champion_a_better_one_replaces_it_a_worse_one_does_no
     compared = second.comparison
     assert compared["champion"]["version"] == stump.version
     assert compared["challenger"]["average_precision"] > compared["champion"]["average_precision"]
-    # Both were measured on the same, most recent period.
+    # Both were measured on the same period, the newest with mature labels; the stump champion
+    # had learnt from it (it was refitted up to the first run's cutoff), so its algorithm was
+    # refitted without it to be judged.
     assert compared["periods"]["test"] == compared["evaluation_period"]
+    assert compared["champion"]["judged_as"] == "refitted"
+    assert set(compared["margins"]) == {"average_precision", "recall_at_review_budget"}
 
     weak(settings)
     third = _run(user=model_manager)
