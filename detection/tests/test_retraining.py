@@ -10,15 +10,15 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from accounts.models import AuditEntry
-from detection.lifecycle import retraining
-from detection.models import ModelVersion, RetrainingRun
-from detection.serving import registry
 from detection.dataset import canonical_frame
+from detection.lifecycle import retraining
 from detection.ml import training
 from detection.ml.features import FEATURE_NAMES, compute_features_frame
 from detection.ml.options import LearningOptions
 from detection.ml.review_budget import recall_at_review_budget
 from detection.ml.simulator import CANONICAL_COLUMNS
+from detection.models import ModelVersion, RetrainingRun
+from detection.serving import registry
 from detection.tests.lifecycle import history, strong, weak
 
 
