@@ -469,8 +469,9 @@ def challenge(
                 # fitted on the challenger's holdout rows.
                 judged_as = "refitted"
                 log(_("Refitting the champion's algorithm on the holdout rows"), 75)
-                scores["champion"] = _champion_procedure_scores(champion, result, eval_features, train=train)
-                champion_thresholds = None
+                scores["champion"], champion_thresholds = _champion_procedure_scores(
+                    champion, result, eval_features, train=train
+                )
             else:
                 judged_as = "as_served"
                 scores["champion"] = champion_scores(champion, eval_features)
@@ -504,10 +505,10 @@ def challenge(
     )
 
 
-def _champion_procedure_scores(champion, result, eval_features, *, train) -> np.ndarray:
-    """Scores on the comparison period of the champion's algorithm and parameters fitted as the
-    challenger's holdout was (same rows, labels and seed): the same procedure gives the very same
-    model, so only a different one is fitted."""
+def _champion_procedure_scores(champion, result, eval_features, *, train) -> tuple[np.ndarray, dict]:
+    """Scores on the comparison period (and thresholds) of the champion's algorithm and
+    parameters fitted as the challenger's holdout was (same rows, labels and seed): the same
+    procedure gives the very same model, so only a different one is fitted."""
     algorithm = champion.version.algorithm
     if algorithm not in training.CANDIDATES:
         raise RetrainingError(_("The champion's algorithm %(name)s is unknown.") % {"name": algorithm})
@@ -517,11 +518,12 @@ def _champion_procedure_scores(champion, result, eval_features, *, train) -> np.
     if algorithm == result.algorithm and params == {
         k: v for k, v in result.parameters.items() if k in accepted
     }:
-        pipeline = result.holdout[0]
+        pipeline, thresholds = result.holdout
     else:
-        pipeline = train((algorithm,), {algorithm: params}, None).pipeline
+        replay = train((algorithm,), {algorithm: params}, None)
+        pipeline, thresholds = replay.pipeline, replay.thresholds
     X = eval_features[FEATURE_NAMES].to_numpy(dtype=np.float64)
-    return pipeline.predict_proba(X)[:, 1] if len(X) else np.zeros(0)
+    return (pipeline.predict_proba(X)[:, 1] if len(X) else np.zeros(0)), thresholds
 
 
 def gate(challenger: dict, champion: dict | None, margins: dict) -> tuple[bool, str]:
