@@ -240,6 +240,16 @@ class RetrainingRunSerializer(serializers.ModelSerializer):
     outcome = serializers.CharField(
         read_only=True, help_text="promoted, kept or first once the gate has decided; empty before."
     )
+    comparison = serializers.JSONField(
+        read_only=True,
+        help_text=(
+            "The gate's figures once decided: labels_cutoff, evaluation_period (the newest week whose "
+            "labels were mature at the cutoff), challenger and champion (average_precision, "
+            "recall_at_review_budget, review_cards_per_day, card_precision_at_k, roc_auc, precision, "
+            "recall, f1, n, n_fraud; the champion's judged_as: as_served or refitted), margins, passed, "
+            "reason."
+        ),
+    )
 
     class Meta:
         model = RetrainingRun

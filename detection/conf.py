@@ -126,9 +126,10 @@ def retrain_margin_average_precision(value) -> float:
     return float(value)
 
 
-@setting("DETECTION_RETRAIN_MARGIN_CARD_PRECISION", default=0.01, minimum=0)
-def retrain_margin_card_precision(value) -> float:
-    """The same tolerance for card precision@k."""
+@setting("DETECTION_RETRAIN_MARGIN_RECALL_AT_BUDGET", default=0.02, minimum=0)
+def retrain_margin_recall_at_budget(value) -> float:
+    """The same tolerance for recall at the review budget (the share of fraud the analysts'
+    daily capacity of cards would catch)."""
     return float(value)
 
 

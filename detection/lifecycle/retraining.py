@@ -31,15 +31,23 @@ Safety
 The gate
 --------
 The challenger is trained with the time-honest protocol of `detection.ml.training` on all the
-history: its **evaluation period** is the most recent ``DETECTION_RETRAIN_EVALUATION_DAYS``
-(7) days, its validation period the days before (choosing the algorithm and thresholds), then
-the label-delay gap, and training before that. Features use a label only from when it became
-known; the challenger's training rows use every label known when the run starts (the model is
-deployed now, so it may learn from everything known now). Challenger and champion are scored on
-the same evaluation period, which neither was trained on; the challenger is promoted only if
-its average precision and card precision@k are each no worse than the champion's minus a
-margin (``DETECTION_RETRAIN_MARGIN_AP``, ``DETECTION_RETRAIN_MARGIN_CARD_PRECISION``).
-Otherwise it stays a candidate, and the comparison is stored on the run and in its notes.
+history known at the run's labels cutoff C (``labels_cutoff``). Its **comparison period** is the
+newest ``DETECTION_RETRAIN_EVALUATION_DAYS`` (7) days whose labels are mature at C: the week
+ending one label delay before C's day. Training (fit, gap, validation: algorithm and thresholds)
+ends where the comparison starts, and the chosen algorithm fitted on that window (the *holdout*
+fit, which never saw the comparison rows) is what the gate measures. The registered challenger
+is then refitted on everything known at C: every fraud reported by C, however recent, and
+legitimate rows only where their labels are mature (older than one label delay; younger
+unreported rows may still be fraud, and counting them legitimate would teach the model that
+recent means legitimate). Features use a label only from when it became known; no label
+reported after C is read at all. Both models are judged with the labels known at C on
+**average precision** and **recall at the review budget** (the share of fraudulent cards found
+by reviewing each day the ``DETECTION_REVIEW_CARDS_PER_DAY`` cards ranked highest), each no
+worse than the champion's minus a margin (``DETECTION_RETRAIN_MARGIN_AP``,
+``DETECTION_RETRAIN_MARGIN_RECALL_AT_BUDGET``). A champion that learnt from the comparison
+period (a recent refit) would be judged in-sample there: its algorithm and parameters are
+fitted on the holdout rows instead and that fit is judged. Otherwise the challenger stays a
+candidate, and the comparison is stored on the run and in its notes.
 """
 
 from __future__ import annotations
@@ -65,14 +73,26 @@ from core.rq_backend import RQBackend
 from detection import conf, services
 from detection.ml import evaluation, training
 from detection.ml.features import FEATURE_NAMES, compute_features_frame
+from detection.ml.options import REVIEW_BY_RATE
+from detection.ml.review_budget import recall_at_review_budget
 from detection.ml.thresholds import WITHOUT_THRESHOLDS
 from detection.models import ModelVersion, RetrainingRun
 from detection.serving import registry
 
 logger = logging.getLogger(__name__)
 
-GATE_METRICS = ("average_precision", "card_precision_at_k")
-SHOWN_METRICS = (*GATE_METRICS, "roc_auc", "precision", "recall", "f1", "n", "n_fraud")
+GATE_METRICS = ("average_precision", "recall_at_review_budget")
+SHOWN_METRICS = (
+    *GATE_METRICS,
+    "review_cards_per_day",
+    "card_precision_at_k",
+    "roc_auc",
+    "precision",
+    "recall",
+    "f1",
+    "n",
+    "n_fraud",
+)
 
 
 class RetrainingError(Exception):
@@ -227,12 +247,15 @@ class Challenge:
     passed: bool
     reason: str
     margins: dict
+    labels_cutoff: datetime
     evaluation_rows: np.ndarray = field(repr=False)
     scores: dict = field(default_factory=dict, repr=False)
 
     def comparison(self) -> dict:
         return {
+            # The newest week whose labels were mature at the cutoff (see plan_periods).
             "evaluation_period": [self.periods["test"][0].isoformat(), self.periods["test"][1].isoformat()],
+            "labels_cutoff": self.labels_cutoff.isoformat(),
             "periods": {k: [v[0].isoformat(), v[1].isoformat()] for k, v in self.periods.items()},
             "challenger": self.challenger,
             "champion": self.champion,
@@ -242,16 +265,25 @@ class Challenge:
         }
 
 
-def plan_periods(first, last, *, label_delay, validation_days, evaluation_days) -> dict:
-    """Periods ending with the day of the last transaction: the evaluation period last, one label
-    delay before it the end of the training window (whose own end is the validation, see
-    `training.plan_periods`), and training from the first day."""
-    test_end = pd.Timestamp(last).floor("D") + pd.Timedelta(days=1)
+def plan_periods(first, last, *, label_delay, validation_days, evaluation_days, labels_cutoff=None) -> dict:
+    """The run's periods, from the labels cutoff C (or the day after the last transaction, when
+    earlier): T is that day's start.
+
+    * **comparison** (stored as ``test``) ``[T − D − E, T − D)``: the newest days whose labels
+      are mature at C (every row at least one label delay old); the gate measures both models
+      there;
+    * **train** ``[first day, T − D − E)``: fit, gap and validation (see
+      `training.plan_periods`), then the holdout fit the gate measures;
+    * **refit** ``[first day, C)``: what the registered challenger learns from (every fraud
+      known at C; legitimate rows only where mature)."""
+    end = pd.Timestamp(last).floor("D") + pd.Timedelta(days=1)
+    if labels_cutoff is not None:
+        end = min(end, pd.Timestamp(labels_cutoff).floor("D"))
+    test_end = end - pd.Timedelta(label_delay)
     test_start = test_end - pd.Timedelta(days=evaluation_days)
-    train_end = test_start - pd.Timedelta(label_delay)
     train_start = pd.Timestamp(first).floor("D")
     needed = evaluation_days + label_delay.days + validation_days + 1
-    if train_end - train_start < pd.Timedelta(days=validation_days + 1):
+    if test_start - train_start < pd.Timedelta(days=validation_days + 1):
         raise RetrainingError(
             _(
                 "Not enough history to retrain: the evaluation (%(e)d days), label delay (%(d)d days) "
@@ -259,13 +291,15 @@ def plan_periods(first, last, *, label_delay, validation_days, evaluation_days) 
             )
             % {"e": evaluation_days, "v": validation_days, "d": label_delay.days, "n": needed}
         )
-    return training.plan_periods(
+    periods = training.plan_periods(
         train_start.to_pydatetime(),
-        train_end.to_pydatetime(),
+        test_start.to_pydatetime(),
         label_delay=label_delay,
         validation_days=validation_days,
-        test_days=evaluation_days,
+        test_days=0,
     )
+    periods["test"] = (test_start.to_pydatetime(), test_end.to_pydatetime())
+    return periods
 
 
 def _summary(metrics: dict | None) -> dict | None:
@@ -285,6 +319,46 @@ def champion_scores(champion: registry.LoadedModel, features: pd.DataFrame) -> n
     return champion.pipeline.predict_proba(X)[:, 1] if len(X) else np.zeros(0)
 
 
+def champion_learnt_until(champion: registry.LoadedModel):
+    """The end of the newest rows the champion was fitted on (its refit's, else its training
+    window's), or None when its version does not say."""
+    periods = (champion.version.metrics or {}).get("periods") or {}
+    period = periods.get("refit") or periods.get("train")
+    return pd.Timestamp(period[1]) if period else None
+
+
+def gate_metrics(y, scores, frame, thresholds, *, include_curves=False) -> dict:
+    """Every figure of `evaluation.evaluate` plus recall at the review budget (cards a day from
+    the bank's LearningOptions), the second figure the gate judges on."""
+    options = conf.learning_options()
+    card_ids = frame["card_id"].astype(str).to_numpy()
+    metrics = evaluation.evaluate(
+        y,
+        scores,
+        card_ids=card_ids,
+        occurred_at=frame["occurred_at"],
+        thresholds=thresholds or WITHOUT_THRESHOLDS,
+        k=options.card_precision_k,
+        include_curves=include_curves,
+    )
+    budget = review_budget_cards(options, frame)
+    metrics["recall_at_review_budget"] = recall_at_review_budget(
+        y, scores, card_ids=card_ids, occurred_at=frame["occurred_at"], cards_per_day=budget
+    )
+    metrics["review_cards_per_day"] = budget
+    return metrics
+
+
+def review_budget_cards(options, frame) -> int:
+    """The analysts' daily capacity in cards: as the bank states it, or, when it states an alert
+    rate, that share of the period's payments a day (at least one card)."""
+    basis, target = options.review_capacity
+    if basis != REVIEW_BY_RATE or frame.empty:
+        return int(options.review_cards_per_day)
+    days = max(1, frame["occurred_at"].dt.floor("D").nunique())
+    return max(1, round(target * len(frame) / days))
+
+
 def challenge(
     frame: pd.DataFrame,
     *,
@@ -298,14 +372,16 @@ def challenge(
     seed=0,
     log=None,
 ) -> Challenge:
-    """Train a challenger on a canonical frame and compare it with `champion` on the most recent
-    period. `known_by`: labels known by then may be learned from (default: now)."""
+    """Train a challenger on a canonical frame and compare it with `champion` on the newest
+    period whose labels are mature. `known_by` (the labels cutoff, default now): only labels known
+    by then are read, for learning and for judging alike."""
     log = log or (lambda message, progress=None: None)
     label_delay = conf.label_delay() if label_delay is None else label_delay
     validation_days = conf.retrain_validation_days() if validation_days is None else validation_days
     evaluation_days = conf.retrain_evaluation_days() if evaluation_days is None else evaluation_days
     if len(frame) == 0:
         raise RetrainingError(_("There are no transactions to train on."))
+    known_by = pd.Timestamp(timezone.now() if known_by is None else known_by)
     times = pd.to_datetime(frame["occurred_at"], utc=True)
     periods = plan_periods(
         times.min(),
@@ -313,78 +389,106 @@ def challenge(
         label_delay=label_delay,
         validation_days=validation_days,
         evaluation_days=evaluation_days,
+        labels_cutoff=known_by,
     )
     log(_("Computing features for %(n)d transactions") % {"n": len(frame)}, 15)
     features = compute_features_frame(frame, label_delay=label_delay)
 
-    # Learn from every label known now: a fraud of the training period reported after the
-    # training period still counts (features above still saw it only from when it was known).
-    known_by = pd.Timestamp(timezone.now() if known_by is None else known_by)
+    # Learn from every label known at the cutoff: a fraud of the training window reported after
+    # the window still counts (features above still saw it only from when it was known).
     train_end = pd.Timestamp(periods["train"][1])
     fit_frame = frame.copy()
     known = pd.to_datetime(fit_frame["label_known_at"], utc=True)
     fraud = pd.to_numeric(fit_frame["is_fraud"], errors="coerce").fillna(0).to_numpy() == 1
-    learnable = fraud & (times < train_end).to_numpy() & (known <= known_by).to_numpy()
-    fit_frame.loc[learnable, "label_known_at"] = train_end
+    known_at_cutoff = fraud & (known <= known_by).to_numpy()
+    fit_frame.loc[known_at_cutoff & (times < train_end).to_numpy(), "label_known_at"] = train_end
+    # A label reported after the cutoff is not known yet: the rows look legitimate, as they did.
+    fit_frame.loc[fraud & ~known_at_cutoff, "is_fraud"] = 0
+
+    def train(algorithms, params, labels_cutoff):
+        try:
+            return training.train(
+                fit_frame,
+                train_start=periods["train"][0],
+                train_end=periods["train"][1],
+                label_delay=label_delay,
+                validation_days=validation_days,
+                test_days=0,
+                labels_cutoff=labels_cutoff,
+                algorithms=algorithms,
+                max_train_rows=max_train_rows
+                or conf.retrain_max_train_rows()
+                or training.DEFAULT_MAX_TRAIN_ROWS,
+                seed=seed,
+                features=features,
+                params=params,
+                options=conf.learning_options(),
+                log=lambda message: log(message, None),
+            )
+        except training.TrainingError as error:
+            raise RetrainingError(str(error)) from error
+
     log(_("Training the challenger"), 30)
-    try:
-        result = training.train(
-            fit_frame,
-            train_start=periods["train"][0],
-            train_end=periods["train"][1],
-            label_delay=label_delay,
-            validation_days=validation_days,
-            test_days=evaluation_days,
-            algorithms=algorithms or conf.retrain_algorithms() or training.ALGORITHMS,
-            max_train_rows=max_train_rows or conf.retrain_max_train_rows() or training.DEFAULT_MAX_TRAIN_ROWS,
-            seed=seed,
-            features=features,
-            params=conf.training_params(),
-            options=conf.learning_options(),
-            log=lambda message: log(message, None),
-        )
-    except training.TrainingError as error:
-        raise RetrainingError(str(error)) from error
-    challenger_metrics = result.metrics.get("test")
-    if challenger_metrics is None or challenger_metrics.get("average_precision") is None:
+    result = train(
+        algorithms or conf.retrain_algorithms() or training.ALGORITHMS, conf.training_params(), known_by
+    )
+    holdout_pipeline, holdout_thresholds = result.holdout
+
+    # The comparison period, judged with the labels known at the cutoff (mature there).
+    rows = (
+        (times >= pd.Timestamp(periods["test"][0])) & (times < pd.Timestamp(periods["test"][1]))
+    ).to_numpy()
+    eval_frame = frame[rows]
+    y = known_at_cutoff[rows].astype(np.int8)
+    eval_features = features[rows]
+    scores = {
+        "challenger": holdout_pipeline.predict_proba(eval_features[FEATURE_NAMES].to_numpy(dtype=np.float64))[
+            :, 1
+        ]
+    }
+    challenger_metrics = gate_metrics(
+        y, scores["challenger"], eval_frame, holdout_thresholds, include_curves=True
+    )
+    if challenger_metrics.get("average_precision") is None:
         raise RetrainingError(
             _(
                 "The evaluation period has no fraud (or no transactions): challenger and champion cannot be compared."
             )
         )
+    # What the registered version shows as its test: the holdout fit on the comparison period.
+    result.periods["test"] = periods["test"]
+    result.curves["test"] = challenger_metrics.pop("curves")
+    result.metrics["test"] = challenger_metrics
 
     log(_("Scoring the champion on the evaluation period"), 80)
-    rows = (times >= pd.Timestamp(periods["test"][0])) & (times < pd.Timestamp(periods["test"][1]))
-    rows = rows.to_numpy()
-    eval_frame = frame[rows]
-    y = pd.to_numeric(eval_frame["is_fraud"], errors="coerce").fillna(0).to_numpy().astype(np.int8)
-    scores = {
-        "challenger": result.pipeline.predict_proba(features[rows][FEATURE_NAMES].to_numpy(dtype=np.float64))[
-            :, 1
-        ]
-    }
     margins = {
         "average_precision": conf.retrain_margin_average_precision(),
-        "card_precision_at_k": conf.retrain_margin_card_precision(),
+        "recall_at_review_budget": conf.retrain_margin_recall_at_budget(),
     }
     champion_metrics = None
     champion_error = ""
+    judged_as = None
     if champion is not None:
+        learnt_until = champion_learnt_until(champion)
         try:
-            scores["champion"] = champion_scores(champion, features[rows])
+            if learnt_until is not None and learnt_until > pd.Timestamp(periods["test"][0]):
+                # The champion learnt from (part of) the comparison period: its figures there
+                # would be in-sample. Judge its procedure instead: its algorithm and parameters
+                # fitted on the challenger's holdout rows.
+                judged_as = "refitted"
+                log(_("Refitting the champion's algorithm on the holdout rows"), 75)
+                scores["champion"], champion_thresholds = _champion_procedure_scores(
+                    champion, result, eval_features, train=train
+                )
+            else:
+                judged_as = "as_served"
+                scores["champion"] = champion_scores(champion, eval_features)
+                champion_thresholds = champion.thresholds
         except RetrainingError as error:  # it cannot even be measured: the challenger replaces it
             champion_error = str(error)
             champion_metrics = {}
         else:
-            champion_metrics = evaluation.evaluate(
-                y,
-                scores["champion"],
-                card_ids=eval_frame["card_id"].astype(str).to_numpy(),
-                occurred_at=eval_frame["occurred_at"],
-                thresholds=champion.thresholds or WITHOUT_THRESHOLDS,
-                k=conf.card_precision_k(),
-                include_curves=False,
-            )
+            champion_metrics = gate_metrics(y, scores["champion"], eval_frame, champion_thresholds)
     passed, reason = gate(_summary(challenger_metrics), _summary(champion_metrics), margins)
     if champion_error:
         reason = f"{champion_error} {reason}"
@@ -397,18 +501,42 @@ def challenge(
         else {
             "version": champion.name,
             "algorithm": champion.version.algorithm,
+            "judged_as": judged_as,
             **_summary(champion_metrics),
         },
         passed=passed,
         reason=reason,
         margins=margins,
+        labels_cutoff=known_by.to_pydatetime(),
         evaluation_rows=rows,
         scores=scores,
     )
 
 
+def _champion_procedure_scores(champion, result, eval_features, *, train) -> tuple[np.ndarray, dict]:
+    """Scores on the comparison period (and thresholds) of the champion's algorithm and
+    parameters fitted as the challenger's holdout was (same rows, labels and seed): the same
+    procedure gives the very same model, so only a different one is fitted."""
+    algorithm = champion.version.algorithm
+    if algorithm not in training.CANDIDATES:
+        raise RetrainingError(_("The champion's algorithm %(name)s is unknown.") % {"name": algorithm})
+    # "class_weight" in stored parameters is a note on the weighting, not the estimator's.
+    accepted = set(training.CANDIDATES[algorithm][0]().get_params()) - {"class_weight"}
+    params = {k: v for k, v in (champion.version.parameters or {}).items() if k in accepted}
+    if algorithm == result.algorithm and params == {
+        k: v for k, v in result.parameters.items() if k in accepted
+    }:
+        pipeline, thresholds = result.holdout
+    else:
+        replay = train((algorithm,), {algorithm: params}, None)
+        pipeline, thresholds = replay.pipeline, replay.thresholds
+    X = eval_features[FEATURE_NAMES].to_numpy(dtype=np.float64)
+    return (pipeline.predict_proba(X)[:, 1] if len(X) else np.zeros(0)), thresholds
+
+
 def gate(challenger: dict, champion: dict | None, margins: dict) -> tuple[bool, str]:
-    """(promote?, why) from both models' metrics on the same period."""
+    """(promote?, why) from both models' metrics on the same period: the challenger must reach
+    the champion's average precision and recall at the review budget, each less its margin."""
     if champion is None:
         return True, _("There is no champion yet: the challenger becomes the first one.")
     shortfalls = []
@@ -424,12 +552,13 @@ def gate(challenger: dict, champion: dict | None, margins: dict) -> tuple[bool, 
     if shortfalls:
         return False, _("Champion kept: %(why)s.") % {"why": "; ".join(shortfalls)}
     return True, _(
-        "Challenger promoted: average precision %(ap).3f (champion %(cap)s), card precision@k %(cp).3f (champion %(ccp)s)."
+        "Challenger promoted: average precision %(ap).3f (champion %(cap)s), recall at the review "
+        "budget %(rb).3f (champion %(crb)s)."
     ) % {
         "ap": challenger["average_precision"],
         "cap": _fmt(champion.get("average_precision")),
-        "cp": challenger["card_precision_at_k"],
-        "ccp": _fmt(champion.get("card_precision_at_k")),
+        "rb": challenger["recall_at_review_budget"],
+        "crb": _fmt(champion.get("recall_at_review_budget")),
     }
 
 

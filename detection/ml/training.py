@@ -22,6 +22,14 @@ Model choice and thresholds are made inside the window, on its end:
   model (and the refitted logistic-regression baseline) are evaluated there with true labels,
   for the report only; it never influences the model. Without it, a warning says that test
   metrics are missing.
+* **refit** ``[S, C)``, only when a ``labels_cutoff`` C (after ``E``) is given, as retraining
+  does: the train fit above becomes the *holdout* model (what a gate may measure on the rows
+  after ``E``, which it never saw) and the chosen algorithm is fitted once more on everything
+  known at C, so the registered model also learns the newest frauds. Its labels are those known
+  by C; a row whose label is not mature at C (it occurred in ``[C − D, C)``) counts only if a
+  fraud was reported for it: its legitimate neighbours are left out rather than counted as
+  legitimate, since some of them will still be reported, and counting them would teach the
+  model that recent transactions are legitimate.
 
 Sizes. With a long window (``E − S ≥ D + 2·V``, V = ``validation_days``, 7) the gap is D and the
 validation V, so the candidates are compared exactly as the model will be used: on transactions
@@ -132,6 +140,8 @@ class TrainingResult:
     warnings: list = field(default_factory=list)
     seconds: dict = field(default_factory=dict)
     training_rows: dict = field(default_factory=dict)
+    # With a labels cutoff: (pipeline, thresholds) fitted on [S, E) only, for a gate after E.
+    holdout: tuple | None = None
 
     def summary(self) -> dict:
         return {
@@ -279,9 +289,11 @@ def _train(
     params: dict | None = None,
     log=None,
     options: LearningOptions,
+    labels_cutoff=None,
 ) -> TrainingResult:
     """Fit every candidate on the fit period, pick the best on validation, refit it on the whole
-    window, report test when the data have it.
+    window, report test when the data have it; with `labels_cutoff`, refit it once more on every
+    label known then (see the module docstring).
 
     `features` may be passed when already computed (same index as `frame`); `params` overrides
     candidates' parameters by name: ``{"random_forest": {"n_estimators": 200}}``."""
@@ -301,10 +313,17 @@ def _train(
     warnings = []
     if len(frame) == 0:
         raise TrainingError("There are no transactions to train on.")
+    horizon = pd.Timestamp(periods["test"][1])
+    if labels_cutoff is not None:
+        labels_cutoff = pd.Timestamp(_aware(labels_cutoff))
+        if labels_cutoff < pd.Timestamp(periods["train"][1]):
+            raise TrainingError("The labels cutoff must not be before the end of the training period.")
+        periods["refit"] = (periods["train"][0], labels_cutoff.to_pydatetime())
+        horizon = max(horizon, labels_cutoff)
     times = pd.to_datetime(frame["occurred_at"], utc=True)
-    # Rows after the test period never feed any feature we use: drop them early. Rows at or
-    # after train_end only ever serve the (optional) test report.
-    relevant = (times < pd.Timestamp(periods["test"][1])).to_numpy()
+    # Rows after the test period (and the labels cutoff) never feed any feature we use: drop
+    # them early. Rows at or after train_end only serve the test report and the last refit.
+    relevant = (times < horizon).to_numpy()
     frame, times = frame[relevant], times[relevant]
     in_train, in_fit, in_val, in_test = (
         _in(times, periods[p]) for p in ("train", "fit", "validation", "test")
@@ -316,7 +335,7 @@ def _train(
             f"No transactions in the validation period {_fmt(periods['validation'])} (the end of the "
             "training period): the data must cover the whole training period."
         )
-    if not in_test.any():
+    if not in_test.any() and test_days:
         warnings.append(
             f"No transactions in the test period {_fmt(periods['test'])}: test metrics are not reported."
         )
@@ -429,12 +448,42 @@ def _train(
     seconds["refit"] = round(time.perf_counter() - started, 2)
     pipeline = refits[best]
     validation_thresholds, thresholds = thresholds, fitted[best][1]
+    holdout = None
+    if labels_cutoff is not None:
+        holdout = (pipeline, thresholds)
+        started = time.perf_counter()
+        pipeline, thresholds, final_rows = _refit_to_cutoff(
+            best,
+            comparison[best]["parameters"],
+            times=times,
+            X_all=X_all,
+            fraud=fraud,
+            known=known,
+            start=periods["train"][0],
+            labels_cutoff=labels_cutoff,
+            label_delay=label_delay,
+            max_train_rows=max_train_rows,
+            rng=rng,
+            seed=seed,
+            candidate_thresholds=(validation_thresholds, val_scores),
+            X_val=X_val,
+            legitimate_val=y_val == 0,
+        )
+        seconds["refit_to_cutoff"] = round(time.perf_counter() - started, 2)
+        log(
+            f"Refitted {best} on {_fmt(periods['refit'])}: {final_rows['frauds']} frauds + "
+            f"{final_rows['legitimate_sampled']} legitimate; {final_rows['immature_left_out']} "
+            "recent rows without a mature label left out."
+        )
+        training_rows = final_rows | {"holdout": training_rows}
 
+    tested = holdout or (pipeline, thresholds)
     started = time.perf_counter()
     metrics = {
         "validation": _evaluate(y_val, val_scores, val_frame, validation_thresholds, k=k, curves=True)
         | {"bands": comparison[best]["validation"]["bands"]},
-        "test": _evaluate(y_test, _scores(pipeline, X_test), test_frame, thresholds, k=k, curves=True)
+        # The model that never saw the test rows: with a labels cutoff the last refit may have.
+        "test": _evaluate(y_test, _scores(tested[0], X_test), test_frame, tested[1], k=k, curves=True)
         if in_test.any()
         else None,
     }
@@ -465,7 +514,50 @@ def _train(
         warnings=warnings,
         seconds=seconds,
         training_rows=training_rows | {"fit_rows": int(fit_idx.size), "fit_period_rows": int(in_fit.sum())},
+        holdout=holdout,
     )
+
+
+def _refit_to_cutoff(
+    name,
+    parameters,
+    *,
+    times,
+    X_all,
+    fraud,
+    known,
+    start,
+    labels_cutoff,
+    label_delay,
+    max_train_rows,
+    rng,
+    seed,
+    candidate_thresholds,
+    X_val,
+    legitimate_val,
+):
+    """The chosen algorithm fitted on [start, labels_cutoff) with the labels known at the
+    cutoff: every known fraud, and legitimate rows only where labels are mature (older than one
+    label delay): an unreported recent row may still turn out to be fraud. (pipeline, thresholds
+    keeping the candidate's validation alert rates, row counts)."""
+    y_cutoff = (fraud & (known <= labels_cutoff).to_numpy()).astype(np.int8)
+    in_window = ((times >= pd.Timestamp(start)) & (times < labels_cutoff)).to_numpy()
+    mature = (times < labels_cutoff - pd.Timedelta(label_delay)).to_numpy()
+    usable = in_window & (mature | (y_cutoff == 1))
+    idx, rate, rows = _sample(usable, y_cutoff, max_train_rows, rng)
+    _, balanced, _ = CANDIDATES[name]
+    pipeline = _fit(
+        _build(name, {k: v for k, v in parameters.items() if k != "class_weight"}, seed),
+        X_all[idx],
+        y_cutoff[idx],
+        _weights(y_cutoff[idx], 1.0 / rate, balanced),
+    )
+    if hasattr(pipeline, "n_jobs"):
+        pipeline.set_params(n_jobs=1)
+    thresholds, candidate_scores = candidate_thresholds
+    thresholds = _same_alert_rate(thresholds, candidate_scores, _scores(pipeline, X_val), legitimate_val)
+    rows["immature_left_out"] = int((in_window & ~usable).sum())
+    return pipeline, thresholds, rows
 
 
 def _sample(mask, y, max_rows, rng):

@@ -39,7 +39,7 @@ def use_history(settings, *, algorithm="logistic_regression", params=None):
     settings.DETECTION_CARD_PRECISION_K = 10
     settings.DETECTION_REVIEW_CARDS_PER_DAY = 10
     settings.DETECTION_RETRAIN_MARGIN_AP = 0.01
-    settings.DETECTION_RETRAIN_MARGIN_CARD_PRECISION = 0.05
+    settings.DETECTION_RETRAIN_MARGIN_RECALL_AT_BUDGET = 0.05
 
 
 def weak(settings):

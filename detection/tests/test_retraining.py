@@ -3,15 +3,23 @@
 import threading
 from datetime import timedelta
 
+import numpy as np
+import pandas as pd
 import pytest
 from django.db import close_old_connections
 from django.utils import timezone
 
 from accounts.models import AuditEntry
+from detection.dataset import canonical_frame
 from detection.lifecycle import retraining
+from detection.ml import training
+from detection.ml.features import FEATURE_NAMES, compute_features_frame
+from detection.ml.options import LearningOptions
+from detection.ml.review_budget import recall_at_review_budget
+from detection.ml.simulator import CANONICAL_COLUMNS
 from detection.models import ModelVersion, RetrainingRun
 from detection.serving import registry
-from detection.tests.lifecycle import strong, weak
+from detection.tests.lifecycle import history, strong, weak
 
 
 def _champion():
@@ -26,13 +34,13 @@ def _run(trigger=RetrainingRun.Trigger.MANUAL, user=None):
 
 # --- the gate, on figures -----------------------------------------------------------------------
 
-MARGINS = {"average_precision": 0.01, "card_precision_at_k": 0.02}
+MARGINS = {"average_precision": 0.01, "recall_at_review_budget": 0.02}
 
 
 def test_gate_promotes_a_better_challenger():
     passed, reason = retraining.gate(
-        {"average_precision": 0.62, "card_precision_at_k": 0.30},
-        {"average_precision": 0.55, "card_precision_at_k": 0.29},
+        {"average_precision": 0.62, "recall_at_review_budget": 0.30},
+        {"average_precision": 0.55, "recall_at_review_budget": 0.29},
         MARGINS,
     )
     assert passed
@@ -41,13 +49,13 @@ def test_gate_promotes_a_better_challenger():
 
 def test_gate_keeps_the_champion_when_the_challenger_is_worse_on_either_metric():
     worse_ap, why = retraining.gate(
-        {"average_precision": 0.50, "card_precision_at_k": 0.40},
-        {"average_precision": 0.55, "card_precision_at_k": 0.29},
+        {"average_precision": 0.50, "recall_at_review_budget": 0.40},
+        {"average_precision": 0.55, "recall_at_review_budget": 0.29},
         MARGINS,
     )
     worse_cp, _ = retraining.gate(
-        {"average_precision": 0.60, "card_precision_at_k": 0.20},
-        {"average_precision": 0.55, "card_precision_at_k": 0.29},
+        {"average_precision": 0.60, "recall_at_review_budget": 0.20},
+        {"average_precision": 0.55, "recall_at_review_budget": 0.29},
         MARGINS,
     )
     assert not worse_ap and not worse_cp
@@ -56,8 +64,8 @@ def test_gate_keeps_the_champion_when_the_challenger_is_worse_on_either_metric()
 
 def test_gate_tolerates_a_difference_within_the_margin():
     passed, _ = retraining.gate(
-        {"average_precision": 0.545, "card_precision_at_k": 0.28},
-        {"average_precision": 0.55, "card_precision_at_k": 0.29},
+        {"average_precision": 0.545, "recall_at_review_budget": 0.28},
+        {"average_precision": 0.55, "recall_at_review_budget": 0.29},
         MARGINS,
     )
     assert passed
@@ -82,8 +90,12 @@ def test_first_run_makes_a_champion_a_better_one_replaces_it_a_worse_one_does_no
     compared = second.comparison
     assert compared["champion"]["version"] == stump.version
     assert compared["challenger"]["average_precision"] > compared["champion"]["average_precision"]
-    # Both were measured on the same, most recent period.
+    # Both were measured on the same period, the newest with mature labels; the stump champion
+    # had learnt from it (it was refitted up to the first run's cutoff), so its algorithm was
+    # refitted without it to be judged.
     assert compared["periods"]["test"] == compared["evaluation_period"]
+    assert compared["champion"]["judged_as"] == "refitted"
+    assert set(compared["margins"]) == {"average_precision", "recall_at_review_budget"}
 
     weak(settings)
     third = _run(user=model_manager)
@@ -288,3 +300,206 @@ def test_a_run_ending_with_too_few_new_labels_starts_nothing(settings, db):
     weak(settings)
     assert _run().status == RetrainingRun.Status.SUCCEEDED
     assert not RetrainingRun.objects.filter(active=True).exists()
+
+
+# --- freshness: what the challenger learns from and where the gate judges it ----------------------
+
+# Labels known by 12:00 on 9 February; the history runs to the 11th, so later reports exist.
+CUTOFF = pd.Timestamp("2025-02-09 12:00", tz="UTC")
+DELAY = pd.Timedelta(days=7)
+
+
+def _bank_history():
+    return canonical_frame(history()[CANONICAL_COLUMNS].reset_index(drop=True))
+
+
+def _without_reports(frame, rows):
+    """The same history where the frauds of `rows` were never reported (they look legitimate)."""
+    frame = frame.copy()
+    rows = rows & (frame["is_fraud"] == 1)
+    frame.loc[rows, "is_fraud"] = 0
+    frame.loc[rows, "label_known_at"] = frame.loc[rows, "occurred_at"] + DELAY
+    return frame
+
+
+def _challenge(frame, champion=None):
+    return retraining.challenge(frame, champion=champion, known_by=CUTOFF)
+
+
+def _predictions(pipeline, frame):
+    X = compute_features_frame(frame, label_delay=DELAY)[FEATURE_NAMES].to_numpy(dtype=np.float64)
+    return pipeline.predict_proba(X)[:, 1]
+
+
+def test_the_registered_challenger_learns_the_frauds_reported_up_to_the_cutoff(settings):
+    strong(settings)
+    frame = _bank_history()
+    times, known = frame["occurred_at"], frame["label_known_at"]
+    # After the comparison week: rows only the final refit learns from.
+    recent_known = (times >= CUTOFF.floor("D") - DELAY) & (times < CUTOFF) & (known <= CUTOFF)
+    assert (recent_known & (frame["is_fraud"] == 1)).sum() > 20
+
+    learnt = _challenge(frame)
+    unreported = _challenge(_without_reports(frame, recent_known))
+
+    # Every fraud known at the cutoff is in the final fit, the newest week's included...
+    known_frauds = ((frame["is_fraud"] == 1) & (known <= CUTOFF) & (times < CUTOFF)).sum()
+    assert learnt.result.training_rows["frauds"] == known_frauds
+    assert learnt.result.periods["refit"][1] == CUTOFF
+    # ...so the model differs when those reports had not come (the old 14-day cut ignored them).
+    probe = frame[times < CUTOFF]
+    assert (
+        np.abs(
+            _predictions(learnt.result.pipeline, probe) - _predictions(unreported.result.pipeline, probe)
+        ).max()
+        > 1e-3
+    )
+
+
+def test_recent_rows_count_only_as_reported_frauds(settings):
+    """Legitimate rows younger than one label delay are left out of the final fit; the frauds
+    reported among them are learnt."""
+    strong(settings)
+    frame = _bank_history()
+    features = compute_features_frame(frame, label_delay=DELAY)
+    times = frame["occurred_at"]
+    immature = (times >= CUTOFF - DELAY) & (times < CUTOFF)
+    reported = (frame["is_fraud"] == 1) & (frame["label_known_at"] <= CUTOFF)
+    periods = retraining.plan_periods(
+        times.min(),
+        times.max(),
+        label_delay=DELAY,
+        validation_days=7,
+        evaluation_days=7,
+        labels_cutoff=CUTOFF,
+    )
+
+    def train(rows):
+        return training.train(
+            frame[rows],
+            train_start=periods["train"][0],
+            train_end=periods["train"][1],
+            test_days=0,
+            labels_cutoff=CUTOFF,
+            algorithms=["logistic_regression"],
+            features=features,
+            options=LearningOptions(review_cards_per_day=10, card_precision_k=10),
+        )
+
+    everything = train(pd.Series(True, index=frame.index))
+    without_immature_legitimate = train(~(immature & ~reported))
+    without_immature_frauds = train(~(immature & reported))
+
+    probe = features[FEATURE_NAMES].to_numpy(dtype=np.float64)
+    assert everything.training_rows["immature_left_out"] == (immature & ~reported).sum() > 0
+    np.testing.assert_array_equal(
+        everything.pipeline.predict_proba(probe), without_immature_legitimate.pipeline.predict_proba(probe)
+    )
+    assert (immature & reported).sum() > 0
+    assert not np.allclose(
+        everything.pipeline.predict_proba(probe), without_immature_frauds.pipeline.predict_proba(probe)
+    )
+
+
+def test_the_gate_judges_the_holdout_fit_on_the_newest_mature_week_by_ap_and_recall_at_budget(settings):
+    strong(settings)
+    frame = _bank_history()
+    result = _challenge(frame)
+    comparison = result.comparison()
+
+    # The week ending one label delay before the cutoff's day: every label there is mature.
+    mature_end = CUTOFF.floor("D") - DELAY
+    assert comparison["evaluation_period"] == [
+        (mature_end - pd.Timedelta(days=7)).isoformat(),
+        mature_end.isoformat(),
+    ]
+    assert comparison["labels_cutoff"] == CUTOFF.isoformat()
+    assert set(comparison["margins"]) == {"average_precision", "recall_at_review_budget"}
+    assert 0 < comparison["challenger"]["recall_at_review_budget"] <= 1
+    # The figures are those of the holdout fit, with the labels known at the cutoff.
+    rows = result.evaluation_rows
+    in_week = frame[rows]
+    y = ((in_week["is_fraud"] == 1) & (in_week["label_known_at"] <= CUTOFF)).to_numpy()
+    holdout_scores = _predictions(result.result.holdout[0], frame)[rows]
+    np.testing.assert_allclose(result.scores["challenger"], holdout_scores)
+    assert comparison["challenger"]["recall_at_review_budget"] == pytest.approx(
+        recall_at_review_budget(
+            y,
+            holdout_scores,
+            card_ids=in_week["card_id"],
+            occurred_at=in_week["occurred_at"],
+            cards_per_day=10,
+        )
+    )
+
+
+def test_the_comparison_weeks_labels_never_reach_the_model_judged_on_it(settings):
+    strong(settings)
+    frame = _bank_history()
+    honest = _challenge(frame)
+    week_frauds = np.flatnonzero(honest.evaluation_rows & (frame["is_fraud"] == 1).to_numpy())
+    half = pd.Series(False, index=frame.index)
+    half.iloc[week_frauds[::2]] = True
+    relabelled = _challenge(_without_reports(frame, half))
+
+    probe = frame[frame["occurred_at"] < CUTOFF]
+    np.testing.assert_array_equal(
+        _predictions(honest.result.holdout[0], probe), _predictions(relabelled.result.holdout[0], probe)
+    )
+    assert honest.result.holdout[1] == relabelled.result.holdout[1]
+    # The week's labels do count for the judging (and for the final refit).
+    assert honest.challenger["n_fraud"] > relabelled.challenger["n_fraud"] > 0
+
+
+def test_labels_reported_after_the_cutoff_change_nothing(settings):
+    strong(settings)
+    frame = _bank_history()
+    later = frame["label_known_at"] > CUTOFF
+    assert ((frame["is_fraud"] == 1) & later).sum() > 10
+    champion_run = retraining.challenge(
+        frame[frame["occurred_at"] < CUTOFF - 2 * DELAY], champion=None, known_by=CUTOFF - 2 * DELAY
+    )
+    champion = _loaded(champion_run)
+
+    full = _challenge(frame, champion)
+    blanked = _challenge(_without_reports(frame, later), champion)
+
+    assert full.comparison() == blanked.comparison()
+    assert full.result.thresholds == blanked.result.thresholds
+    probe = frame[frame["occurred_at"] < CUTOFF]
+    np.testing.assert_array_equal(
+        _predictions(full.result.pipeline, probe), _predictions(blanked.result.pipeline, probe)
+    )
+
+
+def _loaded(challenge):
+    return registry.LoadedModel(
+        version=ModelVersion(
+            version="champion",
+            algorithm=challenge.result.algorithm,
+            parameters=challenge.result.parameters,
+            feature_names=FEATURE_NAMES,
+            thresholds=challenge.result.thresholds,
+            metrics={"periods": challenge.result.summary()["periods"]},
+        ),
+        pipeline=challenge.result.pipeline,
+    )
+
+
+def test_a_champion_that_learnt_the_comparison_week_is_judged_by_its_procedure(settings):
+    """Scored as served it would be judged on rows it was fitted on; its algorithm fitted on the
+    holdout rows is judged instead."""
+    strong(settings)
+    frame = _bank_history()
+    yesterday = _challenge(frame[frame["occurred_at"] < CUTOFF - pd.Timedelta(days=1)])
+    champion = _loaded(yesterday)
+    assert retraining.champion_learnt_until(champion) > pd.Timestamp(_challenge(frame).periods["test"][0])
+
+    today = _challenge(frame, champion)
+
+    assert today.champion["judged_as"] == "refitted"
+    # The same procedure on the same rows: the very same figures, so the fresher refit wins.
+    np.testing.assert_array_equal(today.scores["champion"], today.scores["challenger"])
+    assert today.passed
+    as_served = _predictions(champion.pipeline, frame)[today.evaluation_rows]
+    assert not np.allclose(today.scores["champion"], as_served)
