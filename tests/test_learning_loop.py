@@ -1,7 +1,7 @@
 """The whole loop, through the database: a new fraud pattern appears, the champion misses it,
 analysts confirm the customers' reports, the confirmations trigger a retraining (the task runs
 on the immediate backend here), the gate promotes the challenger, and the new champion catches
-the pattern it had never seen."""
+the pattern in the days after the run, which neither model learnt from."""
 
 from datetime import timedelta
 
@@ -22,7 +22,7 @@ from transactions.importing import transactions_import
 from transactions.models import FraudReport, Transaction
 
 PATTERN = "atm_cashout"
-DAYS, PATTERN_DAY = 44, 22
+DAYS, PATTERN_DAY, AHEAD = 44, 22, 5
 
 
 @pytest.fixture
@@ -42,17 +42,16 @@ def short_periods(settings, tmp_path):
 
 
 def _history():
+    """The simulated bank: DAYS days up to now, and the AHEAD days after now on which both models
+    are measured (traffic neither has seen)."""
     start = (timezone.now() - timedelta(days=DAYS)).replace(hour=0, minute=0, second=0, microsecond=0)
     rates = {name: {"rate": p.rate * 6} for name, p in DEFAULT_PATTERNS.items() if p.enabled}
     rates[PATTERN] = {"start_day": PATTERN_DAY, "rate": 70.0}
-    frame = simulate(customers=250, merchants=150, days=DAYS, seed=11, start=start, patterns=rates)
-    # Nothing after now: the simulated period ends today.
-    return frame[frame["occurred_at"] < timezone.now()].reset_index(drop=True)
+    return simulate(customers=250, merchants=150, days=DAYS + AHEAD + 1, seed=11, start=start, patterns=rates)
 
 
-def _pattern_recall(version, frame, rows, is_pattern):
+def _pattern_recall(version, features, rows, is_pattern):
     """Share of the pattern's frauds flagged for review and blocked, and their mean score."""
-    features = compute_features_frame(frame, label_delay=timedelta(days=3))
     scores = registry.load_model(version).predict_proba(features.loc[rows, FEATURE_NAMES].to_numpy())[:, 1]
     caught = scores[is_pattern]
     return {
@@ -66,7 +65,9 @@ def _pattern_recall(version, frame, rows, is_pattern):
 def test_a_new_pattern_is_learned_after_reports_are_confirmed(
     short_periods, analyst, tmp_path, django_capture_on_commit_callbacks
 ):
-    simulated = _history()
+    everything = _history()
+    now = timezone.now()
+    simulated = everything[everything["occurred_at"] < now].reset_index(drop=True)
     is_atm = simulated["fraud_pattern"].astype(str).to_numpy() == PATTERN
     pattern_start = simulated["occurred_at"].min().floor("D") + pd.Timedelta(days=PATTERN_DAY)
 
@@ -101,19 +102,28 @@ def test_a_new_pattern_is_learned_after_reports_are_confirmed(
     new_champion = ModelVersion.objects.get(status=ModelVersion.Status.CHAMPION)
     assert new_champion == run.challenger != champion
 
-    # Recall on the new pattern over the evaluation period, before and after.
-    frame = canonical_frame(transactions_frame(), label_delay=timedelta(days=3))
-    start, end = (pd.Timestamp(t) for t in run.comparison["evaluation_period"])
-    rows = ((frame["occurred_at"] >= start) & (frame["occurred_at"] < end)).to_numpy()
-    evaluated = frame.loc[rows, "transaction_id"].isin(set(atm_ids)).to_numpy()
+    # Recall on the new pattern in the days after the run, which neither model learnt from
+    # (the new champion learnt from every report up to the cutoff, now), before and after.
+    assert len(transactions_frame()) == len(simulated)
+    # What the model itself learnt, not what the reports tell the features (a terminal's known
+    # frauds): the pattern's labels are left out of the features' history.
+    known = everything[CANONICAL_COLUMNS].copy()
+    known["is_fraud"] = known["is_fraud"].astype("Int8")
+    pattern = (everything["fraud_pattern"].astype(str) == PATTERN).to_numpy()
+    ahead = (everything["occurred_at"] >= now).to_numpy()
+    known.loc[pattern, "is_fraud"] = pd.NA
+    known.loc[pattern, "label_known_at"] = pd.NaT
+    frame = canonical_frame(known, label_delay=timedelta(days=3))
+    features = compute_features_frame(frame, label_delay=timedelta(days=3))
+    rows = ahead
+    evaluated = pattern[ahead]
     assert evaluated.sum() >= 20
     champion.refresh_from_db()
-    before = _pattern_recall(champion, frame, rows, evaluated)
-    after = _pattern_recall(new_champion, frame, rows, evaluated)
-    # Before: most of the new pattern slipped past the champion's review band; after, most of it
-    # is flagged. (Whether it is also blocked depends on the block band's 90 % precision target,
-    # which a few days of validation with a few dozen such frauds cannot establish.)
+    before = _pattern_recall(champion, features, rows, evaluated)
+    after = _pattern_recall(new_champion, features, rows, evaluated)
+    # Before: much of the new pattern slipped past the champion's review band (what it caught, it
+    # caught through declined tries and velocity); after, most of it is flagged.
     assert before["review"] < 0.55
     assert after["review"] >= 0.65
     assert after["review"] > before["review"] + 0.15
-    assert after["score"] > before["score"] + 0.3
+    assert after["score"] > before["score"] + 0.2

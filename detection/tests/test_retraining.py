@@ -331,6 +331,7 @@ def _predictions(pipeline, frame):
     return pipeline.predict_proba(X)[:, 1]
 
 
+@pytest.mark.django_db
 def test_the_registered_challenger_learns_the_frauds_reported_up_to_the_cutoff(settings):
     strong(settings)
     frame = _bank_history()
@@ -401,6 +402,7 @@ def test_recent_rows_count_only_as_reported_frauds(settings):
     )
 
 
+@pytest.mark.django_db
 def test_the_gate_judges_the_holdout_fit_on_the_newest_mature_week_by_ap_and_recall_at_budget(settings):
     strong(settings)
     frame = _bank_history()
@@ -433,6 +435,7 @@ def test_the_gate_judges_the_holdout_fit_on_the_newest_mature_week_by_ap_and_rec
     )
 
 
+@pytest.mark.django_db
 def test_the_comparison_weeks_labels_never_reach_the_model_judged_on_it(settings):
     strong(settings)
     frame = _bank_history()
@@ -451,6 +454,7 @@ def test_the_comparison_weeks_labels_never_reach_the_model_judged_on_it(settings
     assert honest.challenger["n_fraud"] > relabelled.challenger["n_fraud"] > 0
 
 
+@pytest.mark.django_db
 def test_labels_reported_after_the_cutoff_change_nothing(settings):
     strong(settings)
     frame = _bank_history()
@@ -486,6 +490,7 @@ def _loaded(challenge):
     )
 
 
+@pytest.mark.django_db
 def test_a_champion_that_learnt_the_comparison_week_is_judged_by_its_procedure(settings):
     """Scored as served it would be judged on rows it was fitted on; its algorithm fitted on the
     holdout rows is judged instead."""
