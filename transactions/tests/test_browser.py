@@ -108,7 +108,9 @@ def test_a_customer_pays_reports_fraud_and_sees_it_confirmed(page):
 
 
 def choose_language(page, code):
-    """The site's language switcher (it submits itself)."""
+    """The site's language switcher (it submits itself, once the page's script has run: a page
+    whose elements show is not yet a page whose scripts are attached)."""
+    page.wait_for_load_state("load")
     with page.expect_navigation():
         page.select_option("#language-select", code)
 
