@@ -101,7 +101,14 @@ def card_add(*, owner, number, expiry_month, expiry_year, cardholder_name="", cr
         raise ValidationError(errors)
 
     fingerprint = card_numbers.fingerprint(digits)
-    duplicate = ValidationError({"number": _("This card is already registered.")})
+    # Whether someone else holds this card is another customer's business: the message says
+    # nothing of it (a customer adding their own card twice is told so).
+    duplicate = ValidationError(
+        {"number": _("We could not add this card. Check the number, or contact us if it is yours.")}
+    )
+    holder = Card.objects.filter(fingerprint=fingerprint).values_list("owner_id", flat=True).first()
+    if holder is not None and holder == getattr(owner, "pk", None):
+        raise ValidationError({"number": _("You have already added this card.")})
     if Card.objects.filter(fingerprint=fingerprint).exists():
         raise duplicate
     try:

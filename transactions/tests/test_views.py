@@ -111,7 +111,8 @@ def test_a_card_already_registered_is_refused(signed_in, other_customer):
         url("card_add"), {"number": MASTERCARD, "expiry_month": 1, "expiry_year": NEXT_YEAR}
     )
 
-    assert "already registered" in errors_of(response, "number")
+    refused = errors_of(response, "number")
+    assert "could not add this card" in refused and "registered" not in refused
     assert Card.objects.count() == 1
 
 
@@ -356,6 +357,21 @@ def test_my_reports_list_shows_only_mine(signed_in, customer, other_customer):
     FraudReportFactory(transaction=TransactionFactory(card=CardFactory(owner=other_customer)))
 
     assert list(signed_in.get(url("report_list")).context["page"].object_list) == [mine]
+    # Reached from every page's navigation.
+    assert f'href="{url("report_list")}" data-testid="nav-reports"' in signed_in.get(url("dashboard")).text
+
+
+def test_a_declined_payment_can_be_reported_without_talk_of_a_refund(signed_in, customer):
+    card = CardFactory(owner=customer)
+    declined = TransactionFactory(card=card, status=Transaction.Status.DECLINED, decision="block")
+    charged = TransactionFactory(card=card)
+
+    def help_text(tx):
+        page = signed_in.get(url("transaction_detail", tx.pk)).text
+        return re.search(r'data-testid="report-help">(.*?)</p>', page, re.S).group(1)
+
+    assert "Nothing was charged" in help_text(declined) and "balance" not in help_text(declined)
+    assert "comes off your balance" in help_text(charged)
 
 
 def test_the_pages_speak_chinese(signed_in, customer):
