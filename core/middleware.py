@@ -4,11 +4,12 @@ signed-in pages out of caches."""
 import unicodedata
 
 from django.conf import settings
+from django.shortcuts import render
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
 
 from core import conf
-from core.http import error_response
+from core.http import error_response, is_api_path
 from core.text import describe_character, forbidden_character
 
 
@@ -83,3 +84,20 @@ class NoStoreWhenSignedInMiddleware:
         if signed_in and "no-store" not in response.get("Cache-Control", ""):
             add_never_cache_headers(response)
         return response
+
+
+class MethodNotAllowedPageMiddleware:
+    """A 405 from a view that takes only some methods (`require_POST`, ...) has an empty body;
+    outside the API a person gets the site's page in their language, with the same `Allow`."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if response.status_code != 405 or response.content or is_api_path(request.path):
+            return response
+        page = render(request, "405.html", status=405)
+        if response.has_header("Allow"):
+            page["Allow"] = response["Allow"]
+        return page
