@@ -1,6 +1,8 @@
 """Customer forms. They check shapes; the services check the rules and their messages land on
 the matching field (see `add_service_errors`)."""
 
+import re
+import secrets
 from datetime import timedelta
 
 from crispy_forms.helper import FormHelper
@@ -87,6 +89,13 @@ class CardAddForm(forms.Form):
         self.helper.add_input(Submit("submit", _("Add card")))
 
 
+PAYMENT_KEY = re.compile(r"[A-Za-z0-9_-]{16,43}")
+
+
+def new_payment_key() -> str:
+    return secrets.token_urlsafe(16)
+
+
 class TransactionForm(forms.Form):
     card = forms.ModelChoiceField(label=_("Card"), queryset=Card.objects.none(), empty_label=None)
     merchant = forms.ModelChoiceField(
@@ -122,6 +131,10 @@ class TransactionForm(forms.Form):
         help_text=_("Two letters, such as US or FR."),
     )
 
+    # One key per form shown: the payment is stored under it, so the same form sent twice (back
+    # and resend, a double click) is one payment. Not for people to see or edit.
+    payment_key = forms.CharField(widget=forms.HiddenInput, required=False, initial=new_payment_key)
+
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["card"].queryset = selectors.customer_cards(user)
@@ -133,6 +146,7 @@ class TransactionForm(forms.Form):
             Row(Column("merchant"), Column("new_merchant")),
             Row(Column("amount"), Column("occurred_at")),
             Row(Column("channel"), Column(Field("country", css_class="text-uppercase"))),
+            "payment_key",
             Div(css_class="mb-2"),
         )
         self.helper.add_input(Submit("submit", _("Pay")))
@@ -146,6 +160,13 @@ class TransactionForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
+        sent = self.data.get(self.add_prefix("payment_key"), "")
+        if not sent:  # a client that did not read the form: a payment of its own
+            cleaned["payment_key"] = new_payment_key()
+        elif "payment_key" in self.errors or not PAYMENT_KEY.fullmatch(cleaned.get("payment_key") or ""):
+            # Said where people read it: the field itself is hidden.
+            self.errors.pop("payment_key", None)
+            self.add_error(None, _("This form has expired; reload the page and enter the payment again."))
         if self.errors.get("merchant"):
             return cleaned
         if cleaned.get("merchant") and (cleaned.get("new_merchant") or "").strip():
@@ -191,6 +212,10 @@ class TransactionFilterForm(forms.Form):
         choices=[("", _("All time")), *((key, label) for key, (label, _delta) in PERIODS.items())],
         required=False,
     )
+
+    # One key per form shown: the payment is stored under it, so the same form sent twice (back
+    # and resend, a double click) is one payment. Not for people to see or edit.
+    payment_key = forms.CharField(widget=forms.HiddenInput, required=False, initial=new_payment_key)
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)

@@ -83,21 +83,30 @@ def transaction_new(request):
     form = TransactionForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        try:
-            tx = services.customer_payment_submit(
-                customer=request.user,
-                card=data["card"],
-                merchant=data["merchant"],
-                merchant_name=data["new_merchant"],
-                amount=data["amount"],
-                occurred_at=data["occurred_at"],
-                channel=data["channel"],
-                country=data["country"],
-            )
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            return redirect(reverse("transactions:transaction_detail", args=[tx.pk]) + "?submitted=1")
+        already = selectors.customer_payment_by_key(request.user, data["payment_key"])
+        if already is None:
+            try:
+                tx = services.customer_payment_submit(
+                    customer=request.user,
+                    card=data["card"],
+                    merchant=data["merchant"],
+                    merchant_name=data["new_merchant"],
+                    amount=data["amount"],
+                    occurred_at=data["occurred_at"],
+                    channel=data["channel"],
+                    country=data["country"],
+                    payment_key=data["payment_key"],
+                )
+            except ValidationError as error:
+                # Sent twice at the same moment: the other request stored it.
+                already = selectors.customer_payment_by_key(request.user, data["payment_key"])
+                if already is None:
+                    add_service_errors(form, error)
+            else:
+                return redirect(reverse("transactions:transaction_detail", args=[tx.pk]) + "?submitted=1")
+        if already is not None:
+            messages.info(request, _("This payment was already sent; here it is. It was made only once."))
+            return redirect("transactions:transaction_detail", already.pk)
     has_cards = selectors.customer_cards(request.user).exists()
     return render(request, "transactions/transaction_new.html", {"form": form, "has_cards": has_cards})
 

@@ -286,12 +286,25 @@ def _transaction(card, merchant, fields: _Fields, verdict: _Verdict, submitted_b
     )
 
 
-def customer_payment_submit(*, customer, card, merchant=None, merchant_name="", **fields):
+def customer_payment_external_id(payment_key: str) -> str:
+    """The id a payment entered on the site is stored under: one per form shown."""
+    return f"web_{payment_key}"
+
+
+def customer_payment_submit(*, customer, card, merchant=None, merchant_name="", payment_key, **fields):
     """A payment a customer enters on one of their own cards, at a merchant picked from the list
-    or typed by name. A merchant typed here is only kept if the payment is."""
+    or typed by name. A merchant typed here is only kept if the payment is. `payment_key` (one per
+    form shown) makes the same form sent twice one payment: the second raises a ValidationError
+    on ``external_id``, and `selectors.customer_payment_by_key` finds the first."""
     if card is None or card.owner_id != customer.pk:
         raise ValidationError({"card": _("Choose one of your cards.")})
     with atomic():
         if merchant is None:
             merchant = merchant_from_name(name=merchant_name)
-        return transaction_submit(card=card, merchant=merchant, submitted_by=customer, **fields)
+        return transaction_submit(
+            card=card,
+            merchant=merchant,
+            submitted_by=customer,
+            external_id=customer_payment_external_id(payment_key),
+            **fields,
+        )

@@ -479,3 +479,25 @@ def test_two_reports_at_the_same_moment_open_only_one():
 
     assert sorted(outcomes) == ["created", "refused", "refused", "refused"]
     assert FraudReport.objects.filter(transaction=tx, status="open").count() == 1
+
+
+def test_one_payment_form_is_one_payment_even_when_sent_twice(customer, decision_is):
+    decision_is("approve")
+    card = CardFactory(owner=customer, credit_limit=Decimal("500.00"))
+    merchant = MerchantFactory()
+    form = {
+        "customer": customer,
+        "card": card,
+        "merchant": merchant,
+        "amount": "10.00",
+        "payment_key": "k" * 22,
+    }
+
+    first = services.customer_payment_submit(**form)
+    with pytest.raises(ValidationError) as second:
+        services.customer_payment_submit(**form)
+
+    assert "external_id" in second.value.message_dict
+    assert list(Transaction.objects.all()) == [first]
+    card.refresh_from_db()
+    assert card.balance == Decimal("10.00")

@@ -400,3 +400,34 @@ def test_a_payment_a_list_declined_shows_no_risk_score(signed_in, customer):
     Transaction.objects.filter(pk=tx.pk).update(risk_score=97)
     assert ">97</span>" not in signed_in.get(url("transaction_list")).text
     assert 'data-testid="risk-score"' not in signed_in.get(response.url).text
+
+
+def test_the_same_payment_form_sent_twice_pays_once(signed_in, customer):
+    card = CardFactory(owner=customer, credit_limit=Decimal("1000.00"))
+    form_page = signed_in.get(url("transaction_new")).text
+    key = re.search(r'name="payment_key" value="([^"]+)"', form_page).group(1)
+    assert key != re.search(
+        r'name="payment_key" value="([^"]+)"', signed_in.get(url("transaction_new")).text
+    ).group(1)
+
+    first = pay(signed_in, card, payment_key=key)
+    again = pay(signed_in, card, payment_key=key)  # back, then send the form again
+
+    tx = Transaction.objects.get()
+    assert first.url == url("transaction_detail", tx.pk) + "?submitted=1"
+    assert again.status_code == 302 and again.url == url("transaction_detail", tx.pk)
+    assert "was already sent" in signed_in.get(again.url).text
+    card.refresh_from_db()
+    assert card.balance + card.held == Decimal("25.00")  # charged once
+    pay(signed_in, card, payment_key=key + "x")  # another form: another payment
+    assert Transaction.objects.count() == 2
+
+
+@pytest.mark.parametrize(
+    "key", ["short", "a" * 44, "../../etc/passwd-xxxxxxx", "abc\x00defghijklmnopqr", "é" * 20]
+)
+def test_a_tampered_payment_key_is_refused_and_nothing_is_paid(signed_in, customer, key):
+    card = CardFactory(owner=customer)
+    response = pay(signed_in, card, payment_key=key)
+    assert response.status_code == 200 and "This form has expired" in response.text
+    assert not Transaction.objects.exists()
