@@ -116,3 +116,23 @@ def role_required(*roles):
         return wrapped
 
     return decorator
+
+
+# Where each role starts after signing in (the first role held, in this order, wins): a customer
+# on their overview, an analyst on the review queue, a model manager and other staff in the staff
+# console, an integrator on their API keys.
+LANDING_PAGES = [
+    (Role.CUSTOMER, "transactions:dashboard"),
+    (Role.ANALYST, "admin:transactions_review_queue"),
+    (Role.MODEL_MANAGER, "admin:index"),
+    (Role.INTEGRATOR, "api_keys"),
+]
+
+
+def landing_page(user) -> str:
+    """The URL name a user starts on after signing in."""
+    held = set(user_roles(user))
+    for role, page in LANDING_PAGES:
+        if role in held:
+            return page
+    return "admin:index" if user.is_staff else "transactions:dashboard"

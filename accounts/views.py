@@ -3,7 +3,7 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, redirect, render, resolve_url
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.forms import ApiKeyForm, LoginForm, ProfileForm, RegistrationForm
 from accounts.models import IntegratorKey
-from accounts.roles import Role, role_required, user_roles
+from accounts.roles import Role, landing_page, role_required, user_roles
 from accounts.services import api_key_create, api_key_revoke, user_register, user_update_profile
 
 
@@ -37,6 +37,10 @@ class LoginView(auth_views.LoginView):
     form_class = LoginForm
     template_name = "accounts/login.html"
     redirect_authenticated_user = True
+
+    def get_default_redirect_url(self):
+        """Without a `next` page: where this user's role starts (`roles.landing_page`)."""
+        return resolve_url(landing_page(self.request.user))
 
 
 @login_required

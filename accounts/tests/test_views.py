@@ -27,8 +27,9 @@ def register(client, **overrides):
     return client.post(reverse("register"), data)
 
 
-def login(client, email, password):
-    return client.post(reverse("login"), {"username": email, "password": password})
+def login(client, email, password, next_page=None):
+    data = {"username": email, "password": password} | ({"next": next_page} if next_page else {})
+    return client.post(reverse("login"), data)
 
 
 def test_registration_creates_a_signed_in_customer(client):
@@ -75,6 +76,27 @@ def test_login_with_email_and_password(client, customer):
     assert response.url == resolve_url(settings.LOGIN_REDIRECT_URL)
     profile = client.get(reverse("profile"))
     assert customer.email in profile.text
+
+
+@pytest.mark.parametrize(
+    ("who", "lands_on"),
+    [
+        ("customer", "transactions:dashboard"),
+        ("analyst", "admin:transactions_review_queue"),
+        ("model_manager", "admin:index"),
+        ("integrator", "api_keys"),
+        ("admin_user", "admin:index"),
+    ],
+)
+def test_each_role_lands_on_its_own_page(client, request, who, lands_on):
+    user = request.getfixturevalue(who)
+    response = login(client, user.email, PASSWORD)
+    assert response.status_code == 302 and response.url == reverse(lands_on)
+    assert client.get(response.url).status_code == 200  # a page this role may open
+    # A page asked for still wins.
+    client.logout()
+    asked = login(client, user.email, PASSWORD, next_page=reverse("profile"))
+    assert asked.url == reverse("profile")
 
 
 def test_login_with_a_wrong_password_says_so(client, customer):
