@@ -47,8 +47,11 @@ def lowering_sentence_for(*codes: str) -> Callable:
 def lowers_risk(reason) -> bool:
     """Whether a reason (a stored dict or a `Reason`) lowered the risk rather than raised it: its
     contribution (how much the score drops without it) is negative."""
-    contribution = reason.get("contribution") if isinstance(reason, Mapping) else reason.contribution
-    return isinstance(contribution, int | float) and contribution < 0
+    if isinstance(reason, Mapping):
+        contribution = reason.get("contribution")
+    else:  # a `Reason`, or a bare sentence stored long ago
+        contribution = getattr(reason, "contribution", None)
+    return isinstance(contribution, int | float) and not isinstance(contribution, bool) and contribution < 0
 
 
 def reason_sentence(reason) -> str:

@@ -66,6 +66,21 @@ def test_a_factor_that_lowered_the_risk_says_what_spoke_for_the_payment():
         assert any("\u4e00" <= ch <= "\u9fff" for ch in reason_sentence(lowered))
 
 
+def test_any_stored_reason_has_a_direction_without_error():
+    from detection.contracts import Reason
+    from detection.sentences import lowers_risk
+
+    assert lowers_risk({"code": "x", "contribution": -0.1}) and lowers_risk(Reason("x", {}, -0.2))
+    for raised in (
+        {"code": "x", "contribution": 0.3},
+        {"code": "x"},
+        {"contribution": "-1"},
+        "Old sentence",
+        None,
+    ):
+        assert not lowers_risk(raised)
+
+
 def test_every_sentence_has_its_chinese():
     cases = {
         "card_velocity": {"n": 0, "window": "30d", "usual": 12},

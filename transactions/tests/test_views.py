@@ -431,3 +431,9 @@ def test_a_tampered_payment_key_is_refused_and_nothing_is_paid(signed_in, custom
     response = pay(signed_in, card, payment_key=key)
     assert response.status_code == 200 and "This form has expired" in response.text
     assert not Transaction.objects.exists()
+
+
+def test_reasons_stored_as_bare_sentences_long_ago_still_show(signed_in, customer):
+    tx = TransactionFactory(card=CardFactory(owner=customer), reasons=["Much larger than usual."])
+    page = signed_in.get(url("transaction_detail", tx.pk))
+    assert page.status_code == 200 and "Much larger than usual." in page.text
