@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from core import plausible
 from transactions import selectors
 from transactions.models import Card, Transaction
+from transactions.services.common import COUNTRY
 
 
 def add_service_errors(form, error):
@@ -157,6 +158,13 @@ class TransactionForm(forms.Form):
         if card.status == Card.Status.FROZEN:
             label += f" ({Card.Status.FROZEN.label})"
         return label
+
+    def clean_country(self):
+        # The service's own rule, checked here too so that every error shows at once.
+        country = (self.cleaned_data.get("country") or "").strip().upper()
+        if country and not COUNTRY.match(country):
+            raise forms.ValidationError(_("Use a two-letter country code, such as US or FR."))
+        return country
 
     def clean(self):
         cleaned = super().clean()

@@ -437,3 +437,12 @@ def test_reasons_stored_as_bare_sentences_long_ago_still_show(signed_in, custome
     tx = TransactionFactory(card=CardFactory(owner=customer), reasons=["Much larger than usual."])
     page = signed_in.get(url("transaction_detail", tx.pk))
     assert page.status_code == 200 and "Much larger than usual." in page.text
+
+
+def test_every_error_of_the_payment_form_shows_at_once(signed_in, customer):
+    card = CardFactory(owner=customer)
+    response = pay(signed_in, card, merchant="", amount="-3", country="1A")
+    assert response.status_code == 200
+    assert errors_of(response, "merchant") and errors_of(response, "amount")
+    assert "two-letter country code" in errors_of(response, "country")
+    assert not Transaction.objects.exists()
