@@ -224,6 +224,11 @@ class Transaction(models.Model):
     def __str__(self):
         return self.external_id
 
+    @staticmethod
+    def web_payment_id(payment_key: str) -> str:
+        """The id a payment entered on the site is stored under: one per form shown (its key)."""
+        return f"web_{payment_key}"
+
 
 class FraudReport(models.Model):
     class Source(models.TextChoices):

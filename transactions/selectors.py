@@ -153,9 +153,7 @@ def customer_transactions(user, *, card=None, status="", since=None) -> QuerySet
 
 def customer_payment_by_key(user, payment_key) -> Transaction | None:
     """The payment this customer already made from the form with this key, if any."""
-    from transactions.services.submission import customer_payment_external_id
-
-    return customer_transactions(user).filter(external_id=customer_payment_external_id(payment_key)).first()
+    return customer_transactions(user).filter(external_id=Transaction.web_payment_id(payment_key)).first()
 
 
 def customer_transaction_get(user, pk) -> Transaction:

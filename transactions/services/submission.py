@@ -286,11 +286,6 @@ def _transaction(card, merchant, fields: _Fields, verdict: _Verdict, submitted_b
     )
 
 
-def customer_payment_external_id(payment_key: str) -> str:
-    """The id a payment entered on the site is stored under: one per form shown."""
-    return f"web_{payment_key}"
-
-
 def customer_payment_submit(*, customer, card, merchant=None, merchant_name="", payment_key, **fields):
     """A payment a customer enters on one of their own cards, at a merchant picked from the list
     or typed by name. A merchant typed here is only kept if the payment is. `payment_key` (one per
@@ -305,6 +300,6 @@ def customer_payment_submit(*, customer, card, merchant=None, merchant_name="", 
             card=card,
             merchant=merchant,
             submitted_by=customer,
-            external_id=customer_payment_external_id(payment_key),
+            external_id=Transaction.web_payment_id(payment_key),
             **fields,
         )
