@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from core import plausible
 from transactions import selectors
 from transactions.models import Card, Transaction
-from transactions.services.common import COUNTRY
+from transactions.services.common import clean_country
 
 
 def add_service_errors(form, error):
@@ -161,9 +161,10 @@ class TransactionForm(forms.Form):
 
     def clean_country(self):
         # The service's own rule, checked here too so that every error shows at once.
-        country = (self.cleaned_data.get("country") or "").strip().upper()
-        if country and not COUNTRY.match(country):
-            raise forms.ValidationError(_("Use a two-letter country code, such as US or FR."))
+        errors = {}
+        country = clean_country(self.cleaned_data.get("country"), "country", errors)
+        if errors:
+            raise forms.ValidationError(errors["country"])
         return country
 
     def clean(self):

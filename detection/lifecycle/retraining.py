@@ -327,10 +327,9 @@ def champion_learnt_until(champion: registry.LoadedModel):
     return pd.Timestamp(period[1]) if period else None
 
 
-def gate_metrics(y, scores, frame, thresholds, *, include_curves=False) -> dict:
+def gate_metrics(y, scores, frame, thresholds, *, options, include_curves=False) -> dict:
     """Every figure of `evaluation.evaluate` plus recall at the review budget (cards a day from
     the bank's LearningOptions), the second figure the gate judges on."""
-    options = conf.learning_options()
     card_ids = frame["card_id"].astype(str).to_numpy()
     metrics = evaluation.evaluate(
         y,
@@ -376,6 +375,7 @@ def challenge(
     period whose labels are mature. `known_by` (the labels cutoff, default now): only labels known
     by then are read, for learning and for judging alike."""
     log = log or (lambda message, progress=None: None)
+    options = conf.learning_options()  # once per run: staff's band settings are a query
     label_delay = conf.label_delay() if label_delay is None else label_delay
     validation_days = conf.retrain_validation_days() if validation_days is None else validation_days
     evaluation_days = conf.retrain_evaluation_days() if evaluation_days is None else evaluation_days
@@ -422,7 +422,7 @@ def challenge(
                 seed=seed,
                 features=features,
                 params=params,
-                options=conf.learning_options(),
+                options=options,
                 log=lambda message: log(message, None),
             )
         except training.TrainingError as error:
@@ -447,7 +447,7 @@ def challenge(
         ]
     }
     challenger_metrics = gate_metrics(
-        y, scores["challenger"], eval_frame, holdout_thresholds, include_curves=True
+        y, scores["challenger"], eval_frame, holdout_thresholds, options=options, include_curves=True
     )
     if challenger_metrics.get("average_precision") is None:
         raise RetrainingError(
@@ -488,7 +488,9 @@ def challenge(
             champion_error = str(error)
             champion_metrics = {}
         else:
-            champion_metrics = gate_metrics(y, scores["champion"], eval_frame, champion_thresholds)
+            champion_metrics = gate_metrics(
+                y, scores["champion"], eval_frame, champion_thresholds, options=options
+            )
     passed, reason = gate(_summary(challenger_metrics), _summary(champion_metrics), margins)
     if champion_error:
         reason = f"{champion_error} {reason}"

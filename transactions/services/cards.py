@@ -19,10 +19,10 @@ from transactions import conf
 from transactions.models import Card, Merchant
 from transactions.services.common import (
     CENT,
-    COUNTRY,
     card_state,
     check_external_id,
     check_identifier,
+    clean_country,
     locked_card,
     new_external_id,
 )
@@ -106,10 +106,10 @@ def card_add(*, owner, number, expiry_month, expiry_year, cardholder_name="", cr
     duplicate = ValidationError(
         {"number": _("We could not add this card. Check the number, or contact us if it is yours.")}
     )
-    holder = Card.objects.filter(fingerprint=fingerprint).values_list("owner_id", flat=True).first()
-    if holder is not None and holder == getattr(owner, "pk", None):
-        raise ValidationError({"number": _("You have already added this card.")})
-    if Card.objects.filter(fingerprint=fingerprint).exists():
+    registered = Card.objects.filter(fingerprint=fingerprint).values("owner_id").first()
+    if registered is not None:
+        if registered["owner_id"] is not None and registered["owner_id"] == getattr(owner, "pk", None):
+            raise ValidationError({"number": _("You have already added this card.")})
         raise duplicate
     try:
         with transaction.atomic():
@@ -205,9 +205,7 @@ def merchant_get_or_create(*, external_id, name="", category="", country=""):
         errors["merchant_category"] = _("The merchant category can have at most 32 characters.")
     else:
         check_identifier(category, "merchant_category", errors)
-    country = (country or "").strip().upper()
-    if country and not COUNTRY.match(country):
-        errors["merchant_country"] = _("Use a two-letter country code, such as US or FR.")
+    country = clean_country(country, "merchant_country", errors)
     if errors:
         raise ValidationError(errors)
     merchant, _created = Merchant.objects.get_or_create(

@@ -34,6 +34,15 @@ def new_external_id(prefix):
     return f"{prefix}_{secrets.token_hex(8)}"
 
 
+def clean_country(value, field, errors) -> str:
+    """A country code as stored (upper case, "" when none), or the error under `field`: the one
+    rule of every entry point (payments, merchants, the payment form)."""
+    country = (value or "").strip().upper()
+    if country and not COUNTRY.match(country):
+        errors[field] = _("Use a two-letter country code, such as US or FR.")
+    return country
+
+
 def check_external_id(value, field, errors):
     if not isinstance(value, str) or not EXTERNAL_ID.match(value):
         errors[field] = _(

@@ -21,12 +21,12 @@ from detection.serving.bands import RISK_WITHOUT_SCORE
 from transactions.models import Card, Transaction
 from transactions.services.cards import merchant_from_name
 from transactions.services.common import (
-    COUNTRY,
     CURRENCY,
     atomic,
     card_state,
     charge_card,
     check_external_id,
+    clean_country,
     locked_card,
     move_money,
     new_external_id,
@@ -183,9 +183,7 @@ def _validated(card, merchant, amount, occurred_at, currency, channel, country, 
     channel = (channel or "").strip()
     if channel and channel not in Transaction.Channel.values:
         errors["channel"] = _("Choose one of: in store, online, contactless, ATM.")
-    country = (country or "").strip().upper()
-    if country and not COUNTRY.match(country):
-        errors["country"] = _("Use a two-letter country code, such as US or FR.")
+    country = clean_country(country, "country", errors)
     if external_id is None:
         external_id = new_external_id("tx")
     elif check_external_id(external_id, "external_id", errors) and (
