@@ -76,8 +76,8 @@ def describe_band_rule(band, rule):
 
 def describe_options_in_force():
     """The capacity and risk appetite the next training will use, and where they come from."""
-    options = conf.learning_options()
     staff = conf.staff_band_settings()
+    options = conf.learning_options(staff=staff)
     return _("Review: %(capacity)s (%(source)s); block: precision %(precision)s (%(block_source)s).") % {
         "capacity": describe_review_capacity(*options.review_capacity),
         "source": _("set in the admin") if staff and staff.states_capacity else _("environment"),

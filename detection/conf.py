@@ -198,7 +198,10 @@ def staff_band_settings():
     return apps.get_model("detection", "BandSettings").objects.first()
 
 
-def learning_options() -> LearningOptions:
+_UNREAD = object()
+
+
+def learning_options(staff=_UNREAD) -> LearningOptions:
     """The deployment's choices for `detection.ml` (training, retraining, evaluation, thresholds):
     the settings (environment), overridden by the bands' settings staff saved in the admin."""
     options = LearningOptions(
@@ -210,5 +213,6 @@ def learning_options() -> LearningOptions:
         card_precision_k=card_precision_k(),
         training_threads=training_threads(),
     )
-    staff = staff_band_settings()
+    if staff is _UNREAD:  # a caller that shows where each value comes from has read it already
+        staff = staff_band_settings()
     return staff.applied_to(options) if staff else options
