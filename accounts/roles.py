@@ -35,6 +35,7 @@ ROLE_PERMISSIONS = {
     Role.CUSTOMER: [],
     Role.ANALYST: [
         "transactions.view_card",
+        "transactions.freeze_card",
         "transactions.view_merchant",
         "transactions.view_transaction",
         "transactions.change_transaction",
@@ -43,6 +44,7 @@ ROLE_PERMISSIONS = {
         "accounts.view_auditentry",
         "detection.view_modelversion",
         "detection.view_listentry",
+        "detection.add_listentry",
         "detection.view_rule",
         "detection.view_bandsettings",
     ],

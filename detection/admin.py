@@ -394,8 +394,17 @@ class ListEntryAdmin(admin.ModelAdmin):
     fields = ["list_type", "kind", "value", "reason", "expires_at", "active"]
 
     def save_model(self, request, obj, form, change):
-        if not change:
-            obj.created_by = request.user
+        if not change:  # a new entry through the service (audited), as a case page adds one
+            added = services.list_entry_add(
+                list_type=obj.list_type,
+                kind=obj.kind,
+                value=obj.value,
+                reason=obj.reason,
+                expires_at=obj.expires_at,
+                actor=request.user,
+            )
+            obj.pk = added.pk
+            return
         obj.reason = mask_card_numbers(obj.reason)  # free text: masked, never stored
         super().save_model(request, obj, form, change)
 

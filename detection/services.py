@@ -8,18 +8,22 @@ import tempfile
 from pathlib import Path
 
 import pandas as pd
-from django.db import transaction
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.forms.models import model_to_dict
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _
 
 from accounts.services import audit_record
+from core.cardnumbers import mask_card_numbers
 from core.csvcells import neutralise_column
+from core.validators import refuse_card_number
 from detection import conf
 from detection.dataset import canonical_frame
 from detection.ml import training
 from detection.ml.csv_io import write_csv
 from detection.ml.features import FEATURE_NAMES
-from detection.models import BandSettings
+from detection.models import BandSettings, ListEntry
 from detection.serving import registry
 
 SCORES_COLUMNS = ("transaction_id", "score", "risk_score", "decision", "reasons")
@@ -90,6 +94,42 @@ def band_settings_save(*, band_settings: BandSettings, actor) -> BandSettings:
         after=model_to_dict(band_settings, fields=BAND_SETTINGS_FIELDS),
     )
     return band_settings
+
+
+def list_entry_add(*, list_type, kind, value, actor, reason="", expires_at=None) -> ListEntry:
+    """Put a value on the allow or block list (from a case, or the list's admin), audited. A card
+    or merchant id is an identifier and never a card number (a fingerprint is our own hash, whose
+    digits are random, so it is not checked); the reason is free text, stored masked."""
+    entry = ListEntry(
+        list_type=list_type,
+        kind=kind,
+        value=value,
+        reason=mask_card_numbers((reason or "").strip()),
+        expires_at=expires_at,
+        created_by=actor,
+    )
+    entry.full_clean(exclude=["created_by"], validate_unique=False, validate_constraints=False)
+    if kind != ListEntry.Kind.CARD_FINGERPRINT:
+        try:
+            refuse_card_number(entry.value)
+        except ValidationError as error:
+            raise ValidationError({"value": error.messages}) from None
+    already = ValidationError({"value": _("This value is already on that list.")})
+    if ListEntry.objects.filter(list_type=list_type, kind=kind, value=entry.value).exists():
+        raise already
+    try:
+        with transaction.atomic():
+            entry.save()
+            audit_record(
+                actor=actor,
+                action="list_entry.add",
+                target=entry,
+                after={"list": list_type, "kind": kind, "value": entry.value},
+                note=entry.reason,
+            )
+    except IntegrityError:  # added at the same moment by someone else
+        raise already from None
+    return entry
 
 
 def _without_curves(metrics):

@@ -37,7 +37,7 @@ INSTALLED_APPS = [
     "api",
     "transactions",
     "detection",
-    "django.contrib.admin",
+    "core.apps.StaffAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -2,16 +2,11 @@ from django.contrib import admin
 from django.http import HttpResponsePermanentRedirect
 from django.templatetags.static import static
 from django.urls import include, path, re_path
-from django.utils.translation import gettext_lazy as _
 from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView
 
 from api.docs import SwaggerView
 from core.health import JsonHealthView
-
-admin.site.site_header = _("Sentinel staff console")
-admin.site.site_title = _("Sentinel staff console")
-admin.site.index_title = _("Fraud operations")
 
 # Language comes from the switcher's cookie (or the browser's Accept-Language), so every URL
 # stays the same in English and Chinese.

@@ -72,6 +72,8 @@ class Card(models.Model):
         verbose_name = _("card")
         verbose_name_plural = _("cards")
         ordering = ["external_id"]
+        # Analysts freeze a card from a case without being able to change its credit limit.
+        permissions = [("freeze_card", _("Can freeze and unfreeze cards"))]
 
     def __str__(self):
         return self.masked_number or self.external_id

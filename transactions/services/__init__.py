@@ -15,7 +15,12 @@ from transactions.services.cards import (
     merchant_get_or_create,
 )
 from transactions.services.reports import fraud_report_create, fraud_report_resolve
-from transactions.services.review import transaction_add_note, transaction_assign, transaction_review_resolve
+from transactions.services.review import (
+    transaction_add_note,
+    transaction_assign,
+    transaction_confirm,
+    transaction_review_resolve,
+)
 from transactions.services.submission import (
     CARD_FROZEN,
     DECISION_UNAVAILABLE,
@@ -40,6 +45,7 @@ __all__ = [
     "merchant_get_or_create",
     "transaction_add_note",
     "transaction_assign",
+    "transaction_confirm",
     "transaction_review_resolve",
     "transaction_submit",
     "transaction_submitting",

@@ -17,6 +17,7 @@ from transactions.services.common import (
     on_commit,
     transaction_state,
 )
+from transactions.services.reports import fraud_report_create, fraud_report_resolve
 
 
 def transaction_review_resolve(*, transaction, actor, is_fraud, note=""):
@@ -52,6 +53,26 @@ def transaction_review_resolve(*, transaction, actor, is_fraud, note=""):
         # A confirmed label may make a retraining due; asked once the label is committed.
         on_commit(retraining.retraining_check)
     return tx
+
+
+def transaction_confirm(*, transaction, actor, is_fraud, note=""):
+    """An analyst's verdict on a transaction, wherever it stands: it settles the open report if
+    there is one, else the review; a payment that went through and that the analyst finds to be
+    fraud is reported by the analyst and confirmed at once (its amount comes off the balance)."""
+    report = transaction.reports.filter(status=FraudReport.Status.OPEN).first()
+    if report is not None:
+        return fraud_report_resolve(
+            report=report, resolved_by=actor, confirmed=is_fraud, note=note
+        ).transaction
+    if transaction.status == Transaction.Status.PENDING_REVIEW:
+        return transaction_review_resolve(transaction=transaction, actor=actor, is_fraud=is_fraud, note=note)
+    if not is_fraud:
+        raise ValidationError({"transaction": _("Nothing waits for a decision on this transaction.")})
+    with atomic():
+        report = fraud_report_create(
+            transaction=transaction, reported_by=actor, source=FraudReport.Source.ANALYST, note=note
+        )
+        return fraud_report_resolve(report=report, resolved_by=actor, confirmed=True, note=note).transaction
 
 
 # --- the review queue ---------------------------------------------------------------------------

@@ -163,4 +163,4 @@ def test_each_reader_sees_the_reasons_in_their_own_language(page, decision_is):
     expect(page.get_by_test_id("queue-reasons").locator("li").first).to_have_text(chinese)
     expect(page.get_by_test_id("queue-lowering-reason")).to_contain_text(known_zh)
     page.goto(reverse("admin:transactions_transaction_change", args=[Transaction.objects.get().pk]))
-    expect(page.locator(".field-reasons_read")).to_contain_text(chinese)
+    expect(page.get_by_test_id("case-reasons")).to_contain_text(chinese)

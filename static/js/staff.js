@@ -1,0 +1,21 @@
+// The staff console's behaviour. Loaded as a file so the content security policy can forbid
+// inline scripts.
+"use strict";
+{
+  // An autocomplete list filter: choosing an object reloads the list filtered on it (first page).
+  const $ = window.django && window.django.jQuery;
+  if ($) {
+    $(function () {
+      $("select[data-filter-param]").on("change", function () {
+        const url = new URL(window.location.href);
+        url.searchParams.delete("p");
+        if (this.value) {
+          url.searchParams.set(this.dataset.filterParam, this.value);
+        } else {
+          url.searchParams.delete(this.dataset.filterParam);
+        }
+        window.location.assign(url.toString());
+      });
+    });
+  }
+}
