@@ -13,13 +13,15 @@ from django.forms.models import model_to_dict
 from django.utils.module_loading import import_string
 
 from accounts.services import audit_record
+from core.cardnumbers import mask_card_numbers
 from core.csvcells import neutralise_column
+from core.validators import refuse_card_number
 from detection import conf
 from detection.dataset import canonical_frame
 from detection.ml import training
 from detection.ml.csv_io import write_csv
 from detection.ml.features import FEATURE_NAMES
-from detection.models import BandSettings
+from detection.models import BandSettings, ListEntry, Rule
 from detection.serving import registry
 
 SCORES_COLUMNS = ("transaction_id", "score", "risk_score", "decision", "reasons")
@@ -90,6 +92,54 @@ def band_settings_save(*, band_settings: BandSettings, actor) -> BandSettings:
         after=model_to_dict(band_settings, fields=BAND_SETTINGS_FIELDS),
     )
     return band_settings
+
+
+RULE_FIELDS = ("name", "kind", "amount", "max_count", "window_minutes", "values", "action", "order", "active")
+
+
+@transaction.atomic
+def rule_create(*, actor, name, kind, action, order=100, active=True, **condition) -> Rule:
+    """A rule as staff write it in the admin (`condition`: amount, max_count, window_minutes or
+    values, as its kind needs), validated as the admin validates it, with the audit trail."""
+    rule = Rule(name=name, kind=kind, action=action, order=order, active=active, **condition)
+    rule.full_clean()
+    rule.save()
+    audit_record(actor=actor, action="rule.create", target=rule, after=_audit_state(rule, RULE_FIELDS))
+    return rule
+
+
+@transaction.atomic
+def list_entry_create(*, actor, list_type, kind, value, reason="", expires_at=None) -> ListEntry:
+    """An allow- or block-list entry, validated as the admin's form validates it (a card is listed
+    by its fingerprint, never by its number), with the audit trail."""
+    if kind != ListEntry.Kind.CARD_FINGERPRINT:
+        refuse_card_number(value)
+    entry = ListEntry(
+        list_type=list_type,
+        kind=kind,
+        value=value,
+        reason=mask_card_numbers(reason or ""),
+        expires_at=expires_at,
+        created_by=actor if actor is not None and actor.is_authenticated else None,
+    )
+    entry.full_clean()
+    entry.save()
+    audit_record(
+        actor=actor,
+        action="list_entry.create",
+        target=entry,
+        after=_audit_state(entry, ("list_type", "kind", "value", "reason", "expires_at")),
+        note=entry.reason,
+    )
+    return entry
+
+
+def _audit_state(obj, fields) -> dict:
+    """The fields for the audit trail, as JSON holds them: amounts and moments as text."""
+    return {
+        name: value if value is None or isinstance(value, bool | int | str) else str(value)
+        for name, value in model_to_dict(obj, fields=fields).items()
+    }
 
 
 def _without_curves(metrics):
