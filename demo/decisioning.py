@@ -19,8 +19,8 @@ from detection.models import ListEntry, Rule
 from transactions.cards import fingerprint
 from transactions.models import Card
 
-RULES_BY = "admin@example.com"
-LISTS_BY = "analyst@example.com"
+# The role that manages rules and lists (README: the demo logins).
+WRITTEN_BY = "manager@example.com"
 
 # Names say what a rule is for: the admin's list of rules shows only them and the condition.
 RULES = [
@@ -109,8 +109,7 @@ def _list_entries(now):
 
 def seed(*, stdout):
     now = timezone.now()
-    rules_by = User.objects.filter(email=RULES_BY).first()
-    lists_by = User.objects.filter(email=LISTS_BY).first()
+    staff = User.objects.filter(email=WRITTEN_BY).first()
     created = 0
     for rule in RULES:
         if not Rule.objects.filter(name=rule["name"]).exists():
@@ -118,7 +117,7 @@ def seed(*, stdout):
                 key: value for key, value in rule.items() if key not in ("name", "kind", "action", "order")
             }
             services.rule_create(
-                actor=rules_by,
+                actor=staff,
                 name=rule["name"],
                 kind=rule["kind"],
                 action=rule["action"],
@@ -132,7 +131,7 @@ def seed(*, stdout):
     for list_type, kind, value, reason, expires_at in entries:
         if not ListEntry.objects.filter(list_type=list_type, kind=kind, value=value).exists():
             services.list_entry_create(
-                actor=lists_by,
+                actor=staff,
                 list_type=list_type,
                 kind=kind,
                 value=value,
