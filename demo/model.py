@@ -47,37 +47,44 @@ def _simulated(delay_days):
     )
 
 
-def seed(*, stdout):
-    if ModelVersion.objects.exists():
-        stdout.write("  A model already exists; nothing to train.")
-        return None
+def train_demo(*, stdout, algorithms=training.ALGORITHMS):
+    """(training result, what it learnt from): on the database's transactions when they are
+    enough, else on a simulated history. The demo's challenger trains the same way, so both
+    models are measured on the same test week."""
     delay_days = conf.label_delay_days()
     frame = import_string(conf.training_source_path())()
     plan = _plan(frame, delay_days, min_rows=MIN_DB_ROWS)
     source = "the transactions in the database"
-    result = None
     if plan is not None:
         try:
-            result = training.train(
+            return training.train(
                 frame,
                 train_start=plan[0],
                 train_end=plan[1],
                 label_delay=delay_days,
+                algorithms=algorithms,
                 options=conf.learning_options(),
-            )
+            ), source
         except training.TrainingError as error:
             stdout.write(f"  Cannot train on the database ({error}); using a simulated history.")
-    if result is None:
-        frame = _simulated(delay_days)
-        source = f"a simulated history of {len(frame):,} transactions"
-        plan = _plan(frame, delay_days)
-        result = training.train(
-            frame,
-            train_start=plan[0],
-            train_end=plan[1],
-            label_delay=delay_days,
-            options=conf.learning_options(),
-        )
+    frame = _simulated(delay_days)
+    plan = _plan(frame, delay_days)
+    result = training.train(
+        frame,
+        train_start=plan[0],
+        train_end=plan[1],
+        label_delay=delay_days,
+        algorithms=algorithms,
+        options=conf.learning_options(),
+    )
+    return result, f"a simulated history of {len(frame):,} transactions"
+
+
+def seed(*, stdout):
+    if ModelVersion.objects.exists():
+        stdout.write("  A model already exists; nothing to train.")
+        return None
+    result, source = train_demo(stdout=stdout)
     version = services.register(result, promote="force", notes=f"Demo model trained on {source}.")
     test = version.metrics.get("test") or version.metrics.get("validation") or {}
     stdout.write(

@@ -23,7 +23,7 @@ from detection.dataset import canonical_frame
 from detection.ml import training
 from detection.ml.csv_io import write_csv
 from detection.ml.features import FEATURE_NAMES
-from detection.models import BandSettings, ListEntry
+from detection.models import BandSettings, ListEntry, Rule
 from detection.serving import registry
 
 SCORES_COLUMNS = ("transaction_id", "score", "risk_score", "decision", "reasons")
@@ -96,17 +96,33 @@ def band_settings_save(*, band_settings: BandSettings, actor) -> BandSettings:
     return band_settings
 
 
+RULE_FIELDS = ("name", "kind", "amount", "max_count", "window_minutes", "values", "action", "order", "active")
+LIST_ENTRY_FIELDS = ("list_type", "kind", "value", "reason", "expires_at")
+
+
+@transaction.atomic
+def rule_create(*, actor, name, kind, action, order=100, active=True, **condition) -> Rule:
+    """A rule as staff write it in the admin (`condition`: amount, max_count, window_minutes or
+    values, as its kind needs), validated as the admin validates it, with the audit trail."""
+    rule = Rule(name=name, kind=kind, action=action, order=order, active=active, **condition)
+    rule.full_clean()
+    rule.save()
+    audit_record(actor=actor, action="rule.create", target=rule, after=_audit_state(rule, RULE_FIELDS))
+    return rule
+
+
 def list_entry_add(*, list_type, kind, value, actor, reason="", expires_at=None) -> ListEntry:
-    """Put a value on the allow or block list (from a case, or the list's admin), audited. A card
-    or merchant id is an identifier and never a card number (a fingerprint is our own hash, whose
-    digits are random, so it is not checked); the reason is free text, stored masked."""
+    """Put a value on the allow or block list (from a case, the list's admin or the demo),
+    audited. A card or merchant id is an identifier and never a card number (a fingerprint is our
+    own hash, whose digits are random, so it is not checked); the reason is free text, stored
+    masked."""
     entry = ListEntry(
         list_type=list_type,
         kind=kind,
         value=value,
         reason=mask_card_numbers((reason or "").strip()),
         expires_at=expires_at,
-        created_by=actor,
+        created_by=actor if actor is not None and actor.is_authenticated else None,
     )
     entry.full_clean(exclude=["created_by"], validate_unique=False, validate_constraints=False)
     if kind != ListEntry.Kind.CARD_FINGERPRINT:
@@ -124,12 +140,20 @@ def list_entry_add(*, list_type, kind, value, actor, reason="", expires_at=None)
                 actor=actor,
                 action="list_entry.add",
                 target=entry,
-                after={"list": list_type, "kind": kind, "value": entry.value},
+                after=_audit_state(entry, LIST_ENTRY_FIELDS),
                 note=entry.reason,
             )
     except IntegrityError:  # added at the same moment by someone else
         raise already from None
     return entry
+
+
+def _audit_state(obj, fields) -> dict:
+    """The fields for the audit trail, as JSON holds them: amounts and moments as text."""
+    return {
+        name: value if value is None or isinstance(value, bool | int | str) else str(value)
+        for name, value in model_to_dict(obj, fields=fields).items()
+    }
 
 
 def _without_curves(metrics):

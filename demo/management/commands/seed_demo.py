@@ -1,16 +1,25 @@
 from django.core.management.base import BaseCommand
 
-from demo import history, model, users
+from demo import challenger, decisioning, history, model, users, workday
 from demo.users import DEMO_PASSWORD, logins
 
-# In order: the history needs the users, the model trains on the history.
-PARTS = [("users", users), ("cards and history", history), ("model", model)]
+# In order: the history needs the users, the model trains on the history, the challenger is
+# measured against the model, and the day's queue is decided by the model and the rules.
+PARTS = [
+    ("users", users),
+    ("cards and history", history),
+    ("model", model),
+    ("rules and allow/block lists", decisioning),
+    ("challenger", challenger),
+    ("a day of review queue", workday),
+]
 
 
 class Command(BaseCommand):
     help = (
         "Load the demo: users for each role, cards and months of simulated history, a trained "
-        "model. Idempotent: what exists is kept."
+        "champion and a challenger, rules and allow/block lists, and a day of review queue. "
+        "Idempotent: what exists is kept."
     )
 
     def add_arguments(self, parser):
