@@ -5,14 +5,18 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 # Apps in the order the fraud team uses them; anything not named comes after, alphabetically.
-APP_ORDER = ["transactions", "detection", "accounts", "api", "axes", "django_tasks_db"]
+APP_ORDER = ["transactions", "detection", "accounts", "api", "axes", "django_tasks_database"]
 # The API key package's own model is unused: integrators' keys are accounts' IntegratorKey.
 HIDDEN_APPS = {"rest_framework_api_key"}
 # Third-party apps whose own names mean nothing to an analyst.
 APP_NAMES = {
     "axes": _("Sign-in lockouts"),
-    "django_tasks_db": _("Background tasks"),
+    "django_tasks_database": _("Background tasks"),
 }
+
+# Django's own label for an empty choice (the admin's action menu and choice filters): its Chinese
+# catalogue lacks it, so the project's catalogue carries it.
+DJANGO_BLANK_CHOICE = _("- Select an option -")
 
 
 class StaffSite(admin.AdminSite):
