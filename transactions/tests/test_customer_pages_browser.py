@@ -133,3 +133,21 @@ def test_the_customer_journey_fits_every_screen_in_every_language(page, language
     visit.check("profile")
 
     assert not [error for error in page.console_errors if "Content Security Policy" in error]
+
+
+@pytest.mark.parametrize("viewport", list(VIEWPORTS), ids=list(VIEWPORTS))
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_the_api_keys_page_fits_every_screen(page, language, viewport):
+    size = VIEWPORTS[viewport]
+    page.set_viewport_size(size)
+    visit = Visit(page, language, size["width"])
+    integrator = users.integrator()
+    sign_in(page, integrator)
+    page.context.add_cookies([{"name": "django_language", "value": language, "url": page.url}])
+
+    page.goto(reverse("api_keys"))
+    page.fill("#id_name", "Checkout terminal of the flagship store, second floor")
+    page.locator("#submit-id-submit").click()
+    expect(page.get_by_test_id("new-key-value")).to_be_visible()
+    expect(page.get_by_test_id("key-row")).to_have_count(1)
+    visit.check("api-keys", "[data-testid=key-row] .badge", "[data-testid^=revoke-]")
