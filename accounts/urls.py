@@ -2,6 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from accounts import views
+from accounts.forms import PasswordResetForm
 
 # No namespace: Django's own password views reverse these names unqualified.
 urlpatterns = [
@@ -28,6 +29,7 @@ urlpatterns = [
             template_name="accounts/password_reset.html",
             email_template_name="accounts/email/password_reset_email.txt",
             subject_template_name="accounts/email/password_reset_subject.txt",
+            form_class=PasswordResetForm,
         ),
         name="password_reset",
     ),

@@ -204,6 +204,10 @@ LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
+# One date and one money format per language (fraudsite/formats/). Thousands separators are not
+# switched on everywhere (USE_THOUSAND_SEPARATOR): ids, years and form values would get them too;
+# the pages group money with the `money` filter instead.
+FORMAT_MODULE_PATH = ["fraudsite.formats"]
 USE_TZ = True
 
 STATIC_URL = "static/"

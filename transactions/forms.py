@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core import plausible
 from transactions import selectors
+from transactions.categories import merchant_label
 from transactions.models import Card, Transaction
 from transactions.services.common import clean_country
 
@@ -90,6 +91,13 @@ class CardAddForm(forms.Form):
         self.helper.add_input(Submit("submit", _("Add card")))
 
 
+class MerchantChoiceField(forms.ModelChoiceField):
+    """Merchants by name and kind of shop ("Corner Coffee — Restaurants"), never by id or MCC."""
+
+    def label_from_instance(self, obj):
+        return merchant_label(obj)
+
+
 PAYMENT_KEY = re.compile(r"[A-Za-z0-9_-]{16,43}")
 
 
@@ -99,11 +107,21 @@ def new_payment_key() -> str:
 
 class TransactionForm(forms.Form):
     card = forms.ModelChoiceField(label=_("Card"), queryset=Card.objects.none(), empty_label=None)
-    merchant = forms.ModelChoiceField(
+    merchant = MerchantChoiceField(
         label=_("Merchant"),
         queryset=selectors.merchant_choices(),
         required=False,
         empty_label=_("Pick a merchant…"),
+        # static/js/site.js puts a search box above it; without scripts it is a plain list.
+        widget=forms.Select(
+            attrs={
+                "class": "js-searchable",
+                "data-search-label": _("Search merchants"),
+                "data-search-placeholder": _("Search by name or kind of shop…"),
+                "data-search-count": _("Matching merchants: {count}. The first one is picked."),
+                "data-search-none": _("No merchant matches; type its name in the next field."),
+            }
+        ),
         error_messages={
             "invalid_choice": _("This merchant is unknown; pick one from the list or type its name.")
         },

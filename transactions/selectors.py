@@ -7,15 +7,18 @@ see everything; integrators see what they submitted and the cards of their own n
 
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from accounts.roles import Role, has_role, user_roles
 from core.text import is_ascii_digits
+from transactions.categories import SIMULATED_PREFIX
 from transactions.models import Card, FraudReport, Merchant, Transaction
 
 RECENT_TRANSACTIONS = 10
+# Fraud reports on the overview: every open one, then the latest closed ones up to this many.
+RECENT_REPORTS = 5
 # Primary keys are 64-bit: a longer run of digits names no row (and int() of thousands of digits
 # raises). ASCII digits only: '¹'.isdigit() is True, but int('¹') fails.
 MAX_PK_DIGITS = 18
@@ -87,7 +90,9 @@ class CardSummary:
 class CustomerDashboard:
     cards: list[CardSummary] = field(default_factory=list)
     recent_transactions: list[Transaction] = field(default_factory=list)
+    # Every open report, then the latest closed ones (RECENT_REPORTS); all of them on their page.
     fraud_reports: list[FraudReport] = field(default_factory=list)
+    report_count: int = 0
 
     @property
     def total_balance(self):
@@ -117,15 +122,14 @@ def customer_dashboard(user) -> CustomerDashboard:
         .select_related("card", "merchant")
         .order_by("-occurred_at", "-pk")[:RECENT_TRANSACTIONS]
     )
-    reports = (
-        FraudReport.objects.filter(transaction__card__owner=user)
-        .select_related("transaction", "transaction__merchant", "transaction__card")
-        .order_by("-created_at", "-pk")
-    )
+    reports = customer_reports(user)
+    open_reports = list(reports.filter(status=FraudReport.Status.OPEN))
+    closed = list(reports.exclude(status=FraudReport.Status.OPEN)[:RECENT_REPORTS])
     return CustomerDashboard(
         cards=[CardSummary(card=card, transaction_count=card.transaction_count) for card in cards],
         recent_transactions=list(recent),
-        fraud_reports=list(reports),
+        fraud_reports=open_reports + closed,
+        report_count=reports.count(),
     )
 
 
@@ -179,4 +183,9 @@ def customer_report_get(user, pk) -> FraudReport:
 
 
 def merchant_choices():
-    return Merchant.objects.order_by("name", "external_id")
+    """Merchants for the payment form: those with a real name first, by name; those known only
+    by an id (simulated or imported traffic) after them."""
+    known_by_id = Q(name="") | Q(name__startswith=SIMULATED_PREFIX)
+    return Merchant.objects.annotate(
+        known_by_id=Case(When(known_by_id, then=Value(1)), default=Value(0), output_field=IntegerField())
+    ).order_by("known_by_id", "name", "category", "country", "external_id")

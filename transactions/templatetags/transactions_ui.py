@@ -1,10 +1,12 @@
-"""Badges, reasons and risk levels as customers see them."""
+"""Badges, reasons, risk levels, merchants and money as customers see them."""
 
 from django import template
+from django.template.defaultfilters import floatformat
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from detection.sentences import lowers_risk, reason_sentence
+from transactions import categories
 from transactions.models import FraudReport, Transaction
 from transactions.services import CARD_FROZEN, OVER_CREDIT_LIMIT
 
@@ -126,3 +128,20 @@ def percent(value):
         return max(0, min(100, round(float(value))))
     except (TypeError, ValueError):
         return 0
+
+
+@register.filter
+def money(amount):
+    """Two decimals, grouped by thousands as the reader's language writes them (fraudsite/formats):
+    only on the pages, never in form values, ids, the API or files."""
+    return "" if amount is None or amount == "" else floatformat(amount, "2g")
+
+
+@register.filter
+def merchant_name(merchant):
+    return categories.merchant_name(merchant)
+
+
+@register.filter
+def category_name(code):
+    return categories.category_name(code)

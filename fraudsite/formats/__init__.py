@@ -1,0 +1,1 @@
+"""Our date and number formats per language; what they leave out comes from Django's."""
