@@ -79,6 +79,7 @@ def seed(reseed):
             path.unlink()
     SQLITE_PATH.parent.mkdir(parents=True, exist_ok=True)
     call_command("migrate", verbosity=0)
+    call_command("collectstatic", interactive=False, verbosity=0)  # the manifest DEBUG=0 serves from
     if not Transaction.objects.exists():
         start = time.perf_counter()
         call_command("seed_demo", quiet_logins=True)

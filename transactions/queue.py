@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 from django.db.models import Count, F, OuterRef, Prefetch, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
+from core.durations import duration_text
 from transactions import conf
 from transactions.models import FraudReport, Transaction
 
@@ -53,18 +53,6 @@ def sla_state(age: timedelta, limit: timedelta) -> str:
     return SLA_DUE if age >= limit / 2 else SLA_OK
 
 
-def age_text(age: timedelta) -> str:
-    """An age as analysts read it: "3 h 20 min", "2 d 5 h", "12 min"."""
-    minutes = max(0, int(age.total_seconds() // 60))
-    days, minutes = divmod(minutes, 24 * 60)
-    hours, minutes = divmod(minutes, 60)
-    if days:
-        return _("%(days)d d %(hours)d h") % {"days": days, "hours": hours}
-    if hours:
-        return _("%(hours)d h %(minutes)d min") % {"hours": hours, "minutes": minutes}
-    return _("%(minutes)d min") % {"minutes": minutes}
-
-
 @dataclass
 class QueueItem:
     transaction: Transaction
@@ -80,7 +68,7 @@ class QueueItem:
 
     @property
     def age_text(self):
-        return age_text(self.age)
+        return duration_text(self.age)
 
 
 @dataclass(frozen=True)

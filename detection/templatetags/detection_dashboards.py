@@ -41,8 +41,3 @@ def confusions(report):
         (_("Confusion matrix at the review threshold"), report.get("confusion_review")),
         (_("Confusion matrix at the block threshold"), report.get("confusion_block")),
     ]
-
-
-@register.filter
-def split_ints(text):
-    return [int(part) for part in str(text).split(",")]
