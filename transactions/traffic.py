@@ -74,6 +74,7 @@ class DatabaseTraffic:
             "pending_review_oldest": held[0] if held else None,
             "open_reports": len(reports),
             "open_reports_oldest": reports[0] if reports else None,
+            "over_sla": queue.queue_counts().late,
         }
 
     def queue_ages(self) -> list[datetime]:

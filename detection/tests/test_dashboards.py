@@ -238,6 +238,7 @@ def test_the_dashboard_counts_queue_ages_as_the_queue_does_and_keeps_them_live(c
     client.force_login(analyst)
     html = client.get(TRAFFIC).content.decode()
     assert "The oldest has waited 15 min." in html
+    assert 'data-testid="over-sla"' not in html
     assert "1 transaction held for review," in html
     queue_texts = _texts(charts(html)["chart-queue"][0])
     assert "Review queue by age (1 waiting)" in queue_texts
@@ -250,6 +251,7 @@ def test_the_dashboard_counts_queue_ages_as_the_queue_does_and_keeps_them_live(c
     )
     html = client.get(TRAFFIC).content.decode()
     assert "2 transactions held for review," in html and "The oldest has waited 1 h 0 min." in html
+    assert 'data-testid="over-sla"' not in html  # 1 h is within the 4 h the queue allows
     assert "Review (1)" in charts(html)["chart-decisions"][0]  # counted a minute ago
 
 
@@ -261,3 +263,17 @@ def test_the_daily_figures_are_counted_again_once_the_cache_expires(client, anal
     assert "Approve (0)" in charts(client.get(TRAFFIC).content.decode())["chart-decisions"][0]
     TransactionFactory(decision="approve")
     assert "Approve (1)" in charts(client.get(TRAFFIC).content.decode())["chart-decisions"][0]
+
+
+def test_the_dashboard_counts_items_past_the_queues_sla(client, analyst, settings, db):
+    from transactions.models import Transaction
+    from transactions.tests.factories import TransactionFactory
+
+    settings.TRANSACTIONS_REVIEW_SLA_HOURS = 1
+    TransactionFactory(
+        decided_at=timezone.now() - timedelta(hours=2),
+        status=Transaction.Status.PENDING_REVIEW,
+        decision="review",
+    )
+    client.force_login(analyst)
+    assert "1 is past the SLA." in client.get(TRAFFIC).content.decode()
