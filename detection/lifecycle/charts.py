@@ -102,7 +102,7 @@ def decisions_chart(days, decisions: dict) -> str:
         _day_axis(ax, days)
         _count_axis(ax, bottom.max(initial=0))
         ax.set(title=_period_title(_("Transactions per day by decision"), days), ylabel=_("Transactions"))
-        ax.legend(fontsize=8, loc="upper left")
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))  # beside the bars, not over them
         return _svg(fig)
 
 
@@ -117,7 +117,7 @@ def reports_chart(days, reported, confirmed) -> str:
         _day_axis(ax, days)
         _count_axis(ax, max([*reported, *confirmed], default=0))
         ax.set(title=_period_title(_("Fraud reported and confirmed per day"), days), ylabel=_("Reports"))
-        ax.legend(fontsize=8, loc="upper left")
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))  # beside the bars, not over them
         return _svg(fig)
 
 
@@ -139,7 +139,7 @@ def precision_chart(days, precision: dict) -> str:
         if not any(v is not None for values in precision.values() for v in values):
             _no_data(ax, _("No labelled review or block decision in this period."))
         if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=8, loc="upper left")
+            ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
         return _svg(fig)
 
 
@@ -200,7 +200,7 @@ def _day_axis(ax, days):
     """Dates in the reader's language (MONTH_DAY_FORMAT), about eight of them, the last day always."""
     step = max(1, -(-len(days) // 8))
     ticks = list(range(len(days) - 1, -1, -step))[::-1]
-    ax.set_xticks(ticks, [date_format(days[i], "MONTH_DAY_FORMAT") for i in ticks])
+    ax.set_xticks(ticks, [date_format(days[i], "MONTH_DAY_FORMAT") for i in ticks], rotation=30, ha="right")
     if days:
         ax.set_xlim(-0.6, len(days) - 0.4)  # the whole period, empty days included
 
