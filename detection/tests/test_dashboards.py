@@ -8,10 +8,11 @@ from datetime import timedelta
 import pytest
 from django.tasks import task_backends
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from detection.lifecycle import monitoring, retraining
 from detection.models import ModelVersion, RetrainingRun
+from detection.templatetags.detection_dashboards import iso_date
 from detection.tests.lifecycle import strong, weak
 
 MODELS = reverse("admin:detection_dashboard_models")
@@ -277,3 +278,27 @@ def test_the_dashboard_counts_items_past_the_queues_sla(client, analyst, setting
     )
     client.force_login(analyst)
     assert "1 is past the SLA." in client.get(TRAFFIC).content.decode()
+
+
+def test_the_models_dashboard_names_the_period_and_draws_each_chart_once(client, model_manager, db):
+    from detection.tests.pipelines import register_toy
+
+    version = register_toy(promote="force")
+    version.importances = {"f0": 0.12, "f1": 0.03}
+    version.save()
+    client.force_login(model_manager)
+    first = client.get(MODELS).content.decode()
+    assert "Metrics on the period: test period" in first
+    again = client.get(MODELS).content.decode()
+    assert charts(first)["chart-importances"] == charts(again)["chart-importances"]
+    client.cookies["django_language"] = "zh-hans"
+    chinese = client.get(MODELS).content.decode()
+    assert charts(chinese)["chart-importances"] != charts(first)["chart-importances"]  # its own language
+
+
+def test_stored_dates_read_in_the_readers_format():
+    with translation.override("en"):
+        assert iso_date("2026-01-15T00:00:00+00:00") == "Jan. 15, 2026"
+    with translation.override("zh-hans"):
+        assert iso_date("2026-01-15T00:00:00+00:00") == "2026年1月15日"
+    assert iso_date("not a date") == "not a date"
