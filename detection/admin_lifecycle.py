@@ -2,6 +2,8 @@
 dashboards (models side by side, traffic over time). Staff who may see model versions may see
 these; starting a retraining needs the right to change model versions (model managers)."""
 
+from datetime import timedelta
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
@@ -10,12 +12,14 @@ from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from detection.lifecycle import charts, monitoring, retraining
+from core.durations import duration_text
+from detection.lifecycle import charts, dashboards, monitoring, retraining
 from detection.models import ModelVersion, RetrainingRun
 from detection.serving import registry
 
 VIEW = "detection.view_modelversion"
 CHANGE = "detection.change_modelversion"
+PERIODS = (7, 30, 90)  # days, offered on the traffic dashboard
 
 
 @admin.register(RetrainingRun)
@@ -155,7 +159,7 @@ class RetrainingRunAdmin(admin.ModelAdmin):
             reports = reports[:1]
         for report in reports:
             report["importances_svg"] = (
-                charts.data_uri(charts.importances_chart(report["importances"]))
+                dashboards.chart(charts.importances_chart, report["importances"])
                 if report["importances"]
                 else None
             )
@@ -166,7 +170,7 @@ class RetrainingRunAdmin(admin.ModelAdmin):
                 "versions": versions[:50],
                 "chosen": chosen or "",
                 "last_run": pair["last_run"],
-                "curves_svg": charts.data_uri(charts.curves_chart(curves)) if curves else None,
+                "curves_svg": dashboards.chart(charts.curves_chart, curves) if curves else None,
             }
         )
         return TemplateResponse(request, "admin/detection/dashboard_models.html", context)
@@ -177,19 +181,15 @@ class RetrainingRunAdmin(admin.ModelAdmin):
             days = max(7, min(90, int(request.GET.get("days", 30))))
         except ValueError:
             days = 30
-        data = monitoring.traffic_report(days=days)
+        board = dashboards.traffic_dashboard(days=days)
+        oldest = board["data"]["queue_oldest_hours"]
         context.update(
             {
-                "data": data,
+                **board,
                 "days": days,
+                "periods": PERIODS,
                 "psi_warning_level": monitoring.PSI_WARNING,
-                "decisions_svg": charts.data_uri(charts.decisions_chart(data["days"], data["decisions"])),
-                "reports_svg": charts.data_uri(
-                    charts.reports_chart(data["days"], data["reported"], data["confirmed"])
-                ),
-                "precision_svg": charts.data_uri(charts.precision_chart(data["days"], data["precision"])),
-                "queue_svg": charts.data_uri(charts.queue_age_chart(data["queue_ages_hours"])),
-                "drift_svg": charts.data_uri(charts.drift_chart(data["drift"])),
+                "oldest_age": None if oldest is None else duration_text(timedelta(hours=oldest)),
             }
         )
         return TemplateResponse(request, "admin/detection/dashboard_traffic.html", context)

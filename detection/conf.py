@@ -192,6 +192,13 @@ def traffic_source_path(value) -> str:
     return str(value)
 
 
+@setting("DETECTION_DASHBOARD_CACHE_SECONDS", default=60, minimum=0)
+def dashboard_cache_seconds(value) -> float:
+    """How long a process reuses the traffic dashboard's per-day figures (aggregates over every
+    transaction of the period) before counting again; the review queue part is always live."""
+    return float(value)
+
+
 def staff_band_settings():
     """What staff set for the bands in the admin (the one `BandSettings` row), or None. Looked up
     by name: this module and `models` are independent siblings in detection's layers."""

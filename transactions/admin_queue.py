@@ -1,6 +1,7 @@
 """The review queue page in the admin: open fraud reports and transactions pending review,
-oldest first, with risk, reasons and the card's recent history. Every action goes through the
-services (balances, labels, audit trail)."""
+oldest first, with the queue's counts, each item's age against the SLA, its assignee, risk,
+reasons and the card's recent history. Every action goes through the services (balances,
+labels, audit trail)."""
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -10,9 +11,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from core.text import is_ascii_digits
-from transactions import services
+from transactions import conf, queue, services
 from transactions.models import Transaction
-from transactions.queue import review_queue
 from transactions.selectors import MAX_PK_DIGITS
 
 ACTIONS = ("confirm_fraud", "confirm_legitimate", "assign_me", "note")
@@ -75,8 +75,12 @@ def review_queue_view(request, admin_site):
     if request.method == "POST":
         _handle_post(request)
         return redirect(request.get_full_path())
-    mine = request.GET.get("mine") == "1"
-    items, total = review_queue(assigned_to=request.user if mine else None)
+    show = request.GET.get("show", queue.SHOW_ALL)
+    if request.GET.get("mine") == "1":  # the page's earlier link
+        show = queue.SHOW_MINE
+    if show not in queue.SHOWS:
+        show = queue.SHOW_ALL
+    items, counts = queue.review_queue(user=request.user, show=show)
     return TemplateResponse(
         request,
         "admin/transactions/review_queue.html",
@@ -84,7 +88,11 @@ def review_queue_view(request, admin_site):
             **admin_site.each_context(request),
             "title": _("Review queue"),
             "items": items,
-            "total": total,
-            "mine": mine,
+            "counts": counts,
+            "show": show,
+            "shown": {queue.SHOW_ALL: counts.waiting, queue.SHOW_MINE: counts.mine}.get(
+                show, counts.unassigned
+            ),
+            "sla_hours": conf.review_sla_hours(),
         },
     )

@@ -31,3 +31,10 @@ def card_max_years_ahead(value) -> int:
 def batch_max_bytes(value) -> int:
     """The largest CSV accepted by POST /api/v1/batches/ (bytes)."""
     return int(value)
+
+
+@setting("TRANSACTIONS_REVIEW_SLA_HOURS", default=4, minimum=0.25)
+def review_sla_hours(value) -> float:
+    """How long an item may wait in the review queue (held payment or fraud report) before it is
+    late: the queue colours items green under half of it, amber after, red past it."""
+    return float(value)

@@ -7,11 +7,12 @@ aggregate query over indexed columns (occurred_at, label_known_at, status).
 
 from datetime import datetime
 
-from django.db.models import Count, Min, Q
+from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from detection.contracts import Decision
+from transactions import queue
 from transactions.models import FraudReport, Transaction
 
 
@@ -63,29 +64,22 @@ class DatabaseTraffic:
         return {"reported": list(reported), "confirmed": list(confirmed)}
 
     def review_queue(self) -> dict:
-        """How much waits for an analyst now, and since when."""
-        pending = Transaction.objects.filter(status=Transaction.Status.PENDING_REVIEW).aggregate(
-            count=Count("id"), oldest=Min("occurred_at")
-        )
-        reports = FraudReport.objects.filter(status=FraudReport.Status.OPEN).aggregate(
-            count=Count("id"), oldest=Min("created_at")
-        )
+        """How much waits for an analyst now, and since when: the queue page's own figures
+        (transactions.queue), so the two never disagree."""
+        entries = queue.queue_entries()
+        held = [entry["entered_at"] for entry in entries if entry["kind"] == "review"]
+        reports = [entry["entered_at"] for entry in entries if entry["kind"] == "report"]
         return {
-            "pending_review": pending["count"] or 0,
-            "pending_review_oldest": pending["oldest"],
-            "open_reports": reports["count"] or 0,
-            "open_reports_oldest": reports["oldest"],
+            "pending_review": len(held),
+            "pending_review_oldest": held[0] if held else None,
+            "open_reports": len(reports),
+            "open_reports_oldest": reports[0] if reports else None,
+            "over_sla": queue.queue_counts().late,
         }
 
     def queue_ages(self) -> list[datetime]:
-        """When each waiting item entered the queue (for the age histogram)."""
-        pending = Transaction.objects.filter(status=Transaction.Status.PENDING_REVIEW).values_list(
-            "occurred_at", flat=True
-        )
-        reports = FraudReport.objects.filter(status=FraudReport.Status.OPEN).values_list(
-            "created_at", flat=True
-        )
-        return [*pending, *reports]
+        """When each waiting item entered the queue (for the age histogram), as the queue counts it."""
+        return [entry["entered_at"] for entry in queue.queue_entries()]
 
     def decision_outcomes(self, *, start: datetime) -> list[dict]:
         """[{"day", "decision", "labelled", "frauds"}] for review and block decisions since

@@ -34,8 +34,8 @@ def test_the_new_pattern_waits_in_the_queue_unconfirmed(db):
     assert set(reported.values_list("channel", flat=True)) == {"atm"}
     # Older frauds of known patterns arrive labelled, as a bank's history would.
     assert Transaction.objects.filter(is_fraud=True, label_source="import").exists()
-    _items, waiting = review_queue(with_history=False)
-    assert waiting == summary["pattern_frauds"]
+    _items, counts = review_queue(with_history=False)
+    assert counts.waiting == counts.reports == summary["pattern_frauds"]
 
 
 def test_bad_arguments_are_clear_errors(db):

@@ -7,6 +7,7 @@ an image's own styles are not the page's inline styles.
 
 import base64
 import io
+import warnings
 
 import matplotlib
 
@@ -14,7 +15,10 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 import numpy as np
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from matplotlib.ticker import MaxNLocator
 
 from detection.contracts import Decision
 
@@ -25,7 +29,11 @@ STYLE = {"svg.fonttype": "none", "font.size": 9, "axes.spines.top": False, "axes
 
 def _svg(fig) -> str:
     buffer = io.StringIO()
-    fig.savefig(buffer, format="svg", bbox_inches="tight")
+    with warnings.catch_warnings():
+        # Chinese labels: the server may lack the glyphs to measure them, but the text stays text
+        # in the SVG and the reader's browser draws it.
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font", category=UserWarning)
+        fig.savefig(buffer, format="svg", bbox_inches="tight")
     plt.close(fig)
     return buffer.getvalue()
 
@@ -92,8 +100,9 @@ def decisions_chart(days, decisions: dict) -> str:
             ax.bar(x, values, bottom=bottom, color=COLOURS[name], label=f"{name.label} ({int(values.sum())})")
             bottom += values
         _day_axis(ax, days)
-        ax.set(title=_("Transactions per day by decision"), ylabel=_("Transactions"))
-        ax.legend(fontsize=8, loc="upper left")
+        _count_axis(ax, bottom.max(initial=0))
+        ax.set(title=_period_title(_("Transactions per day by decision"), days), ylabel=_("Transactions"))
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))  # beside the bars, not over them
         return _svg(fig)
 
 
@@ -106,8 +115,9 @@ def reports_chart(days, reported, confirmed) -> str:
             x, confirmed, marker="s", color=SERIES[0], label=_("Confirmed (%(n)d)") % {"n": sum(confirmed)}
         )
         _day_axis(ax, days)
-        ax.set(title=_("Fraud reported and confirmed per day"), ylabel=_("Reports"))
-        ax.legend(fontsize=8, loc="upper left")
+        _count_axis(ax, max([*reported, *confirmed], default=0))
+        ax.set(title=_period_title(_("Fraud reported and confirmed per day"), days), ylabel=_("Reports"))
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))  # beside the bars, not over them
         return _svg(fig)
 
 
@@ -122,27 +132,34 @@ def precision_chart(days, precision: dict) -> str:
                 ax.plot(x, values, marker="o", color=COLOURS[name], label=str(name.label))
         _day_axis(ax, days)
         ax.set(
-            title=_("Precision of decisions as labels arrive"),
+            title=_period_title(_("Precision of decisions as labels arrive"), days),
             ylabel=_("Share confirmed fraud"),
             ylim=(0, 1.05),
         )
+        if not any(v is not None for values in precision.values() for v in values):
+            _no_data(ax, _("No labelled review or block decision in this period."))
         if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=8, loc="upper left")
+            ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
         return _svg(fig)
 
 
-def queue_age_chart(ages_hours) -> str:
+def queue_age_labels():
+    """The buckets of monitoring.QUEUE_AGE_EDGES, in the reader's language."""
+    return [_("< 1 h"), _("1–4 h"), _("4–12 h"), _("12–24 h"), _("1–2 d"), _("2–4 d"), _("4–7 d"), _("> 7 d")]
+
+
+def queue_age_chart(counts) -> str:
+    """Waiting items by time in the queue (counts per bucket of monitoring.QUEUE_AGE_EDGES)."""
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(6.4, 2.6))
-        edges = [0, 1, 4, 12, 24, 48, 96, 24 * 7, float("inf")]
-        labels = ["<1h", "1-4h", "4-12h", "12-24h", "1-2d", "2-4d", "4-7d", ">7d"]
-        counts, _e = (
-            np.histogram(ages_hours, bins=edges) if len(ages_hours) else (np.zeros(8, dtype=int), None)
-        )
-        ax.bar(labels, counts, color=SERIES[3])
+        ax.bar(queue_age_labels(), counts, color=SERIES[3])
         for i, count in enumerate(counts):
-            ax.text(i, count, str(int(count)), ha="center", va="bottom", fontsize=8)
-        ax.set(title=_("Review queue by age (%(n)d waiting)") % {"n": len(ages_hours)}, ylabel=_("Items"))
+            if count:
+                ax.text(i, count, str(int(count)), ha="center", va="bottom", fontsize=8)
+        _count_axis(ax, max(counts, default=0), empty=_("Nothing waits for review."))
+        n = sum(counts)
+        title = ngettext("Review queue by age (%(n)d waiting)", "Review queue by age (%(n)d waiting)", n)
+        ax.set(title=title % {"n": n}, xlabel=_("Time in the queue"), ylabel=_("Items"))
         return _svg(fig)
 
 
@@ -170,12 +187,41 @@ def drift_chart(drift: dict) -> str:
         if drift.get("psi") is not None:
             title += " — PSI {:.3f}".format(drift["psi"])
         ax.set(title=title, xlabel=_("Model score"), ylabel=_("Share"))
+        ax.set_ylim(bottom=0)
+        if not drift.get("reference") and not drift.get("recent"):
+            _no_data(ax, _("No scores to compare yet."))
+            ax.set_ylim(0, 1)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)
         return _svg(fig)
 
 
 def _day_axis(ax, days):
-    step = max(1, len(days) // 10)
-    ticks = list(range(0, len(days), step))
-    ax.set_xticks(ticks, [days[i].strftime("%m-%d") for i in ticks])
+    """Dates in the reader's language (MONTH_DAY_FORMAT), about eight of them, the last day always."""
+    step = max(1, -(-len(days) // 8))
+    ticks = list(range(len(days) - 1, -1, -step))[::-1]
+    ax.set_xticks(ticks, [date_format(days[i], "MONTH_DAY_FORMAT") for i in ticks], rotation=30, ha="right")
+    if days:
+        ax.set_xlim(-0.6, len(days) - 0.4)  # the whole period, empty days included
+
+
+def _count_axis(ax, highest, *, empty=None):
+    """Counts: from 0, whole numbers only, and a plain "no data" when everything is 0 (matplotlib
+    would centre an all-zero axis on 0, with negative counts below)."""
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+    ax.set_ylim(0, max(1, highest * 1.1))
+    if not highest:
+        _no_data(ax, empty or _("No data for this period."))
+
+
+def _no_data(ax, text):
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", color="#6c757d", fontsize=10)
+
+
+def _period_title(title, days):
+    """The chart's title with the period it covers, as chosen on the page."""
+    if not days:
+        return title
+    period = ngettext("last %(n)d day", "last %(n)d days", len(days)) % {"n": len(days)}
+    first, last = (date_format(day, "MONTH_DAY_FORMAT") for day in (days[0], days[-1]))
+    return f"{title} — {period} ({first} – {last})"

@@ -156,10 +156,15 @@ def _days(start, end):
     return days
 
 
-def traffic_report(*, days=30) -> dict:
-    """Per-day series for the traffic dashboard (the last `days` days, today included)."""
+# How long each waiting item has been in the queue, in hours: the buckets of the age histogram.
+QUEUE_AGE_EDGES = [0, 1, 4, 12, 24, 48, 96, 24 * 7, float("inf")]
+
+
+def traffic_series(*, days=30, champion: ModelVersion | None = None) -> dict:
+    """Per-day series for the traffic dashboard (the last `days` days, today included) and the
+    champion's score drift: the slow part, which the dashboard caches for a short while."""
     source = traffic()
-    today = timezone.now().date()
+    today = timezone.localdate()
     first = today - timedelta(days=days - 1)
     start = timezone.make_aware(timezone.datetime.combine(first, timezone.datetime.min.time()))
     axis = _days(first, today)
@@ -186,10 +191,6 @@ def traffic_report(*, days=30) -> dict:
             precision[row["decision"]][index[row["day"]]] = row["frauds"] / row["labelled"]
             labelled[row["decision"]][index[row["day"]]] = row["labelled"]
 
-    now = timezone.now()
-    queue = source.review_queue()
-    ages_hours = sorted((now - since).total_seconds() / 3600 for since in source.queue_ages())
-    champion = ModelVersion.objects.filter(status=ModelVersion.Status.CHAMPION).first()
     return {
         "days": axis,
         "decisions": decisions,
@@ -197,10 +198,28 @@ def traffic_report(*, days=30) -> dict:
         "confirmed": confirmed,
         "precision": precision,
         "labelled": labelled,
+        "drift": score_drift(champion),
+        "champion": champion,
+        "computed_at": timezone.now(),
+    }
+
+
+def queue_report(*, now=None) -> dict:
+    """The review queue now (always live: analysts act on it), counted as the queue page counts
+    it: the traffic source reads the queue's own definition of when an item entered it."""
+    source = traffic()
+    now = now or timezone.now()
+    queue = source.review_queue()
+    ages_hours = sorted((now - since).total_seconds() / 3600 for since in source.queue_ages())
+    counts = np.histogram(ages_hours, bins=QUEUE_AGE_EDGES)[0] if ages_hours else np.zeros(8, dtype=int)
+    return {
         "queue": queue,
         "queue_size": queue["pending_review"] + queue["open_reports"],
         "queue_ages_hours": ages_hours,
+        "queue_age_counts": [int(count) for count in counts],
         "queue_oldest_hours": ages_hours[-1] if ages_hours else None,
-        "drift": score_drift(champion),
-        "champion": champion,
     }
+
+
+def champion() -> ModelVersion | None:
+    return ModelVersion.objects.filter(status=ModelVersion.Status.CHAMPION).first()

@@ -1,4 +1,8 @@
+from datetime import datetime
+
 from django import template
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 register = template.Library()
@@ -44,5 +48,21 @@ def confusions(report):
 
 
 @register.filter
-def split_ints(text):
-    return [int(part) for part in str(text).split(",")]
+def period_label(period):
+    """Which held-out period a version's metrics come from, in the reader's language."""
+    labels = {"test": _("test period"), "validation": _("validation period")}
+    return labels.get(period, period or "—")
+
+
+@register.filter
+def iso_date(text, with_time=False):
+    """A date or date-time stored as ISO text (a run's comparison), shown in the reader's format."""
+    try:
+        value = datetime.fromisoformat(str(text))
+    except ValueError:
+        return text
+    if with_time:
+        return date_format(
+            timezone.localtime(value) if timezone.is_aware(value) else value, "SHORT_DATETIME_FORMAT"
+        )
+    return date_format(value.date(), "DATE_FORMAT")

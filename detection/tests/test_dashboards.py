@@ -8,10 +8,11 @@ from datetime import timedelta
 import pytest
 from django.tasks import task_backends
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from detection.lifecycle import monitoring, retraining
 from detection.models import ModelVersion, RetrainingRun
+from detection.templatetags.detection_dashboards import iso_date
 from detection.tests.lifecycle import strong, weak
 
 MODELS = reverse("admin:detection_dashboard_models")
@@ -184,3 +185,120 @@ def test_train_now_queues_one_run_for_model_managers_only(
     assert "a second one was not started" in again
     assert RetrainingRun.objects.count() == 1
     assert RetrainingRun.objects.get().requested_by == model_manager
+
+
+def _texts(svg):
+    return re.findall(r"<text[^>]*>([^<]*)</text>", svg)
+
+
+def test_an_empty_traffic_dashboard_has_honest_axes_and_says_there_is_no_data(client, analyst, db):
+    client.force_login(analyst)
+    html = client.get(TRAFFIC + "?days=7").content.decode()
+    svgs = charts(html)
+    for name in ("chart-decisions", "chart-reports", "chart-queue"):
+        texts = _texts(svgs[name][0])
+        # No negative counts (matplotlib writes U+2212), no fractions of a transaction.
+        assert not any("\u2212" in text or re.fullmatch(r"\d+\.\d+", text) for text in texts), texts
+        assert "0" in texts
+    assert "No data for this period." in _texts(svgs["chart-decisions"][0])
+    assert "Nothing waits for review." in _texts(svgs["chart-queue"][0])
+    assert "No labelled review or block decision in this period." in _texts(svgs["chart-precision"][0])
+    assert "0 transactions held for review," in html and "0 open fraud reports." in html
+
+
+def test_the_selected_period_is_marked_on_the_page_and_the_charts(client, analyst, db):
+    client.force_login(analyst)
+    html = client.get(TRAFFIC + "?days=7").content.decode()
+    assert re.search(r'href="\?days=7" aria-current="page"', html)
+    assert not re.search(r'href="\?days=30" aria-current', html)
+    today = timezone.localdate()
+    decisions = charts(html)["chart-decisions"][0]
+    first = (today - timedelta(days=6)).strftime("%B ") + str((today - timedelta(days=6)).day)
+    assert f"last 7 days ({first} – {today.strftime('%B')} {today.day})" in decisions
+
+
+def test_chart_dates_follow_the_readers_language(client, analyst, db):
+    client.force_login(analyst)
+    client.cookies["django_language"] = "zh-hans"
+    decisions = charts(client.get(TRAFFIC + "?days=7").content.decode())["chart-decisions"][0]
+    today = timezone.localdate()
+    assert f"{today.month:02d}月{today.day}日" in _texts(decisions)
+
+
+def test_the_dashboard_counts_queue_ages_as_the_queue_does_and_keeps_them_live(client, analyst, db):
+    from transactions.models import Transaction
+    from transactions.tests.factories import TransactionFactory
+
+    now = timezone.now()
+    TransactionFactory(
+        occurred_at=now - timedelta(days=2),  # submitted late, held a quarter of an hour ago
+        decided_at=now - timedelta(minutes=15),
+        status=Transaction.Status.PENDING_REVIEW,
+        decision="review",
+    )
+    client.force_login(analyst)
+    html = client.get(TRAFFIC).content.decode()
+    assert "The oldest has waited 15 min." in html
+    assert 'data-testid="over-sla"' not in html
+    assert "1 transaction held for review," in html
+    queue_texts = _texts(charts(html)["chart-queue"][0])
+    assert "Review queue by age (1 waiting)" in queue_texts
+    # The daily figures are cached for a minute; the queue is not.
+    TransactionFactory(
+        occurred_at=now - timedelta(hours=1),
+        decided_at=now - timedelta(hours=1),
+        status=Transaction.Status.PENDING_REVIEW,
+        decision="review",
+    )
+    html = client.get(TRAFFIC).content.decode()
+    assert "2 transactions held for review," in html and "The oldest has waited 1 h 0 min." in html
+    assert 'data-testid="over-sla"' not in html  # 1 h is within the 4 h the queue allows
+    assert "Review (1)" in charts(html)["chart-decisions"][0]  # counted a minute ago
+
+
+def test_the_daily_figures_are_counted_again_once_the_cache_expires(client, analyst, settings, db):
+    from transactions.tests.factories import TransactionFactory
+
+    settings.DETECTION_DASHBOARD_CACHE_SECONDS = 0
+    client.force_login(analyst)
+    assert "Approve (0)" in charts(client.get(TRAFFIC).content.decode())["chart-decisions"][0]
+    TransactionFactory(decision="approve")
+    assert "Approve (1)" in charts(client.get(TRAFFIC).content.decode())["chart-decisions"][0]
+
+
+def test_the_dashboard_counts_items_past_the_queues_sla(client, analyst, settings, db):
+    from transactions.models import Transaction
+    from transactions.tests.factories import TransactionFactory
+
+    settings.TRANSACTIONS_REVIEW_SLA_HOURS = 1
+    TransactionFactory(
+        decided_at=timezone.now() - timedelta(hours=2),
+        status=Transaction.Status.PENDING_REVIEW,
+        decision="review",
+    )
+    client.force_login(analyst)
+    assert "1 is past the SLA." in client.get(TRAFFIC).content.decode()
+
+
+def test_the_models_dashboard_names_the_period_and_draws_each_chart_once(client, model_manager, db):
+    from detection.tests.pipelines import register_toy
+
+    version = register_toy(promote="force")
+    version.importances = {"f0": 0.12, "f1": 0.03}
+    version.save()
+    client.force_login(model_manager)
+    first = client.get(MODELS).content.decode()
+    assert "Metrics on the period: test period" in first
+    again = client.get(MODELS).content.decode()
+    assert charts(first)["chart-importances"] == charts(again)["chart-importances"]
+    client.cookies["django_language"] = "zh-hans"
+    chinese = client.get(MODELS).content.decode()
+    assert charts(chinese)["chart-importances"] != charts(first)["chart-importances"]  # its own language
+
+
+def test_stored_dates_read_in_the_readers_format():
+    with translation.override("en"):
+        assert iso_date("2026-01-15T00:00:00+00:00") == "Jan. 15, 2026"
+    with translation.override("zh-hans"):
+        assert iso_date("2026-01-15T00:00:00+00:00") == "2026年1月15日"
+    assert iso_date("not a date") == "not a date"

@@ -8,8 +8,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import AuditEntry
+from core.conf import check_declared_settings
+from transactions import queue
 from transactions.models import FraudReport, Transaction
 from transactions.tests.factories import CardFactory, FraudReportFactory, TransactionFactory
+from transactions.traffic import DatabaseTraffic
 
 URL = reverse("admin:transactions_review_queue")
 
@@ -22,6 +25,7 @@ def queue_items(db):
     held = TransactionFactory(
         card=card,
         occurred_at=now - timedelta(hours=5),
+        decided_at=now - timedelta(hours=5),
         status=Transaction.Status.PENDING_REVIEW,
         decision="review",
         risk_score=64,
@@ -43,7 +47,7 @@ def test_the_queue_lists_reports_and_reviews_oldest_first_with_history(client, a
     body = page.content.decode()
     reported_tx = queue_items["report"].transaction.external_id
     held_tx = queue_items["held"].external_id
-    # The report waits since it was filed (just now), the review since the transaction (5 h ago).
+    # The report waits since it was filed (just now), the review since it was decided (5 h ago).
     assert body.index(held_tx) < body.index(reported_tx)
     assert "Much larger than usual for this card." in body
     assert ">64<" in body
@@ -121,3 +125,66 @@ def test_the_queue_is_for_analysts_only(client, customer, model_manager, queue_i
 def test_the_admin_index_links_the_queue(client, analyst):
     client.force_login(analyst)
     assert URL in client.get(reverse("admin:index")).content.decode()
+
+
+def _held(*, occurred_ago, decided_ago, **fields):
+    now = timezone.now()
+    return TransactionFactory(
+        occurred_at=now - occurred_ago,
+        decided_at=None if decided_ago is None else now - decided_ago,
+        status=Transaction.Status.PENDING_REVIEW,
+        decision="review",
+        **fields,
+    )
+
+
+def test_a_held_payment_waits_since_it_was_decided_and_the_dashboard_counts_it_so(client, analyst, db):
+    # Submitted two days after it occurred, held a quarter of an hour ago.
+    held = _held(occurred_ago=timedelta(days=2), decided_ago=timedelta(minutes=15))
+    imported = _held(occurred_ago=timedelta(hours=3, minutes=20), decided_ago=None)
+    items, _counts = queue.review_queue(with_history=False)
+    ages = {item.transaction.pk: item.age_text for item in items}
+    assert ages == {held.pk: "15 min", imported.pk: "3 h 20 min"}
+    assert [item.transaction.pk for item in items] == [imported.pk, held.pk]
+    # The traffic dashboard reads the same entry times.
+    assert sorted(DatabaseTraffic().queue_ages()) == sorted(item.since for item in items)
+    client.force_login(analyst)
+    body = client.get(URL).content.decode()
+    assert "waiting 15 min" in body and "waiting 3 h 20 min" in body
+
+
+def test_each_item_is_coloured_by_its_age_against_the_sla(client, analyst, settings, db):
+    settings.TRANSACTIONS_REVIEW_SLA_HOURS = 4
+    fresh = _held(occurred_ago=timedelta(hours=1), decided_ago=timedelta(hours=1))
+    due = _held(occurred_ago=timedelta(hours=3), decided_ago=timedelta(hours=3))
+    late = _held(occurred_ago=timedelta(days=1, hours=5), decided_ago=timedelta(days=1, hours=5))
+    client.force_login(analyst)
+    body = client.get(URL).content.decode()
+    for tx, state in ((fresh, "ok"), (due, "due"), (late, "late")):
+        start = body.index(f'data-transaction="{tx.external_id}"')
+        assert f'data-sla="{state}"' in body[start : body.index("</li>", start)]
+    assert "waiting 1 d 5 h" in body
+    assert queue.queue_counts().late == 1
+    settings.TRANSACTIONS_REVIEW_SLA_HOURS = 2
+    assert queue.queue_counts().late == 2
+
+
+def test_the_counts_and_the_mine_and_unassigned_filters(client, analyst, queue_items):
+    held, reported = queue_items["held"], queue_items["report"].transaction
+    client.force_login(analyst)
+    client.post(URL, {"single": f"assign_me:{held.pk}"})
+    counts = queue.queue_counts(user=analyst)
+    assert (counts.waiting, counts.reports, counts.held, counts.unassigned, counts.mine) == (2, 1, 1, 1, 1)
+    page = client.get(URL).content.decode()
+    assert f"Assigned to {analyst.email}" in page
+    assert "<strong>1</strong> assigned to me" in page and "<strong>2</strong> waiting in all" in page
+    unassigned = client.get(URL + "?show=unassigned").content.decode()
+    assert reported.external_id in unassigned and held.external_id not in unassigned
+    mine = client.get(URL + "?show=mine").content.decode()
+    assert held.external_id in mine and reported.external_id not in mine
+
+
+def test_a_wrong_sla_stops_the_checks(settings, db):
+    settings.TRANSACTIONS_REVIEW_SLA_HOURS = 0
+    (error,) = check_declared_settings()
+    assert "TRANSACTIONS_REVIEW_SLA_HOURS" in error.msg and "at least" in error.msg
