@@ -43,7 +43,11 @@ def _act(request, tx, action) -> str:
             services.transaction_add_note(transaction=tx, actor=user, note=note)
             return _("Note added.")
         fraud = action == "confirm_fraud"
-        services.transaction_confirm(transaction=tx, actor=user, is_fraud=fraud, note=note)
+        # The page said whether it was queued when the analyst read it (see transaction_confirm).
+        queued_only = request.POST.get("queued") == "1"
+        services.transaction_confirm(
+            transaction=tx, actor=user, is_fraud=fraud, note=note, queued_only=queued_only
+        )
         return _("Confirmed as fraud.") if fraud else _("Confirmed as legitimate.")
     if action in ("freeze_card", "unfreeze_card"):
         if not user.has_perm(FREEZE_PERMISSION):

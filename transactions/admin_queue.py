@@ -19,21 +19,16 @@ ACTIONS = ("confirm_fraud", "confirm_legitimate", "assign_me", "note")
 PERMISSIONS = ("transactions.change_transaction", "transactions.change_fraudreport")
 
 
-def _label(tx, *, actor, fraud, note):
-    """Confirm fraud or legitimate: settles the open report if there is one, else the review."""
-    report = tx.reports.filter(status="open").first()
-    if report is not None:
-        services.fraud_report_resolve(report=report, resolved_by=actor, confirmed=fraud, note=note)
-    else:
-        services.transaction_review_resolve(transaction=tx, actor=actor, is_fraud=fraud, note=note)
-
-
 def _apply(request, action, tx):
     note = request.POST.get(f"note-{tx.pk}", "")
-    if action == "confirm_fraud":
-        _label(tx, actor=request.user, fraud=True, note=note)
-    elif action == "confirm_legitimate":
-        _label(tx, actor=request.user, fraud=False, note=note)
+    if action in ("confirm_fraud", "confirm_legitimate"):
+        services.transaction_confirm(
+            transaction=tx,
+            actor=request.user,
+            is_fraud=action == "confirm_fraud",
+            note=note,
+            queued_only=True,
+        )
     elif action == "assign_me":
         services.transaction_assign(transaction=tx, actor=request.user, assignee=request.user)
     elif action == "note":

@@ -55,10 +55,12 @@ def transaction_review_resolve(*, transaction, actor, is_fraud, note=""):
     return tx
 
 
-def transaction_confirm(*, transaction, actor, is_fraud, note=""):
+def transaction_confirm(*, transaction, actor, is_fraud, note="", queued_only=False):
     """An analyst's verdict on a transaction, wherever it stands: it settles the open report if
     there is one, else the review; a payment that went through and that the analyst finds to be
-    fraud is reported by the analyst and confirmed at once (its amount comes off the balance)."""
+    fraud is reported by the analyst and confirmed at once (its amount comes off the balance).
+    `queued_only`: the analyst judged it as a queued item, so if someone settled it meanwhile
+    nothing more happens (two analysts on one item do not overturn each other)."""
     report = transaction.reports.filter(status=FraudReport.Status.OPEN).first()
     if report is not None:
         return fraud_report_resolve(
@@ -66,6 +68,10 @@ def transaction_confirm(*, transaction, actor, is_fraud, note=""):
         ).transaction
     if transaction.status == Transaction.Status.PENDING_REVIEW:
         return transaction_review_resolve(transaction=transaction, actor=actor, is_fraud=is_fraud, note=note)
+    if queued_only:
+        raise ValidationError(
+            {"transaction": _("Someone settled this item meanwhile; it is shown as it is now.")}
+        )
     if not is_fraud:
         raise ValidationError({"transaction": _("Nothing waits for a decision on this transaction.")})
     with atomic():

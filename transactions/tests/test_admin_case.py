@@ -199,3 +199,15 @@ def test_a_missing_transaction_redirects_with_a_message(client, analyst):
     client.force_login(analyst)
     page = client.get(reverse("admin:transactions_transaction_change", args=[987654]), follow=True)
     assert page.status_code == 200 and "doesn’t exist" in page.content.decode()
+
+
+def test_an_item_settled_by_someone_else_meanwhile_is_not_overturned(client, analyst, history):
+    """Two analysts open the same held payment; the first approves it. The second, still looking
+    at it as a queued item, confirms fraud: refused, and the first verdict stands."""
+    held = history["held"]
+    services.transaction_review_resolve(transaction=held, actor=analyst, is_fraud=False)
+    client.force_login(analyst)
+    page = client.post(case_url(held), {"action": "confirm_fraud", "queued": "1"}, follow=True)
+    assert "Someone settled this item meanwhile" in page.content.decode()
+    held.refresh_from_db()
+    assert held.status == Transaction.Status.APPROVED and held.is_fraud is False and not held.reports.exists()
