@@ -57,12 +57,21 @@ SIGN_IN = "admin@example.com"  # the demo superuser
 def pages():
     """(name, url) of every staff page measured; add a line to measure another."""
     transaction = Transaction.objects.order_by("-occurred_at").first()
+    queued = Transaction.objects.filter(status=Transaction.Status.PENDING_REVIEW).order_by("pk").first()
     version = ModelVersion.objects.order_by("-created_at").first()
+    changelist = reverse("admin:transactions_transaction_changelist")
     return [
         ("admin index", reverse("admin:index")),
         ("review queue", reverse("admin:transactions_review_queue")),
-        ("transaction changelist", reverse("admin:transactions_transaction_changelist")),
-        ("transaction change", reverse("admin:transactions_transaction_change", args=[transaction.pk])),
+        ("transaction changelist", changelist),
+        ("transaction changelist, one merchant", f"{changelist}?merchant__id__exact={transaction.merchant_id}"),
+        ("transaction changelist, searched", f"{changelist}?q={transaction.card.external_id}"),
+        ("transaction case", reverse("admin:transactions_transaction_change", args=[transaction.pk])),
+        ("transaction case, queued", reverse("admin:transactions_transaction_change", args=[queued.pk])),
+        ("rules", reverse("admin:detection_rule_changelist")),
+        ("list entries", reverse("admin:detection_listentry_changelist")),
+        ("users", reverse("admin:accounts_user_changelist")),
+        ("audit trail", reverse("admin:accounts_auditentry_changelist")),
         ("fraud report changelist", reverse("admin:transactions_fraudreport_changelist")),
         ("card changelist", reverse("admin:transactions_card_changelist")),
         ("merchant changelist", reverse("admin:transactions_merchant_changelist")),

@@ -57,4 +57,7 @@ class AutocompleteFilter(admin.FieldListFilter):
 def autocomplete_filter_media(model_admin, field_name) -> Media:
     """The scripts and styles the filter's widget needs, to add to the model admin's media."""
     field = model_admin.model._meta.get_field(field_name)
-    return AutocompleteSelect(field, model_admin.admin_site).media + Media(js=["js/staff.js"])
+    # After jquery.init.js, which defines django.jQuery that staff.js uses.
+    return AutocompleteSelect(field, model_admin.admin_site).media + Media(
+        js=["admin/js/jquery.init.js", "js/staff.js"]
+    )

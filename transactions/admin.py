@@ -214,6 +214,10 @@ class TransactionAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def changelist_view(self, request, extra_context=None):
+        # "Select transaction to change" reads wrong: nothing here is changed in a form.
+        return super().changelist_view(request, {"title": _("Transactions"), **(extra_context or {})})
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
         # A transaction is never edited in a form: its page is the case (admin_case), where the
         # analyst's actions go through the services.
