@@ -64,7 +64,10 @@ def pages():
         ("admin index", reverse("admin:index")),
         ("review queue", reverse("admin:transactions_review_queue")),
         ("transaction changelist", changelist),
-        ("transaction changelist, one merchant", f"{changelist}?merchant__id__exact={transaction.merchant_id}"),
+        (
+            "transaction changelist, one merchant",
+            f"{changelist}?merchant__id__exact={transaction.merchant_id}",
+        ),
         ("transaction changelist, searched", f"{changelist}?q={transaction.card.external_id}"),
         ("transaction case", reverse("admin:transactions_transaction_change", args=[transaction.pk])),
         ("transaction case, queued", reverse("admin:transactions_transaction_change", args=[queued.pk])),

@@ -7,6 +7,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Case, IntegerField, Value, When
+from django.shortcuts import redirect
 from django.urls import path
 from django.utils.formats import date_format, number_format
 from django.utils.html import format_html
@@ -341,6 +342,14 @@ class FraudReportAdmin(admin.ModelAdmin):
     def get_urls(self):
         queue = self.admin_site.admin_view(lambda request: review_queue_view(request, self.admin_site))
         return [path("queue/", queue, name="transactions_review_queue"), *super().get_urls()]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # A report is read, and settled, on its transaction's case page, beside the card's
+        # history and the other reports.
+        report = self.get_object(request, unquote(object_id))
+        if report is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        return redirect("admin:transactions_transaction_change", report.transaction_id)
 
     def get_ordering(self, request):
         # The queue: open reports first, oldest first; resolved ones after them.

@@ -211,3 +211,11 @@ def test_an_item_settled_by_someone_else_meanwhile_is_not_overturned(client, ana
     assert "Someone settled this item meanwhile" in page.content.decode()
     held.refresh_from_db()
     assert held.status == Transaction.Status.APPROVED and held.is_fraud is False and not held.reports.exists()
+
+
+def test_a_fraud_report_opens_on_its_transactions_case(client, analyst):
+    report = FraudReportFactory(note="Not me")
+    client.force_login(analyst)
+    response = client.get(reverse("admin:transactions_fraudreport_change", args=[report.pk]), follow=True)
+    assert response.redirect_chain[-1][0] == case_url(report.transaction)
+    assert "Not me" in response.content.decode()
