@@ -271,7 +271,13 @@ class TransactionAdmin(admin.ModelAdmin):
     def card_last4(self, obj):
         if obj.card.last4:
             return f"•••• {obj.card.last4}"
-        return obj.card.display_id  # whose id it is: on the case page
+        if obj.card.issuer_id is not None:  # two integrators may both have a card "c1": say whose
+            return format_html(
+                '{}<br><small class="card-namespace">{}</small>',
+                obj.card.display_id,
+                card_namespace(obj.card),
+            )
+        return obj.card.external_id
 
     @admin.action(description=_("Review: approve as legitimate"), permissions=["change"])
     def review_legitimate(self, request, queryset):

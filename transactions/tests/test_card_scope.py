@@ -335,7 +335,7 @@ def test_the_list_filter_and_the_admin_tell_staff_whose_card_it_is(decision_is, 
     cards = client.get(reverse("admin:transactions_card_changelist")).text
     assert a.email in cards and b.email in cards and key_a in cards
     txs = client.get(reverse("admin:transactions_transaction_changelist")).text
-    assert f"c1 (Integrator {a.email})" in txs
+    assert f'c1<br><small class="card-namespace">Integrator {a.email}</small>' in txs
     detail = client.get(reverse("admin:transactions_card_change", args=[card_of(b).pk])).text
     assert f"Integrator {b.email}" in detail and "c1" in detail
 
