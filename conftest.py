@@ -5,8 +5,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
+from django.utils import translation
 
 from accounts.tests import factories
 
@@ -32,6 +34,14 @@ def _forget_process_caches():
 
     clear_all()
     yield
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """The locale middleware leaves the last request's language active in the thread: a test
+    after one that read a page in Chinese would otherwise run in Chinese."""
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 def _migrate(targets):
