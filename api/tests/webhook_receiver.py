@@ -2,12 +2,14 @@
 request and answers with the status codes it is given, in turn (the last one repeats)."""
 
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class Receiver:
-    def __init__(self, statuses=(200,)):
+    def __init__(self, statuses=(200,), *, hang_first=0.0):
         self.statuses = list(statuses)
+        self.hang_first = hang_first  # seconds the first request waits before its answer
         self.requests = []  # (path, headers as a dict, body as text)
         receiver = self
 
@@ -15,6 +17,8 @@ class Receiver:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
                 receiver.requests.append((self.path, dict(self.headers.items()), body))
+                if len(receiver.requests) == 1 and receiver.hang_first:
+                    time.sleep(receiver.hang_first)
                 status = receiver.statuses.pop(0) if len(receiver.statuses) > 1 else receiver.statuses[0]
                 self.send_response(status)
                 if 300 <= status < 400:
