@@ -412,3 +412,44 @@ def test_the_console_shows_the_secret_once_and_retries_a_failed_delivery(receive
     assert Webhook(secret).verify(receiver.requests[-1][2], receiver.requests[-1][1])
     detail = client.get(f"/admin/api/webhookdelivery/{row.pk}/change/")
     assert detail.status_code == 200 and "HTTP 500" in detail.content.decode()
+
+
+def test_a_deactivated_subscription_receives_nothing_until_it_is_active_again(receiver, on_commit):
+    subscription, _secret = services.subscription_create(
+        integrator=None, url=receiver.url, event_types=["card.status_changed"]
+    )
+    card = CardFactory()
+    receiver.statuses = [500]
+    tx_services.card_set_status(card=card, status="frozen", actor=None)  # pending, a retry due
+    services.subscription_set_active(subscription=subscription, is_active=False, actor=None)
+    tx_services.card_set_status(card=card, status="active", actor=None)  # not for it: inactive
+    receiver.statuses = [200]
+    assert delivery.webhook_deliveries_sweep(now=_later(10**5)) == 0
+    assert len(receiver.requests) == 1 and WebhookDelivery.objects.count() == 1
+
+    services.subscription_set_active(subscription=subscription, is_active=True, actor=None)
+    assert delivery.webhook_deliveries_sweep(now=_later(10**5)) == 1
+    assert WebhookDelivery.objects.get().status == "succeeded" and len(receiver.requests) == 2
+
+
+def test_the_console_lists_subscriptions_events_and_deliveries(receiver, on_commit):
+    client = _console()
+    services.subscription_create(integrator=users.integrator(), url=receiver.url, event_types=ALL_TYPES)
+    services.subscription_ping(subscription=WebhookSubscription.objects.get())
+    event, row = WebhookEvent.objects.get(), WebhookDelivery.objects.get()
+    for path in (
+        "/admin/api/webhooksubscription/",
+        "/admin/api/webhookevent/",
+        "/admin/api/webhookdelivery/",
+        f"/admin/api/webhookevent/{event.pk}/change/",
+        f"/admin/api/webhooksubscription/{row.subscription_id}/change/",
+        "/admin/api/webhooksubscription/add/",
+    ):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert event.public_id in response.content.decode() or "add" in path or "subscription" in path
+    response = client.post(
+        "/admin/api/webhooksubscription/",
+        {"action": "deactivate", "_selected_action": [row.subscription_id]},
+    )
+    assert response.status_code == 302 and not WebhookSubscription.objects.get().is_active

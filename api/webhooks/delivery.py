@@ -17,6 +17,7 @@ import time
 from datetime import timedelta
 from urllib.parse import urlsplit
 
+from django.db import transaction
 from django.db.models import Q
 from django.tasks import task
 from django.utils import timezone
@@ -119,6 +120,9 @@ def delivery_attempt(*, delivery_id, attempts) -> bool | None:
         error = "timeout"
     except (OSError, http.client.HTTPException) as failure:
         error = f"{type(failure).__name__}: {failure}"[:300]
+    except Exception as failure:  # recorded as a failed attempt, never left "in progress"
+        logger.exception("Webhook delivery %s failed unexpectedly.", delivery_id)
+        error = type(failure).__name__
     duration_ms = int((time.monotonic() - clock) * 1000)
     return _record(delivery, started, duration_ms, status_code, error)
 
@@ -135,19 +139,22 @@ def _record(delivery, started, duration_ms, status_code, error):
     else:
         next_attempt_at = now + timedelta(seconds=RETRY_DELAYS[number - 1])
         fields = {"status": _Status.PENDING, "next_attempt_at": next_attempt_at}
-    WebhookAttempt.objects.create(
-        delivery=delivery,
-        number=number,
-        started_at=started,
-        duration_ms=duration_ms,
-        status_code=status_code,
-        error=error,
-        next_attempt_at=next_attempt_at,
-    )
-    # Only the holder of the claim records it (a lease that lapsed meanwhile lost it to another).
-    WebhookDelivery.objects.filter(
-        pk=delivery.pk, status=_Status.IN_PROGRESS, attempts=delivery.attempts
-    ).update(attempts=number, last_status_code=status_code, lease_expires_at=None, **fields)
+    with transaction.atomic():
+        # Only the holder of the claim records it (a lease that lapsed meanwhile lost it to
+        # another; a subscription deleted meanwhile took its deliveries with it).
+        recorded = WebhookDelivery.objects.filter(
+            pk=delivery.pk, status=_Status.IN_PROGRESS, attempts=delivery.attempts
+        ).update(attempts=number, last_status_code=status_code, lease_expires_at=None, **fields)
+        if recorded:
+            WebhookAttempt.objects.create(
+                delivery=delivery,
+                number=number,
+                started_at=started,
+                duration_ms=duration_ms,
+                status_code=status_code,
+                error=error,
+                next_attempt_at=next_attempt_at,
+            )
     if not delivered:
         logger.info(
             "Webhook delivery %s attempt %d failed (%s); %s.",
@@ -186,7 +193,9 @@ def webhook_deliveries_sweep(*, now=None) -> int:
     lapsed = WebhookDelivery.objects.filter(status=_Status.IN_PROGRESS, lease_expires_at__lt=now)
     lapsed.update(status=_Status.PENDING, lease_expires_at=None, next_attempt_at=now)
     due = list(
-        WebhookDelivery.objects.filter(status=_Status.PENDING, next_attempt_at__lte=now)
+        WebhookDelivery.objects.filter(
+            status=_Status.PENDING, next_attempt_at__lte=now, subscription__is_active=True
+        )
         .order_by("next_attempt_at")
         .values_list("pk", "attempts")[:SWEEP_BATCH]
     )
