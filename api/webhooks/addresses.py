@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from api.webhooks import conf
+from core.validators import refuse_card_number
 
 MAX_URL_LENGTH = 2000
 LOOPBACK_NAMES = {"localhost", "localhost."}
@@ -51,6 +52,7 @@ def check_url(url) -> str:
                 "Write the URL in plain ASCII, without spaces or control characters (an international domain in its xn-- form)."
             )
         )
+    refuse_card_number(url)  # an address is stored and shown: never with a card number in it
     try:
         parts = urlsplit(url)
         port = parts.port

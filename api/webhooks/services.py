@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from accounts.services import audit_record
 from api.models import WebhookDelivery, WebhookEvent, WebhookEventType, WebhookSubscription
 from api.webhooks import addresses, delivery, signing
+from core.cardnumbers import mask_card_numbers
 
 # What a subscriber may ask for; `ping` is sent on request only.
 SUBSCRIBABLE = [value for value in WebhookEventType.values if value != WebhookEventType.PING]
@@ -35,7 +36,8 @@ def subscription_create(*, integrator, url, event_types, description="", actor=N
     except ValidationError as error:
         errors["url"] = error.messages
     event_types = _clean_event_types(event_types, errors)
-    if len(description or "") > 100:
+    description = mask_card_numbers((description or "").strip())
+    if len(description) > 100:
         errors["description"] = _("The description can have at most 100 characters.")
     if errors:
         raise ValidationError(errors)
@@ -44,7 +46,7 @@ def subscription_create(*, integrator, url, event_types, description="", actor=N
             integrator=integrator,
             url=url,
             event_types=event_types,
-            description=description or "",
+            description=description,
             secret_salt=signing.new_salt(),
             created_by=actor if actor is not None and actor.is_authenticated else None,
         )
