@@ -14,6 +14,7 @@ class ApiConfig(AppConfig):
         from accounts.signals import users_changed_in_bulk
         from api import parsers, unavailable  # noqa: F401 - declare their settings (core.conf)
         from api.auth import forget_verified_keys
+        from api.webhooks import conf as webhooks_conf  # noqa: F401 - declares its settings
 
         # A key, a user or their roles changed: this process forgets every verified key at once
         # (other processes within KEY_CACHE_SECONDS).

@@ -1,4 +1,4 @@
-"""The API's own tables: idempotency records, background jobs and rate-limit counts.
+"""The API's own tables: idempotency records, background jobs, rate-limit counts and webhooks.
 
 They were created by the `accounts` app, which kept the API's plumbing until it became an app of
 its own; each keeps its table name (`db_table`), so moving them touched no data."""
@@ -114,3 +114,146 @@ class ThrottleCount(models.Model):
 
     def __str__(self):
         return f"{self.key}={self.count}"
+
+
+# --- webhooks (api/webhooks/) -------------------------------------------------------------------
+
+
+class WebhookEventType(models.TextChoices):
+    TRANSACTION_DECIDED = "transaction.decided", _("A transaction was decided")
+    TRANSACTION_REVIEWED = "transaction.reviewed", _("An analyst settled a transaction")
+    FRAUD_REPORT_CREATED = "fraud_report.created", _("A fraud report was made")
+    FRAUD_REPORT_RESOLVED = "fraud_report.resolved", _("A fraud report was resolved")
+    CARD_STATUS_CHANGED = "card.status_changed", _("A card was frozen or unfrozen")
+    PING = "ping", _("Test event")
+
+
+class WebhookSubscription(models.Model):
+    """Where events are sent, and which ones. `integrator` says whose cards' events it receives:
+    an integrator's own cards (Card.issuer), or, when empty, the bank's own cards (a subscription
+    staff make in the console). The signing secret is not stored: it is derived from
+    `secret_salt` and WEBHOOKS_SECRET_KEY (api/webhooks/secrets.py), so the table alone does not
+    give it away, yet it can be derived again to sign every delivery."""
+
+    public_id = models.UUIDField(_("id"), unique=True, default=uuid.uuid4, editable=False)
+    integrator = models.ForeignKey(
+        "accounts.User",
+        verbose_name=_("integrator"),
+        null=True,
+        blank=True,
+        related_name="webhook_subscriptions",
+        on_delete=models.CASCADE,
+        help_text=_("Whose cards' events it receives; empty for the bank's own cards."),
+    )
+    url = models.CharField(_("URL"), max_length=2000)
+    event_types = models.JSONField(_("event types"), default=list)
+    description = models.CharField(_("description"), max_length=100, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    secret_salt = models.CharField(_("secret salt"), max_length=64, editable=False)
+    created_by = models.ForeignKey(
+        "accounts.User",
+        verbose_name=_("created by"),
+        null=True,
+        blank=True,
+        related_name="+",
+        on_delete=models.SET_NULL,
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("webhook subscription")
+        verbose_name_plural = _("webhook subscriptions")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["integrator", "is_active"], name="webhook_sub_integrator")]
+
+    def __str__(self):
+        return self.url
+
+
+class WebhookEvent(models.Model):
+    """Something that happened, once, whoever receives it. `public_id` is the `webhook-id` header of
+    every delivery of it: receivers drop an id they have already processed."""
+
+    public_id = models.CharField(_("event id"), max_length=40, unique=True, editable=False)
+    type = models.CharField(_("type"), max_length=32, choices=WebhookEventType.choices)
+    integrator = models.ForeignKey(
+        "accounts.User",
+        verbose_name=_("integrator"),
+        null=True,
+        blank=True,
+        related_name="+",
+        on_delete=models.CASCADE,
+    )
+    data = models.JSONField(_("data"), default=dict)
+    created_at = models.DateTimeField(_("created"), db_index=True)
+
+    class Meta:
+        verbose_name = _("webhook event")
+        verbose_name_plural = _("webhook events")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.type} {self.public_id}"
+
+
+class WebhookDelivery(models.Model):
+    """One event to one subscription: at most one success, whatever the retries."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        IN_PROGRESS = "in_progress", _("In progress")
+        SUCCEEDED = "succeeded", _("Delivered")
+        FAILED = "failed", _("Failed")
+
+    event = models.ForeignKey(
+        WebhookEvent, verbose_name=_("event"), related_name="deliveries", on_delete=models.CASCADE
+    )
+    subscription = models.ForeignKey(
+        WebhookSubscription,
+        verbose_name=_("subscription"),
+        related_name="deliveries",
+        on_delete=models.CASCADE,
+    )
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    # Pending: when the next attempt is due. In progress: when a worker's claim lapses (a worker
+    # killed mid-attempt leaves it so), after which the sweep hands it to another.
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
+    lease_expires_at = models.DateTimeField(_("claimed until"), null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(_("last status code"), null=True, blank=True)
+    delivered_at = models.DateTimeField(_("delivered"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["event", "subscription"], name="webhook_delivery_once")
+        ]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="webhook_delivery_due")]
+
+    def __str__(self):
+        return f"{self.event} → {self.subscription}"
+
+
+class WebhookAttempt(models.Model):
+    """One HTTP request of a delivery, as it went."""
+
+    delivery = models.ForeignKey(
+        WebhookDelivery, verbose_name=_("delivery"), related_name="attempt_log", on_delete=models.CASCADE
+    )
+    number = models.PositiveSmallIntegerField(_("attempt"))
+    started_at = models.DateTimeField(_("started"))
+    duration_ms = models.PositiveIntegerField(_("duration (ms)"))
+    status_code = models.PositiveSmallIntegerField(_("status code"), null=True, blank=True)
+    error = models.CharField(_("error"), max_length=300, blank=True)
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("webhook attempt")
+        verbose_name_plural = _("webhook attempts")
+        ordering = ["number"]
+
+    def __str__(self):
+        return f"#{self.number} {self.status_code or self.error}"

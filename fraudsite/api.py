@@ -4,6 +4,7 @@ accounts' in api/accounts.py (accounts imports nothing of the API)."""
 from django.urls import path
 
 from api import accounts as accounts_api
+from api.webhooks import api as webhooks_api
 from detection import api as detection_api
 from transactions import api as transactions_api
 
@@ -35,4 +36,10 @@ urlpatterns = [
     path("models/retrain/<int:pk>/", detection_api.RetrainRunView.as_view(), name="retrain-run"),
     path("models/<str:version>/", detection_api.ModelDetailView.as_view(), name="model-detail"),
     path("models/<str:version>/promote", detection_api.PromoteView.as_view(), name="model-promote"),
+    path("webhooks/", webhooks_api.SubscriptionListView.as_view(), name="webhooks"),
+    path("webhooks/<uuid:id>/", webhooks_api.SubscriptionDetailView.as_view(), name="webhook-detail"),
+    path("webhooks/<uuid:id>/test/", webhooks_api.SubscriptionPingView.as_view(), name="webhook-test"),
+    path(
+        "webhooks/<uuid:id>/deliveries/", webhooks_api.DeliveryListView.as_view(), name="webhook-deliveries"
+    ),
 ]

@@ -162,6 +162,8 @@ else:
 # interval in seconds (core/chores.py).
 PERIODIC_CHORES = {
     "api.idempotency.idempotency_records_purge": env.int("IDEMPOTENCY_PURGE_INTERVAL", default=600),
+    # Webhook deliveries due for a retry, or left "in progress" by a worker that died.
+    "api.webhooks.delivery.webhook_deliveries_sweep": env.int("WEBHOOKS_SWEEP_INTERVAL", default=15),
 }
 
 PASSWORD_HASHERS = [
@@ -241,6 +243,11 @@ for _name in (
     if _name in env:
         globals()[_name] = env.str(_name)
 MEDIA_URL = "media/"
+# Webhooks (api/webhooks/conf.py): the key signing secrets are derived from (default SECRET_KEY),
+# the request timeout, and loopback URLs for development.
+for _name in ("WEBHOOKS_SECRET_KEY", "WEBHOOKS_TIMEOUT_SECONDS", "WEBHOOKS_ALLOW_LOOPBACK"):
+    if _name in env:
+        globals()[_name] = env.str(_name)
 
 MAILERS = {
     "default": {

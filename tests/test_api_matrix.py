@@ -9,12 +9,12 @@ from django.utils import timezone
 
 from accounts.tests import factories as users
 from accounts.tests.api_clients import anonymous_client, key_client, session_client
-from api.models import ApiJob
+from api.models import ApiJob, WebhookSubscription
 from detection.models import ModelVersion, RetrainingRun
 from transactions.models import Card, FraudReport
 from transactions.tests.factories import CardFactory, MerchantFactory, TransactionFactory, integrator_card
 
-pytestmark = pytest.mark.slow  # 248 cases, ~30 s
+pytestmark = pytest.mark.slow  # 288 cases, ~35 s
 
 PARTIES = [
     "anonymous",
@@ -39,7 +39,7 @@ VISIBLE = {
     "anonymous": set(),
     "customer_a": {"tx_cust_a", "card_a", "note-a"},
     "customer_b": {"tx_cust_b", "card_b", "note-b"},
-    "integrator_x": {"tx_x1", "tx_x2", "shared_card", "note-x", "job_x", "key_x"},
+    "integrator_x": {"tx_x1", "tx_x2", "shared_card", "note-x", "job_x", "key_x", "hook_x"},
     "integrator_y": {"tx_y1", "shared_card", "job_y", "key_y"},
     "analyst": STAFF_SEES,
     "model_manager": STAFF_SEES | {"job_train"},
@@ -126,11 +126,22 @@ ENDPOINTS = [
      expect(403, integrator_x=200, integrator_y=404, analyst=404, model_manager=404, admin=404)),
     ("batch result of X", "get", "/api/v1/batches/{job_x}/result/", None,
      expect(403, integrator_x=200, integrator_y=404, analyst=404, model_manager=404, admin=404)),
+    ("webhooks list", "get", "/api/v1/webhooks/", None, expect(403, integrator_x=200, integrator_y=200, admin=200)),
+    ("webhooks create", "post", "/api/v1/webhooks/",
+     {"url": "https://93.184.215.14/hook", "event_types": ["transaction.decided"]},
+     expect(403, integrator_x=201, integrator_y=201, admin=201)),
+    ("webhook of X: test event", "post", "/api/v1/webhooks/{hook_x}/test/", None,
+     expect(403, integrator_x=202, integrator_y=404, admin=404)),
+    ("webhook of X: deliveries", "get", "/api/v1/webhooks/{hook_x}/deliveries/", None,
+     expect(403, integrator_x=200, integrator_y=404, admin=404)),
+    ("webhook of X: delete", "delete", "/api/v1/webhooks/{hook_x}/", None,
+     expect(403, integrator_x=204, integrator_y=404, admin=404)),
 ]  # fmt: skip
 
 
 @pytest.fixture
-def world(db):
+def world(db, settings):
+    settings.WEBHOOKS_TIMEOUT_SECONDS = 0.2  # the test event goes nowhere: give up at once
     people = {
         A: users.customer(),
         B: users.customer(),
@@ -184,6 +195,13 @@ def world(db):
         job.result_file.save("scores.csv", ContentFile(b"transaction_id,score\nb1,0.5\n"), save=False)
         job.save()
         markers[name] = str(job.public_id)
+    hook_x = WebhookSubscription.objects.create(
+        integrator=people[X],
+        url="https://93.184.215.14/x",
+        event_types=["transaction.decided"],
+        secret_salt="s",
+    )
+    markers["hook_x"] = str(hook_x.public_id)
     return clients, markers, people
 
 
@@ -202,7 +220,9 @@ def test_authorization_matrix(
     client = clients[party]
     url = path.format(**markers)
     if isinstance(body, dict):
-        body = {key: value.format(**markers) for key, value in body.items()}
+        body = {
+            key: value.format(**markers) if isinstance(value, str) else value for key, value in body.items()
+        }
     money = _money()
     with django_capture_on_commit_callbacks(execute=True):
         if body == "CSV":
@@ -222,7 +242,7 @@ def test_authorization_matrix(
         "note-x",
     }  # fmt: skip
     secret_markers = {m: m for m in literal} | {
-        m: markers[m] for m in ("job_x", "job_y", "job_train", "key_x", "key_y", "card_x", "card_y")
+        m: markers[m] for m in ("job_x", "job_y", "job_train", "key_x", "key_y", "card_x", "card_y", "hook_x")
     }
     for marker, value in secret_markers.items():
         if marker not in VISIBLE[party] | echo:

@@ -15,7 +15,7 @@ from accounts.services import audit_record
 from core.cardnumbers import mask_card_numbers
 from core.text import is_ascii_digits
 from transactions import cards as card_numbers
-from transactions import conf
+from transactions import conf, webhooks
 from transactions.models import Card, Merchant
 from transactions.services.common import (
     CENT,
@@ -148,6 +148,7 @@ def card_set_status(*, card, status, actor):
             locked.save(update_fields=["status"])
             action = "card.freeze" if status == Card.Status.FROZEN else "card.unfreeze"
             audit_record(actor=actor, action=action, target=locked, before=before, after=card_state(locked))
+            webhooks.card_status_changed(locked)
     return locked
 
 

@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 
 from accounts.services import audit_record
 from detection.lifecycle import retraining
+from transactions import webhooks
 from transactions.models import FraudReport, Transaction
 from transactions.services.common import (
     atomic,
@@ -51,6 +52,7 @@ def fraud_report_create(*, transaction, reported_by, source, note=""):
                 after={**report_state(report), "transaction": tx.external_id, "source": source},
                 note=note,
             )
+            webhooks.fraud_report_event(report, tx=tx, card=tx.card, created=True)
     except IntegrityError:  # a concurrent report won the one open slot
         raise already_open from None
     return report
@@ -102,5 +104,6 @@ def fraud_report_resolve(*, report, resolved_by, confirmed, note=""):
             after={**report_state(report), "transaction": transaction_state(tx), "card": card_state(card)},
             note=note,
         )
+        webhooks.fraud_report_event(report, tx=tx, card=card, created=False)
         on_commit(retraining.retraining_check)
     return report

@@ -6,6 +6,7 @@ from django.utils.translation import gettext as _
 
 from accounts.services import audit_record
 from detection.lifecycle import retraining
+from transactions import webhooks
 from transactions.models import FraudReport, Transaction
 from transactions.services.common import (
     atomic,
@@ -50,6 +51,7 @@ def transaction_review_resolve(*, transaction, actor, is_fraud, note=""):
             after={**transaction_state(tx), "card": card_state(card)},
             note=note,
         )
+        webhooks.transaction_reviewed(tx, card=card)
         # A confirmed label may make a retraining due; asked once the label is committed.
         on_commit(retraining.retraining_check)
     return tx

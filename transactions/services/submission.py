@@ -18,6 +18,7 @@ from core import plausible, rows
 from detection.contracts import Decision, Reason, TransactionInput
 from detection.serving import scoring
 from detection.serving.bands import RISK_WITHOUT_SCORE
+from transactions import webhooks
 from transactions.models import Card, Transaction
 from transactions.services.cards import merchant_from_name
 from transactions.services.common import (
@@ -166,6 +167,7 @@ def transaction_submitting(
             before={"card": card_before},
             after={**transaction_state(tx), "amount": str(fields.amount), "card": card_after},
         )
+        webhooks.transaction_decided(tx, card=card, merchant=merchant)
         yield tx
 
 
