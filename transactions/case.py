@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import pandas as pd
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import AuditEntry
@@ -64,9 +65,8 @@ class FeatureRow:
             return False
         if self.normal == 0:
             return abs(self.value) >= UNUSUAL_FROM_ZERO
-        return abs(self.value) >= UNUSUAL_RATIO * abs(self.normal) or abs(self.value) * UNUSUAL_RATIO <= abs(
-            self.normal
-        )
+        ratio = abs(self.value) / abs(self.normal)
+        return ratio >= UNUSUAL_RATIO or ratio <= 1 / UNUSUAL_RATIO
 
 
 @dataclass
@@ -91,11 +91,12 @@ def _timeline(tx) -> list[Transaction]:
     return [*reversed(after), tx, *before]  # newest first
 
 
-def _card_features(tx) -> pd.DataFrame:
+def _card_features(tx) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The card-level features of the card's transactions up to this one (this one last),
-    computed with the decision's own definition over the card's rows: the card's normal for any
-    transaction, and this one's values when it was imported without them. Merchant features need
-    every card's rows, so they are left out here."""
+    computed with the decision's own definition over the card's rows: (every row's, the rows
+    before this one that make the card's normal). They give the normal for any transaction, and
+    this one's values when it was imported without them. Merchant features need every card's
+    rows, so they are left out here."""
     start = tx.occurred_at - CARD_FEATURE_HISTORY
     frame = DatabaseHistory().card_history(tx.card.external_id, start, tx.occurred_at + MICROSECOND)
     frame = frame.sort_values("occurred_at", kind="stable").reset_index(drop=True)
@@ -126,10 +127,12 @@ def _feature_rows(tx) -> tuple[list[FeatureRow], list[FeatureRow]]:
 
 def _listed(tx) -> list[ListEntry]:
     """Active list entries that name this card or merchant (the case page says so)."""
-    values = {tx.card.external_id, tx.merchant.external_id}
+    named = Q(kind=ListEntry.Kind.CARD_ID, value=tx.card.external_id) | Q(
+        kind=ListEntry.Kind.MERCHANT_ID, value=tx.merchant.external_id
+    )
     if tx.card.fingerprint:
-        values.add(tx.card.fingerprint)
-    return list(ListEntry.objects.filter(active=True, value__in=values))
+        named |= Q(kind=ListEntry.Kind.CARD_FINGERPRINT, value=tx.card.fingerprint)
+    return list(ListEntry.objects.filter(named, active=True))
 
 
 def transaction_case(tx: Transaction) -> Case:
