@@ -122,7 +122,7 @@ ENDPOINTS = [
     ("retraining runs", "get", "/api/v1/models/retrain/", None, expect(403, model_manager=200, admin=200)),
     # No champion in this world: a reader's backtest is refused with the reason (400).
     ("backtest create", "post", "/api/v1/backtests/",
-     {"start": "2026-01-01T00:00:00Z", "end": "2026-02-01T00:00:00Z", "change": "{}"},
+     {"start": "2026-01-01T00:00:00Z", "end": "2026-02-01T00:00:00Z", "change": "{{}}"},
      expect(403, analyst=400, model_manager=400, admin=400)),
     ("backtest", "get", "/api/v1/backtests/{backtest}/", None, ONLY_MODEL_READERS),
     ("batches create", "post", "/api/v1/batches/", "CSV",

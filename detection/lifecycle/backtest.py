@@ -58,9 +58,13 @@ class Configuration:
     def checks(self):
         return rules.Snapshot(entries=self.entries, rules=self.rules).checks
 
-    def look_back(self, label_delay: timedelta) -> timedelta:
+    def rules_look_back(self) -> timedelta:
+        """The history the rules read before a transaction: the longest velocity window."""
         windows = [rule.window_minutes or 0 for rule in self.rules if rule.kind == Rule.Kind.VELOCITY]
-        return FEATURE_WINDOW + label_delay + timedelta(minutes=max(windows, default=0))
+        return timedelta(minutes=max(windows, default=0))
+
+    def look_back(self, label_delay: timedelta) -> timedelta:
+        return FEATURE_WINDOW + label_delay + self.rules_look_back()
 
 
 def current_configuration() -> Configuration:
@@ -257,10 +261,17 @@ def replay(
             loaded = registry.loaded_version(config.model_version)
             scores[config.model_version] = scoring.model_scores(loaded, feature_rows)[1]
     report(75, _("Applying lists, rules and bands"))
-    now = times.to_numpy()
     for name, config in configurations.items():
         checks = config.checks()
-        listed, source, which = (array[rows] for array in rules.evaluate_checks_frame(checks, frame, now=now))
+        # The rules read only their own windows: the features' month of look-back is left out.
+        near = (times >= _moment(start) - config.rules_look_back()).to_numpy()
+        near_frame = frame[near]
+        listed, source, which = (
+            array[rows[near]]
+            for array in rules.evaluate_checks_frame(
+                checks, near_frame, now=near_frame["occurred_at"].to_numpy()
+            )
+        )
         model_scores = scores[config.model_version]
         decisions = scoring.frame_decisions(model_scores, config.thresholds, listed)
         risk = risk_scores(model_scores).astype(float)
@@ -341,7 +352,7 @@ def _figures(result, name, fraud, days) -> dict:
         "cards_alerted": int(pd.unique(cards[alert]).size),
         "cards_falsely_alerted": int(pd.unique(cards[alert & ~fraud]).size),
         "per_day": [
-            {"day": str(day), **{column: int(value) for column, value in row.items()}}
+            {"day": str(day)[:10], **{column: int(value) for column, value in row.items()}}
             for day, row in by_day.iterrows()
         ],
     }
@@ -352,7 +363,7 @@ def build_report(result: pd.DataFrame, *, as_of: datetime, names=("baseline", "c
     each configuration, frauds caught and missed (count and money), false alarms, alerts a day,
     cards affected, a series per day; and the transactions whose decision the change alters."""
     fraud = known_frauds(result, as_of=as_of)
-    days = result["occurred_at"].dt.strftime("%Y-%m-%d").to_numpy()
+    days = result["occurred_at"].dt.tz_convert("UTC").dt.tz_localize(None).dt.floor("D").to_numpy()
     has_production = "production_decision" in result and result["production_decision"].notna().any()
     report = {
         "as_of": _moment(as_of).isoformat(),
