@@ -268,9 +268,7 @@ def replay(
         near_frame = frame[near]
         listed, source, which = (
             array[rows[near]]
-            for array in rules.evaluate_checks_frame(
-                checks, near_frame, now=near_frame["occurred_at"].to_numpy()
-            )
+            for array in rules.evaluate_checks_frame(checks, near_frame, now=near_frame["occurred_at"])
         )
         model_scores = scores[config.model_version]
         decisions = scoring.frame_decisions(model_scores, config.thresholds, listed)

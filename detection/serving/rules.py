@@ -163,10 +163,11 @@ class ListCheck(Check):
             return _isin(self.values(frame), live, frame)
         values = self.values(frame)
         hit = _isin(values, [value for value in self.items if value], frame)
-        moments = pd.DatetimeIndex(pd.to_datetime(now, utc=True))
-        for value, item in self.items.items():
-            if item.expires_at is not None:
-                hit &= ~(np.asarray(values == value, dtype=bool) & (moments >= item.expires_at))
+        expiring = [(value, item.expires_at) for value, item in self.items.items() if item.expires_at]
+        if expiring:
+            moments = pd.DatetimeIndex(pd.to_datetime(now, utc=True))
+            for value, expires_at in expiring:
+                hit &= ~(np.asarray(values == value, dtype=bool) & (moments >= expires_at))
         return hit
 
 
