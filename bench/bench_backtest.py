@@ -28,7 +28,9 @@ LOOK_BACK_DAYS = 38  # 30 days of features + the 7-day label delay + a day of ve
 
 def _django():
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
-    os.environ["DATABASE_URL"] = f"sqlite:///{BENCH_DIR / 'backtest.sqlite3'}"
+    os.environ["DATABASE_URL"] = (
+        f"sqlite:///{BENCH_DIR / os.environ.get('BENCH_DB_NAME', 'backtest.sqlite3')}"
+    )
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fraudsite.settings")
     os.environ.setdefault("DJANGO_SECRET_KEY", "bench-only-" + "k" * 40)
     os.environ.setdefault("CARD_FINGERPRINT_KEY", "bench-only-fingerprint-key")
@@ -93,11 +95,57 @@ def _configuration():
         services.list_entry_add(list_type="block", kind="merchant_id", value="M000007", actor=None)
 
 
+def _database_read(cards, days):
+    """Rows a second of `stored_history` + `stored_decisions` over the period and its look-back."""
+    from detection import services
+    from detection.ml.simulator import write_csv
+    from transactions.importing import transactions_import
+    from transactions.models import Transaction
+
+    frame = _frame(cards, days)
+    if not Transaction.objects.exists():
+        path = BENCH_DIR / f"backtest_{cards}_{days}.csv"
+        write_csv(frame, path)
+        began = time.perf_counter()
+        transactions_import(path=path, progress=False)
+        print(f"imported {len(frame):,} rows in {time.perf_counter() - began:.1f} s")
+    start = START + timedelta(days=LOOK_BACK_DAYS)
+    end = start + timedelta(days=days)
+    began = time.perf_counter()
+    history = services.stored_history(label_delay=timedelta(days=7), start=START, end=end)
+    read = time.perf_counter() - began
+    began = time.perf_counter()
+    decisions = services.stored_decisions(start=start, end=end)
+    decided = time.perf_counter() - began
+    summary = {
+        "history_rows": len(history),
+        "history_seconds": round(read, 1),
+        "history_rows_per_second": round(len(history) / read),
+        "decision_rows": len(decisions),
+        "decisions_seconds": round(decided, 1),
+        "decision_rows_per_second": round(len(decisions) / decided),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "load": os.getloadavg(),
+    }
+    print(json.dumps(summary, indent=1))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cards", type=int, default=15_600, help="~2.1 transactions a card a day")
     parser.add_argument("--days", type=int, default=30)
+    parser.add_argument(
+        "--database",
+        action="store_true",
+        help="Time only the read of the history and production's decisions out of the database "
+        "(the simulated rows are imported first, into var/bench/backtest_db_CARDS_DAYS.sqlite3).",
+    )
     args = parser.parse_args()
+    if args.database:
+        os.environ["BENCH_DB_NAME"] = f"backtest_db_{args.cards}_{args.days}.sqlite3"
+        _django()
+        _database_read(args.cards, args.days)
+        return
     _django()
     from detection.lifecycle import backtest
 

@@ -194,7 +194,7 @@ def _with_entries_removed(config, items):
 def _with_bands(config, thresholds):
     if not isinstance(thresholds, dict) or not thresholds or set(thresholds) - {"review", "block"}:
         raise ValidationError(_('Bands are {"review": t, "block": t}, each a score between 0 and 1.'))
-    merged = normalise_thresholds(config.thresholds) | {}
+    merged = dict(normalise_thresholds(config.thresholds))
     for name, value in thresholds.items():
         try:
             number = float(value)
