@@ -9,12 +9,13 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from core.durations import duration_text
 from detection.lifecycle import charts, dashboards, monitoring, retraining
-from detection.models import ModelVersion, RetrainingRun
+from detection.models import BacktestRun, ModelVersion, RetrainingRun
 from detection.serving import registry
 
 VIEW = "detection.view_modelversion"
@@ -193,3 +194,125 @@ class RetrainingRunAdmin(admin.ModelAdmin):
             }
         )
         return TemplateResponse(request, "admin/detection/dashboard_traffic.html", context)
+
+
+# The report's figures shown on a backtest's page, by key.
+BACKTEST_FIGURES = [
+    ("frauds_caught", gettext_lazy("Frauds caught (review or block)")),
+    ("frauds_caught_amount", gettext_lazy("Money of frauds caught")),
+    ("frauds_missed", gettext_lazy("Frauds missed")),
+    ("frauds_missed_amount", gettext_lazy("Money of frauds missed")),
+    ("false_alarms", gettext_lazy("False alarms")),
+    ("false_blocks", gettext_lazy("Good payments blocked")),
+    ("alerts_per_day", gettext_lazy("Alerts a day (review + block)")),
+    ("cards_alerted", gettext_lazy("Cards alerted")),
+    ("cards_falsely_alerted", gettext_lazy("Cards alerted without fraud")),
+]
+BACKTEST_COLUMNS = [
+    ("production", gettext_lazy("Production")),
+    ("baseline", gettext_lazy("Baseline")),
+    ("candidate", gettext_lazy("Candidate")),
+]
+BACKTEST_CHANGES_SHOWN = 100
+
+
+@admin.register(BacktestRun)
+class BacktestRunAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "created_at",
+        "period_start",
+        "period_end",
+        "change",
+        "status",
+        "progress_display",
+        "requested_by",
+        "finished_at",
+    ]
+    list_filter = ["status"]
+    list_select_related = ["requested_by"]
+    fields = [
+        "period_start",
+        "period_end",
+        "change",
+        "status",
+        "progress",
+        "stage",
+        "error",
+        "requested_by",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "figures",
+        "changed_transactions",
+    ]
+    readonly_fields = fields
+
+    # Started from the command or the API, never typed in; kept as the record of a decision.
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_staff and request.user.has_perm(VIEW)
+
+    def has_module_permission(self, request):
+        return self.has_view_permission(request)
+
+    @admin.display(description=gettext_lazy("progress"))
+    def progress_display(self, obj):
+        return f"{obj.progress}%"
+
+    @admin.display(description=gettext_lazy("figures"))
+    def figures(self, obj):
+        report = obj.report or {}
+        columns = [(key, label) for key, label in BACKTEST_COLUMNS if key in report]
+        if not columns:
+            return "—"
+        head = format_html_join("", "<th>{}</th>", ((label,) for _key, label in columns))
+        rows = format_html_join(
+            "",
+            "<tr><th>{}</th>{}</tr>",
+            (
+                (
+                    label,
+                    format_html_join(
+                        "", "<td>{}</td>", ((report[key].get(figure, ""),) for key, _ in columns)
+                    ),
+                )
+                for figure, label in BACKTEST_FIGURES
+            ),
+        )
+        return format_html("<table><tr><th></th>{}</tr>{}</table>", head, rows)
+
+    @admin.display(description=gettext_lazy("transactions that change decision"))
+    def changed_transactions(self, obj):
+        changes = (obj.report or {}).get("changes")
+        if not changes:
+            return "—"
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} → {}</td></tr>",
+            (
+                (
+                    row["transaction_id"],
+                    row["occurred_at"],
+                    row["card_id"],
+                    row["amount"],
+                    row["baseline_decision"],
+                    row["candidate_decision"],
+                )
+                for row in changes["listed"][:BACKTEST_CHANGES_SHOWN]
+            ),
+        )
+        return format_html(
+            "<p>{}</p><table>{}</table>",
+            _("%(count)d transactions change decision, on %(cards)d cards.")
+            % {"count": changes["count"], "cards": changes["cards"]},
+            rows,
+        )

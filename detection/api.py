@@ -2,6 +2,7 @@
 the gate and promote (model managers). Training runs in the background and returns a job or a
 run to poll."""
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field, extend_schema_view
@@ -17,7 +18,7 @@ from api.permissions import IsModelManager, role_permission
 from api.schema import AUTH_ERRORS, errors
 from detection import jobs
 from detection.lifecycle import retraining
-from detection.models import ModelVersion, RetrainingRun
+from detection.models import BacktestRun, ModelVersion, RetrainingRun
 from detection.serving import registry
 
 ModelReaders = role_permission(Role.ANALYST, Role.MODEL_MANAGER)
@@ -340,3 +341,95 @@ class RetrainRunView(APIView):
     def get(self, request, pk):
         retraining.expire_stale_runs()  # a run whose worker died reads as failed, not running
         return Response(RetrainingRunSerializer(get_object_or_404(RetrainingRun, pk=pk)).data)
+
+
+# --- Backtests ----------------------------------------------------------------------------------
+
+
+class BacktestInputSerializer(serializers.Serializer):
+    start = serializers.DateTimeField(help_text="First moment of the period (inclusive).")
+    end = serializers.DateTimeField(help_text="End of the period (exclusive).")
+    change = serializers.JSONField(
+        help_text='Exactly one change: {"rule": {...}} (a new rule, or the rule of that "id" edited; '
+        '"active": false takes it out), {"list_add": [{"list_type", "kind", "value"[, "expires_at"]}]}, '
+        '{"list_remove": [{"list_type", "kind", "value"}]}, {"bands": {"review": t, "block": t}} or '
+        '{"model": "VERSION"}.'
+    )
+
+
+class BacktestRunSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = BacktestRun
+        fields = [
+            "id",
+            "period_start",
+            "period_end",
+            "change",
+            "status",
+            "progress",
+            "stage",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "error",
+            "report",
+        ]
+
+
+class BacktestListView(APIView):
+    """Analysts and model managers try a change on history before making it."""
+
+    permission_classes = [ModelReaders]
+    throttle_scope = "train"
+
+    @extend_schema(
+        operation_id="backtests_create",
+        summary="Backtest a change on a period",
+        description="Replays the stored transactions of [start, end) through the decision with the "
+        "configuration in force now and with the change, in the background. Returns the run; poll "
+        "`GET /backtests/{id}/` for its progress and, once `succeeded`, its report (production, "
+        "baseline and candidate figures, per day, and the transactions whose decision changes).",
+        request=BacktestInputSerializer,
+        responses={202: BacktestRunSerializer, **errors(400, *AUTH_ERRORS)},
+        examples=[
+            OpenApiExample(
+                "Block payments above 900",
+                value={
+                    "start": "2026-10-01T00:00:00Z",
+                    "end": "2026-11-01T00:00:00Z",
+                    "change": {"rule": {"kind": "amount_above", "amount": 900, "action": "block"}},
+                },
+                request_only=True,
+            )
+        ],
+        tags=["backtests"],
+    )
+    def post(self, request):
+        serializer = BacktestInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            run = jobs.backtest_start(
+                requested_by=request.user, start=data["start"], end=data["end"], change=data["change"]
+            )
+        except DjangoValidationError as error:
+            raise ValidationError({"change": error.messages}) from None
+        except (registry.RegistryError, registry.ArtifactError) as error:
+            raise ValidationError({"change": [str(error)]}) from None
+        return Response(BacktestRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+class BacktestRunView(APIView):
+    permission_classes = [ModelReaders]
+    throttle_scope = "read"
+
+    @extend_schema(
+        operation_id="backtests_retrieve",
+        summary="Status and report of a backtest",
+        description="Queued, running (with progress and stage), succeeded (with the report) or "
+        "failed (with the error).",
+        responses={200: BacktestRunSerializer, **errors(404, *AUTH_ERRORS)},
+        tags=["backtests"],
+    )
+    def get(self, request, pk):
+        return Response(BacktestRunSerializer(get_object_or_404(BacktestRun, pk=pk)).data)

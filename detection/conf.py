@@ -84,6 +84,15 @@ def training_source_path(value) -> str:
     return str(value)
 
 
+@setting("DETECTION_DECISIONS_SOURCE", default="transactions.history.decisions_frame", dotted_path=True)
+def decisions_source_path(value) -> str:
+    """Dotted path to a callable(start, end) returning what production decided for the
+    transactions of [start, end): transaction_id, decision, score, risk_score, model_version,
+    decided_by, account_rule (the account's own rules, not detection, declined it). Backtests
+    compare against it."""
+    return str(value)
+
+
 @setting("DETECTION_TRAINING_PARAMS", default={})
 def training_params(value) -> dict:
     """Overrides of the candidate algorithms' parameters, by algorithm name, e.g.

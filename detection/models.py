@@ -441,3 +441,42 @@ class RetrainingRun(models.Model):
 
     def __str__(self):
         return f"#{self.pk} {self.get_trigger_display()} ({self.get_status_display()})"
+
+
+class BacktestRun(models.Model):
+    """One backtest: a period, a candidate change (`detection.lifecycle.backtest.apply_change`),
+    who asked, how far the worker got and the report it wrote."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Finished")
+        FAILED = "failed", _("Failed")
+
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("requested by"),
+        null=True,
+        blank=True,
+        related_name="+",
+        on_delete=models.SET_NULL,
+    )
+    created_at = models.DateTimeField(_("requested"), auto_now_add=True)
+    period_start = models.DateTimeField(_("period from"))
+    period_end = models.DateTimeField(_("period until"))
+    change = models.JSONField(_("candidate change"), default=dict)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.QUEUED)
+    progress = models.PositiveSmallIntegerField(_("progress (%)"), default=0)
+    stage = models.CharField(_("stage"), max_length=200, blank=True)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    report = models.JSONField(_("report"), default=dict, blank=True)
+    error = models.TextField(_("error"), blank=True)
+
+    class Meta:
+        verbose_name = _("backtest")
+        verbose_name_plural = _("backtests")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"#{self.pk} {self.period_start:%Y-%m-%d}–{self.period_end:%Y-%m-%d} ({self.get_status_display()})"

@@ -29,11 +29,17 @@ from detection.serving import registry
 SCORES_COLUMNS = ("transaction_id", "score", "risk_score", "decision", "reasons")
 
 
-def stored_history(*, label_delay, end=None) -> pd.DataFrame:
-    """The stored transactions (those before `end`, when given) as a canonical frame, each label
-    with the moment it became known."""
+def stored_history(*, label_delay, end=None, start=None) -> pd.DataFrame:
+    """The stored transactions (those in [start, end), either bound optional) as a canonical
+    frame, each label with the moment it became known."""
     source = import_string(conf.training_source_path())
-    return canonical_frame(source() if end is None else source(end=end), label_delay=label_delay)
+    bounds = {name: value for name, value in (("start", start), ("end", end)) if value is not None}
+    return canonical_frame(source(**bounds), label_delay=label_delay)
+
+
+def stored_decisions(*, start, end) -> pd.DataFrame:
+    """What production decided for the transactions of [start, end) (conf.decisions_source_path)."""
+    return import_string(conf.decisions_source_path())(start=start, end=end)
 
 
 def train_and_register(frame, *, promote="auto", created_by=None, notes="", **options):

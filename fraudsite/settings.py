@@ -358,6 +358,8 @@ SPECTACULAR_SETTINGS = {
         "DecisionEnum": "transactions.models.Decision",
         "JobStatusEnum": "api.models.ApiJob.Status",
         "ModelVersionStatusEnum": "detection.models.ModelVersion.Status",
+        # The runs of retraining and of backtests share one set of statuses.
+        "RetrainingRunStatusEnum": "detection.models.RetrainingRun.Status",
     },
 }
 

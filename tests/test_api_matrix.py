@@ -10,7 +10,7 @@ from django.utils import timezone
 from accounts.tests import factories as users
 from accounts.tests.api_clients import anonymous_client, key_client, session_client
 from api.models import ApiJob, WebhookSubscription
-from detection.models import ModelVersion, RetrainingRun
+from detection.models import BacktestRun, ModelVersion, RetrainingRun
 from transactions.models import Card, FraudReport
 from transactions.tests.factories import CardFactory, MerchantFactory, TransactionFactory, integrator_card
 
@@ -120,6 +120,11 @@ ENDPOINTS = [
     ("retrain through the gate", "post", "/api/v1/models/retrain", None, expect(403, model_manager=202, admin=202)),
     ("retraining run", "get", "/api/v1/models/retrain/{run}/", None, expect(403, model_manager=200, admin=200)),
     ("retraining runs", "get", "/api/v1/models/retrain/", None, expect(403, model_manager=200, admin=200)),
+    # No champion in this world: a reader's backtest is refused with the reason (400).
+    ("backtest create", "post", "/api/v1/backtests/",
+     {"start": "2026-01-01T00:00:00Z", "end": "2026-02-01T00:00:00Z", "change": "{{}}"},
+     expect(403, analyst=400, model_manager=400, admin=400)),
+    ("backtest", "get", "/api/v1/backtests/{backtest}/", None, ONLY_MODEL_READERS),
     ("batches create", "post", "/api/v1/batches/", "CSV",
      expect(403, integrator_x=202, integrator_y=202, analyst=202, model_manager=202, admin=202)),
     ("batch of X", "get", "/api/v1/batches/{job_x}/", None,
@@ -177,6 +182,9 @@ def world(db, settings):
     run = RetrainingRun.objects.create(
         trigger="manual", status="failed", active=None, labels_cutoff=timezone.now(), error="test"
     )
+    backtest = BacktestRun.objects.create(
+        period_start=timezone.now(), period_end=timezone.now(), change={"model": "v-matrix"}
+    )
     clients = {"anonymous": anonymous_client()}
     for party, user in people.items():
         clients[party] = key_client(user) if party in (X, Y) else session_client(user)
@@ -185,6 +193,7 @@ def world(db, settings):
         "card_y": card_y.external_id,
         "tx_x1_pk": str(tx_x1.pk),
         "run": str(run.pk),
+        "backtest": str(backtest.pk),
         "report_a": str(report_a.pk),
         "key_x": clients[X].secret.split(".")[0],
         "key_y": clients[Y].secret.split(".")[0],

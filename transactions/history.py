@@ -175,3 +175,30 @@ def transactions_frame(start: datetime | None = None, end: datetime | None = Non
     if progress:
         iterator = tqdm(iterator, total=rows.count(), desc="Reading transactions", unit="tx")
     return _frame(list(iterator))
+
+
+# The reasons this app declines for by itself, after detection decided (transactions.services).
+ACCOUNT_RULE_CODES = ("card_frozen", "over_credit_limit")
+DECISION_COLUMNS = ["transaction_id", "decision", "score", "risk_score", "model_version", "decided_by"]
+
+
+def decisions_frame(start: datetime, end: datetime) -> pd.DataFrame:
+    """What was decided for each transaction of [start, end) (setting
+    ``DETECTION_DECISIONS_SOURCE``): the columns of `DECISION_COLUMNS` and `account_rule`, true
+    when the account's own rules (a frozen card, no credit left) declined it, not detection."""
+    rows = (
+        Transaction.objects.filter(occurred_at__gte=start, occurred_at__lt=end)
+        .order_by("occurred_at", "id")
+        .values_list(
+            "external_id", "decision", "score", "risk_score", "model_version", "decided_by", "rule_hits"
+        )
+    )
+    records = [
+        (*row[:-1], bool(row[-1]) and (row[-1][0] or {}).get("code") in ACCOUNT_RULE_CODES)
+        for row in rows.iterator(chunk_size=20_000)
+    ]
+    frame = pd.DataFrame.from_records(records, columns=[*DECISION_COLUMNS, "account_rule"])
+    frame["score"] = frame["score"].astype(float)
+    frame["risk_score"] = frame["risk_score"].astype(float)
+    frame["account_rule"] = frame["account_rule"].astype(bool)
+    return frame

@@ -21,7 +21,9 @@ from api.models import ApiJob
 from detection import conf, services
 from detection.contracts import card_key
 from detection.dataset import DatasetError, read_transactions_csv
+from detection.lifecycle import backtest
 from detection.ml import training
+from detection.models import BacktestRun
 from detection.serving import scoring
 from detection.serving.registry import RegistryError
 
@@ -141,3 +143,54 @@ def model_train(*, job_id):
 
 def _json_safe(value):
     return json.loads(json.dumps(value, default=str))
+
+
+# --- Backtests ----------------------------------------------------------------------------------
+
+
+def _set_backtest(run_id, **fields):
+    BacktestRun.objects.filter(pk=run_id).update(**fields)
+
+
+def backtest_execute(run_id, *, progress=None) -> BacktestRun:
+    """Run a queued backtest where it is called (the worker's task, or the command), reporting
+    progress on its row; a failure marks it failed with a message that says what to do."""
+    run = BacktestRun.objects.get(pk=run_id)
+    _set_backtest(run_id, status=BacktestRun.Status.RUNNING, started_at=timezone.now(), progress=0, error="")
+
+    def report(percent, stage):
+        _set_backtest(run_id, progress=percent, stage=str(stage)[:200])
+        if progress is not None:
+            progress(percent, stage)
+
+    try:
+        outcome = backtest.backtest_stored(
+            start=run.period_start, end=run.period_end, change=run.change, progress=report
+        )
+    except (ValidationError, RegistryError) as error:
+        message = "; ".join(error.messages) if isinstance(error, ValidationError) else str(error)
+        _set_backtest(run_id, status=BacktestRun.Status.FAILED, error=message, finished_at=timezone.now())
+    except Exception:
+        logger.exception("backtest %s failed", run_id)
+        _set_backtest(
+            run_id,
+            status=BacktestRun.Status.FAILED,
+            error=_("The backtest failed."),
+            finished_at=timezone.now(),
+        )
+    else:
+        _set_backtest(
+            run_id,
+            status=BacktestRun.Status.SUCCEEDED,
+            report=_json_safe(outcome.report),
+            progress=100,
+            finished_at=timezone.now(),
+        )
+    run.refresh_from_db()
+    return run
+
+
+@task()
+def backtest_run(*, run_id):
+    """A backtest in the worker; its progress is on the run's row."""
+    backtest_execute(run_id)

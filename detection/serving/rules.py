@@ -155,9 +155,20 @@ class ListCheck(Check):
         )
 
     def mask(self, frame, *, now=None):
+        """`now` is one moment, or one per row (a backtest judges each entry's expiry at each
+        transaction's time)."""
         now = now if now is not None else timezone.now()
-        live = [value for value, item in self.items.items() if value and item.live(now)]
-        return _isin(self.values(frame), live, frame)
+        if isinstance(now, datetime):
+            live = [value for value, item in self.items.items() if value and item.live(now)]
+            return _isin(self.values(frame), live, frame)
+        values = self.values(frame)
+        hit = _isin(values, [value for value in self.items if value], frame)
+        expiring = [(value, item.expires_at) for value, item in self.items.items() if item.expires_at]
+        if expiring:
+            moments = pd.DatetimeIndex(pd.to_datetime(now, utc=True))
+            for value, expires_at in expiring:
+                hit &= ~(np.asarray(values == value, dtype=bool) & (moments >= expires_at))
+        return hit
 
 
 @register_list
@@ -342,11 +353,19 @@ class Velocity(RuleCheck):
 class Snapshot:
     """The active lists and rules, as checks in the order they decide."""
 
-    def __init__(self):
+    def __init__(self, entries=None, rules=None):
+        """The active ones in the database, or the given list entries and rules (a backtest's
+        configuration: unsaved ones included, ordered as the database would order them)."""
+        if entries is None:
+            entries = ListEntry.objects.filter(active=True).only(
+                "id", "list_type", "kind", "value", "reason", "expires_at"
+            )
+        if rules is None:
+            rules = Rule.objects.filter(active=True).order_by("order", "id")
+        else:
+            rules = sorted(rules, key=lambda rule: (rule.order, rule.id is None, rule.id or 0))
         items: dict[tuple[str, str], dict[str, ListItem]] = {}
-        for entry in ListEntry.objects.filter(active=True).only(
-            "id", "list_type", "kind", "value", "reason", "expires_at"
-        ):
+        for entry in entries:
             kind = LIST_KINDS.get(entry.kind)
             if kind is not None and entry.list_type in LIST_SOURCE:
                 items.setdefault((entry.list_type, entry.kind), {})[kind.normalise(entry.value)] = ListItem(
@@ -359,11 +378,7 @@ class Snapshot:
             if (list_type, kind.kind) in items
         ]
         # A rule of a kind this code no longer knows never matches.
-        checks += [
-            RULE_KINDS[rule.kind].from_model(rule)
-            for rule in Rule.objects.filter(active=True).order_by("order", "id")
-            if rule.kind in RULE_KINDS
-        ]
+        checks += [RULE_KINDS[rule.kind].from_model(rule) for rule in rules if rule.kind in RULE_KINDS]
         self.checks: tuple[Check, ...] = tuple(checks)
 
 
@@ -423,15 +438,23 @@ def evaluate_lists_and_rules(
 def evaluate_lists_and_rules_frame(frame: pd.DataFrame, *, now: datetime | None = None):
     """`evaluate_lists_and_rules` for every row of a frame, the velocity rules counting the
     frame's rows as the history. Returns (decision or "", source or "") as object arrays."""
+    decision, source, _ = evaluate_checks_frame(snapshot().checks, frame, now=now)
+    return decision, source
+
+
+def evaluate_checks_frame(checks, frame: pd.DataFrame, *, now=None):
+    """The first of `checks` (in their order) that decides each row of the frame: (decision or
+    "", source or "", the index in `checks` or -1). `now`: one moment or one per row."""
     now = now if now is not None else timezone.now()
     n = len(frame)
     decision = np.full(n, "", dtype=object)
     source = np.full(n, "", dtype=object)
+    which = np.full(n, -1, dtype=np.int64)
     open_rows = np.ones(n, dtype=bool)
-    for check in snapshot().checks:
+    for index, check in enumerate(checks):
         if not open_rows.any():
             break
         hit = check.mask(frame, now=now) & open_rows
-        decision[hit], source[hit] = check.decision.value, check.source
+        decision[hit], source[hit], which[hit] = check.decision.value, check.source, index
         open_rows &= ~hit
-    return decision, source
+    return decision, source, which

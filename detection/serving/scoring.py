@@ -179,9 +179,24 @@ def score_rows(df: pd.DataFrame, *, version=None, rows=None, label_delay=None):
     feature_frame = _offline_features(df, label_delay)
     if rows is not None:
         feature_frame = feature_frame[np.asarray(rows, dtype=bool)]
+    matrix, scores = model_scores(loaded, feature_frame)
+    return loaded, matrix, scores
+
+
+def model_scores(loaded: registry.LoadedModel, feature_frame: pd.DataFrame):
+    """A loaded model's scores of rows whose features are computed: (feature matrix, scores)."""
     matrix = feature_frame[loaded.feature_names].to_numpy(dtype=float)
     scores = by_row_chunks(explainer_for(loaded).predict, matrix) if len(matrix) else np.zeros(0)
-    return loaded, matrix, scores
+    return matrix, scores
+
+
+def frame_decisions(scores: np.ndarray, thresholds, listed: np.ndarray) -> np.ndarray:
+    """`decide()`'s verdict for every row: the list or rule that decided it (`listed`, "" where
+    none did), else the model's band."""
+    decisions = bands(scores, thresholds)
+    decided = listed != ""
+    decisions[decided] = listed[decided]
+    return decisions
 
 
 def score_frame(
@@ -200,9 +215,8 @@ def score_frame(
     if rows is not None:
         mask = np.asarray(rows, dtype=bool)
         df, listed, source = df[mask], listed[mask], source[mask]
-    decisions = bands(scores, loaded.thresholds)
+    decisions = frame_decisions(scores, loaded.thresholds, listed)
     decided = listed != ""
-    decisions[decided] = listed[decided]
     reasons = np.full(len(df), "", dtype=object)
     if with_reasons:
         explain = decisions != Decision.APPROVE
