@@ -5,6 +5,7 @@ translate their own input (command options, a job's parameters) and output.
 
 import os
 import tempfile
+from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
@@ -14,6 +15,7 @@ from django.forms.models import model_to_dict
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
+from accounts.models import AuditEntry
 from accounts.services import audit_record
 from core.cardnumbers import mask_card_numbers
 from core.csvcells import neutralise_column
@@ -23,7 +25,7 @@ from detection.dataset import canonical_frame
 from detection.ml import training
 from detection.ml.csv_io import write_csv
 from detection.ml.features import FEATURE_NAMES
-from detection.models import BandSettings, ListEntry, Rule
+from detection.models import BacktestRun, BandSettings, ListEntry, Rule
 from detection.serving import registry
 
 SCORES_COLUMNS = ("transaction_id", "score", "risk_score", "decision", "reasons")
@@ -107,14 +109,91 @@ LIST_ENTRY_FIELDS = ("list_type", "kind", "value", "reason", "expires_at")
 
 
 @transaction.atomic
-def rule_create(*, actor, name, kind, action, order=100, active=True, **condition) -> Rule:
+def rule_create(*, actor, name, kind, action, order=100, active=True, backtest=None, **condition) -> Rule:
     """A rule as staff write it in the admin (`condition`: amount, max_count, window_minutes or
-    values, as its kind needs), validated as the admin validates it, with the audit trail."""
+    values, as its kind needs), validated as the admin validates it, with the audit trail (and
+    the backtest that justified it, when there was one)."""
     rule = Rule(name=name, kind=kind, action=action, order=order, active=active, **condition)
     rule.full_clean()
     rule.save()
-    audit_record(actor=actor, action="rule.create", target=rule, after=_audit_state(rule, RULE_FIELDS))
+    audit_record(
+        actor=actor,
+        action="rule.create",
+        target=rule,
+        after=_audit_state(rule, RULE_FIELDS) | _justification(backtest),
+        note=_justification_note(backtest),
+    )
     return rule
+
+
+@transaction.atomic
+def rule_update(*, actor, rule: Rule, fields: dict, backtest=None) -> Rule:
+    """`rule` with `fields` (of RULE_FIELDS) changed, validated as the admin validates it, with
+    the state before and after (and the backtest that justified it) in the audit trail."""
+    unknown = set(fields) - set(RULE_FIELDS)
+    if unknown:
+        raise ValidationError(_("Unknown rule fields: %(fields)s.") % {"fields": ", ".join(sorted(unknown))})
+    before = _audit_state(rule, RULE_FIELDS)
+    for name, value in fields.items():
+        setattr(rule, name, value)
+    rule.full_clean()
+    rule.save()
+    rule.refresh_from_db()  # the values as stored (an amount with its two decimals)
+    audit_record(
+        actor=actor,
+        action="rule.change",
+        target=rule,
+        before=before,
+        after=_audit_state(rule, RULE_FIELDS) | _justification(backtest),
+        note=_justification_note(backtest),
+    )
+    return rule
+
+
+def backtest_applied(run: BacktestRun):
+    """The audit entry of the rule change `run` justified, or None."""
+    return (
+        AuditEntry.objects.filter(action__in=("rule.create", "rule.change"), after__backtest=run.pk)
+        .order_by("created_at", "id")
+        .first()
+    )
+
+
+@transaction.atomic
+def backtest_apply(*, run: BacktestRun, actor) -> Rule:
+    """Make the rule change a finished backtest measured (a new rule created, or the rule it
+    edited changed, as backtested), recording the backtest in the audit trail. Refused when the
+    run did not finish, its change is not a rule's, it was applied already, or the rule was
+    changed after the backtest ran (its figures would no longer describe the change)."""
+    run = BacktestRun.objects.select_for_update().get(pk=run.pk)
+    if run.status != BacktestRun.Status.SUCCEEDED:
+        raise ValidationError(_("Only a finished backtest can be applied."))
+    fields = (run.change or {}).get("rule")
+    if not isinstance(fields, dict):
+        raise ValidationError(_("Only a rule backtested can be applied from here."))
+    if backtest_applied(run) is not None:
+        raise ValidationError(_("This backtest has been applied already."))
+    fields = {name: value for name, value in fields.items() if name in (*RULE_FIELDS, "id")}
+    if fields.get("amount") is not None:
+        fields["amount"] = Decimal(str(fields["amount"]))
+    rule_id = fields.pop("id", None)
+    if rule_id is None:
+        fields.setdefault("name", _("Backtested rule"))
+        return rule_create(actor=actor, backtest=run, **fields)
+    rule = Rule.objects.select_for_update().filter(pk=rule_id).first()
+    if rule is None:
+        raise ValidationError(_("The rule backtested no longer exists."))
+    if rule.updated_at > run.created_at:
+        raise ValidationError(_("The rule was changed after this backtest; backtest it again."))
+    return rule_update(actor=actor, rule=rule, fields=fields, backtest=run)
+
+
+def _justification(backtest) -> dict:
+    return {} if backtest is None else {"backtest": backtest.pk}
+
+
+def _justification_note(backtest) -> str:
+    return "" if backtest is None else _("Justified by backtest #%(run)d.") % {"run": backtest.pk}
 
 
 def list_entry_add(*, list_type, kind, value, actor, reason="", expires_at=None) -> ListEntry:

@@ -219,6 +219,23 @@ class TransactionAdmin(admin.ModelAdmin):
         # "Select transaction to change" reads wrong: nothing here is changed in a form.
         return super().changelist_view(request, {"title": _("Transactions"), **(extra_context or {})})
 
+    def get_urls(self):
+        case = self.admin_site.admin_view(self.case_by_reference)
+        return [
+            path("case/<path:external_id>/", case, name="transactions_transaction_case"),
+            *super().get_urls(),
+        ]
+
+    def case_by_reference(self, request, external_id):
+        """The case page of the transaction with this id (its external id, as reports and
+        backtests name transactions)."""
+        tx = self.get_queryset(request).filter(external_id=external_id).first()
+        if tx is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, external_id)
+        if not self.has_view_or_change_permission(request, tx):
+            raise PermissionDenied
+        return redirect("admin:transactions_transaction_change", tx.pk)
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
         # A transaction is never edited in a form: its page is the case (admin_case), where the
         # analyst's actions go through the services.

@@ -196,6 +196,53 @@ def drift_chart(drift: dict) -> str:
         return _svg(fig)
 
 
+def backtest_configuration_names():
+    """The configurations a backtest compares, in the reader's language."""
+    return {"production": _("Production"), "baseline": _("Baseline"), "candidate": _("Candidate")}
+
+
+BACKTEST_MEASURES = ("alerts", "frauds_caught", "frauds_missed", "false_alarms")
+
+
+def backtest_measure_titles():
+    return {
+        "alerts": (_("Alerts per day (review + block)"), _("Alerts")),
+        "frauds_caught": (_("Frauds caught per day"), _("Frauds")),
+        "frauds_missed": (_("Frauds missed per day"), _("Frauds")),
+        "false_alarms": (_("False alarms per day"), _("Alerts")),
+    }
+
+
+def backtest_chart(measure, days, series: dict) -> str:
+    """One measure of a backtest per day, a line per configuration ({"production": [...],
+    "baseline": [...], "candidate": [...]}), counts from 0."""
+    title, ylabel = backtest_measure_titles()[measure]
+    names = backtest_configuration_names()
+    styles = {
+        "production": ("#6c757d", ":", "o"),
+        "baseline": (SERIES[0], "-", "o"),
+        "candidate": (SERIES[1], "-", "s"),
+    }
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(8.4, 2.8))
+        x = np.arange(len(days))
+        highest = 0
+        for key, values in series.items():
+            colour, line, marker = styles[key]
+            total = int(sum(values))
+            ax.plot(x, values, color=colour, linestyle=line, marker=marker, label=f"{names[key]} ({total})")
+            highest = max(highest, max(values, default=0))
+        _day_axis(ax, days)
+        _count_axis(ax, highest)
+        if days:  # the backtest's own period, not "the last N days"
+            first, last = (date_format(day, "MONTH_DAY_FORMAT") for day in (days[0], days[-1]))
+            title = f"{title} ({first} – {last})"
+        ax.set(title=title, ylabel=ylabel)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        return _svg(fig)
+
+
 def _day_axis(ax, days):
     """Dates in the reader's language (MONTH_DAY_FORMAT), about eight of them, the last day always."""
     step = max(1, -(-len(days) // 8))
