@@ -490,6 +490,7 @@ class BacktestRunAdmin(admin.ModelAdmin):
         )
         return {
             "report": report,
+            "as_of": parse_datetime(report.get("as_of") or ""),
             "columns": [names[column] for column in columns],
             "figures": figures,
             "day_charts": _per_day_charts(report),
