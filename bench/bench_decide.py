@@ -207,6 +207,14 @@ def child(args):
         result = joblib.load(MODEL_FILE) if MODEL_FILE.exists() else _train_model()
         services.register(result, promote="force")
     champion = registry.serving_model()
+    # --shadow: a challenger (the same model registered again) scores every call in shadow.
+    ModelVersion.objects.exclude(trial_mode="live").update(trial_mode="live", rollout_percent=None)
+    if args.shadow:
+        result = joblib.load(MODEL_FILE) if MODEL_FILE.exists() else _train_model()
+        challenger = services.register(result, promote="never")
+        ModelVersion.objects.filter(pk=challenger.pk).update(trial_mode="shadow")
+    registry.clear_cache()
+    champion = registry.serving_model()
 
     inputs = [
         TransactionInput(
@@ -294,6 +302,7 @@ def main():
     parser.add_argument("--label", help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--load-each-call", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--shadow", action="store_true", help="A challenger in shadow scores every call too.")
     args = parser.parse_args()
     if args.child:
         return child(args)
@@ -325,7 +334,7 @@ def main():
                 "--size",
                 str(size),
             ]
-            command += ["--calls", str(args.calls)]
+            command += ["--calls", str(args.calls)] + (["--shadow"] if args.shadow else [])
             if label == "sqlite 10k" and round_number == 0:
                 command.append("--load-each-call")
             print(f"== {label} (round {round_number + 1})", file=sys.stderr, flush=True)

@@ -1,16 +1,21 @@
+from datetime import timedelta
+
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from core.cardnumbers import mask_card_numbers
 from core.validators import refuse_card_number
 from detection import conf, services
+from detection.lifecycle import shadow
 from detection.ml.evaluation import BLOCK_BY_PRECISION, BLOCK_BY_TOP_SHARE, BLOCK_UNPROVEN
 from detection.ml.options import REVIEW_BY_RATE
-from detection.models import BandSettings, ListEntry, ModelVersion, Rule
+from detection.models import BandSettings, ListEntry, Mode, ModelVersion, Rule
 from detection.serving import registry
 
 PERIOD_NAMES = {"test": _("test"), "validation": _("validation")}
@@ -118,6 +123,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
                 )
             },
         ),
+        (_("Shadow and rollout"), {"fields": (("trial_mode", "rollout_percent"), "trial_report")}),
         (
             _("Periods"),
             {
@@ -148,7 +154,16 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         # Everything that describes the trained model is history; only the notes are editable.
-        return ["bands", *(f.name for f in ModelVersion._meta.fields if f.name not in ("notes", "id"))]
+        editable = ("notes", "id", "trial_mode", "rollout_percent")
+        return [
+            "bands",
+            "trial_report",
+            *(f.name for f in ModelVersion._meta.fields if f.name not in editable),
+        ]
+
+    @admin.display(description=_("comparison, last 7 days"))
+    def trial_report(self, obj):
+        return trial_report_html(model_version=obj.version if obj else "")
 
     def save_model(self, request, obj, form, change):
         obj.notes = mask_card_numbers(obj.notes)  # free text: a card number is masked, never stored
@@ -342,14 +357,55 @@ class BandSettingsAdmin(admin.ModelAdmin):
         return describe_options_in_force()
 
 
+class RuleForm(forms.ModelForm):
+    """A rule posted without a mode (a form or script older than shadow and rollout) is live, as
+    every rule was before."""
+
+    class Meta:
+        model = Rule
+        fields = [
+            "name",
+            "kind",
+            "action",
+            "order",
+            "active",
+            "mode",
+            "rollout_percent",
+            "amount",
+            "max_count",
+            "window_minutes",
+            "values",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "mode" in self.fields:
+            self.fields["mode"].required = False
+
+    def clean_mode(self):
+        return self.cleaned_data.get("mode") or Mode.LIVE
+
+
 @admin.register(Rule)
 class RuleAdmin(admin.ModelAdmin):
-    list_display = ["name", "kind", "summary", "action", "order", "active"]
+    form = RuleForm
+    list_display = ["name", "kind", "summary", "action", "order", "active", "mode", "rollout_percent"]
     list_editable = ["order", "active"]
-    list_filter = ["active", "kind", "action"]
+    list_filter = ["active", "kind", "action", "mode"]
     search_fields = ["name"]
+    readonly_fields = ["trial_report"]
     fieldsets = (
         (None, {"fields": ("name", "kind", "action", "order", "active")}),
+        (
+            _("Shadow and rollout"),
+            {
+                "description": _(
+                    "Live decides for every card; shadow decides nothing and records what it would have "
+                    "decided; rollout decides for a share of cards, the same cards every time."
+                ),
+                "fields": (("mode", "rollout_percent"), "trial_report"),
+            },
+        ),
         (
             _("Condition"),
             {
@@ -366,6 +422,65 @@ class RuleAdmin(admin.ModelAdmin):
         if obj.kind == Rule.Kind.VELOCITY:
             return _("> %(n)s transactions in %(m)s min") % {"n": obj.max_count, "m": obj.window_minutes}
         return obj.values
+
+    @admin.display(description=_("comparison, last 7 days"))
+    def trial_report(self, obj):
+        return trial_report_html(rule_id=obj.pk if obj else None)
+
+
+TRIAL_REPORT_DAYS = 7
+
+
+def trial_report_html(*, rule_id=None, model_version=""):
+    """The shadow report of the last days, read-only: production, without and with the trial."""
+    if rule_id is None and not model_version:
+        return "—"
+    end = timezone.now()
+    try:
+        report = shadow.trial_report(
+            start=end - timedelta(days=TRIAL_REPORT_DAYS),
+            end=end,
+            rule_id=rule_id,
+            model_version=model_version,
+        )
+    except ValidationError as error:
+        return " ".join(error.messages)
+    labels = {
+        "reviewed": _("reviewed"),
+        "blocked": _("blocked"),
+        "frauds_caught": _("frauds caught (review or block)"),
+        "frauds_missed": _("frauds missed"),
+        "false_alarms": _("false alarms"),
+        "alerts_per_day": _("alerts a day"),
+    }
+    header = format_html(
+        "<tr><th></th><th>{}</th><th>{}</th><th>{}</th></tr>",
+        _("production"),
+        _("without it"),
+        _("with it"),
+    )
+    rows = format_html_join(
+        "",
+        "<tr><th>{}</th><td>{}</td><td>{}</td><td>{}</td></tr>",
+        (
+            (label, report["production"][key], report["baseline"][key], report["candidate"][key])
+            for key, label in labels.items()
+        ),
+    )
+    return format_html(
+        '<p>{}</p><table data-testid="trial-report">{}{}</table>',
+        _(
+            "%(transactions)s transactions, %(applied)s decided by it, %(frauds)s frauds known, %(changed)s decided differently."
+        )
+        % {
+            "transactions": report["transactions"],
+            "applied": report["trial"]["applied"],
+            "frauds": report["known_frauds"],
+            "changed": report["changes"]["count"],
+        },
+        header,
+        rows,
+    )
 
 
 class ListEntryForm(forms.ModelForm):

@@ -81,6 +81,10 @@ class DecisionResult:
     rule_hits: list[dict] = field(default_factory=list)
     reasons: list[Reason] = field(default_factory=list)
     features: dict[str, float] = field(default_factory=dict)
+    # What each rule or challenger in shadow or rollout would have decided under the arm that did
+    # not decide (`detection.serving.scoring.trial_verdicts`); recorded by whoever stores the
+    # decision (`detection.services.shadow_verdicts_record`), never told to the submitter.
+    trials: list[dict] = field(default_factory=list)
 
     def as_dict(self):
         return asdict(self)

@@ -11,6 +11,37 @@ from django.utils.translation import gettext_lazy as _
 from detection.ml.options import LearningOptions
 
 
+class Mode(models.TextChoices):
+    """How a rule or a challenger takes part in deciding (`detection.serving.trials`)."""
+
+    LIVE = "live", _("Live")
+    SHADOW = "shadow", _("Shadow (recorded, decides nothing)")
+    ROLLOUT = "rollout", _("Rollout to a share of cards")
+
+
+def rollout_percent_field():
+    return models.PositiveSmallIntegerField(
+        _("rollout (percentage of cards)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(99)],
+        help_text=_(
+            "Rollout only: the share of cards (1 to 99 %) it decides for, the same cards every time."
+        ),
+    )
+
+
+def check_mode(mode, percent, errors):
+    """The percentage goes with a rollout, and only with one."""
+    if mode == Mode.ROLLOUT:
+        if percent is None:
+            errors["rollout_percent"] = _("A rollout needs the share of cards, from 1 to 99 %.")
+        elif not 1 <= percent <= 99:
+            errors["rollout_percent"] = _("The share of cards must be from 1 to 99 %.")
+    elif percent is not None:
+        errors["rollout_percent"] = _("Give a share of cards only for a rollout.")
+
+
 class ModelVersion(models.Model):
     """One trained model: how it was trained, how well it did, and where its artifact is."""
 
@@ -55,6 +86,10 @@ class ModelVersion(models.Model):
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.CANDIDATE)
     promoted_at = models.DateTimeField(_("promoted"), null=True, blank=True)
     notes = models.TextField(_("notes"), blank=True)
+    # A challenger on trial: scored in shadow on live traffic, or deciding for a share of cards.
+    # "live" is the ordinary state (a champion serves, other versions do nothing).
+    trial_mode = models.CharField(_("trial"), max_length=8, choices=Mode.choices, default=Mode.LIVE)
+    rollout_percent = rollout_percent_field()
 
     class Meta:
         verbose_name = _("model version")
@@ -68,6 +103,19 @@ class ModelVersion(models.Model):
 
     def __str__(self):
         return self.version
+
+    def clean(self):
+        errors = {}
+        check_mode(self.trial_mode, self.rollout_percent, errors)
+        if self.trial_mode != Mode.LIVE:
+            if self.status == self.Status.CHAMPION:
+                errors["trial_mode"] = _("The champion decides already: only a challenger goes on trial.")
+            elif ModelVersion.objects.exclude(pk=self.pk).exclude(trial_mode=Mode.LIVE).exists():
+                errors["trial_mode"] = _(
+                    "Another version is on trial already: set it back to live first (one trial at a time)."
+                )
+        if errors:
+            raise ValidationError(errors)
 
     def metric(self, name, period="test"):
         return (self.metrics.get(period) or {}).get(name)
@@ -316,6 +364,8 @@ class Rule(models.Model):
     action = models.CharField(_("action"), max_length=8, choices=Action.choices)
     order = models.PositiveIntegerField(_("order"), default=100)
     active = models.BooleanField(_("active"), default=True)
+    mode = models.CharField(_("mode"), max_length=8, choices=Mode.choices, default=Mode.LIVE)
+    rollout_percent = rollout_percent_field()
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -355,6 +405,7 @@ class Rule(models.Model):
                 )
             else:
                 self.values = ", ".join(values)
+        check_mode(self.mode, self.rollout_percent, errors)
         if errors:
             raise ValidationError(errors)
 
@@ -480,3 +531,43 @@ class BacktestRun(models.Model):
 
     def __str__(self):
         return f"#{self.pk} {self.period_start:%Y-%m-%d}–{self.period_end:%Y-%m-%d} ({self.get_status_display()})"
+
+
+class ShadowVerdict(models.Model):
+    """What a rule or challenger on trial would have decided, next to the real decision.
+
+    Kept by the transaction's external id (detection does not know the transactions table). For
+    a shadow, the verdict is the decision with the rule (or challenger) applied; for a rollout,
+    the decision under the arm that did not decide: without the change for the cards it applied
+    to (`applied`), with it for the others. So each transaction has both sides of the comparison
+    (`detection.lifecycle.shadow`)."""
+
+    class Source(models.TextChoices):
+        RULE = "rule", _("Rule")
+        MODEL = "model", _("Model")
+
+    transaction_id = models.CharField(_("transaction"), max_length=64)
+    occurred_at = models.DateTimeField(_("occurred"))
+    source = models.CharField(_("source"), max_length=5, choices=Source.choices)
+    # Plain values rather than keys: a verdict stays readable after its rule is deleted.
+    rule_id = models.PositiveIntegerField(_("rule"), null=True, blank=True)
+    model_version = models.CharField(_("model version"), max_length=64, blank=True)
+    mode = models.CharField(_("mode"), max_length=8, choices=Mode.choices)
+    applied = models.BooleanField(_("decided the transaction"), default=False)
+    decision = models.CharField(_("verdict"), max_length=8)
+    score = models.FloatField(_("score"), null=True, blank=True)
+    decided_by = models.CharField(_("decided by"), max_length=20, blank=True)
+    hit = models.CharField(_("list or rule"), max_length=140, blank=True)
+    created_at = models.DateTimeField(_("recorded"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("shadow verdict")
+        verbose_name_plural = _("shadow verdicts")
+        ordering = ["occurred_at", "id"]
+        indexes = [
+            models.Index(fields=["rule_id", "occurred_at"], name="detection_shadow_rule"),
+            models.Index(fields=["model_version", "occurred_at"], name="detection_shadow_model"),
+        ]
+
+    def __str__(self):
+        return f"{self.transaction_id}: {self.decision}"

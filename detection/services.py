@@ -25,7 +25,7 @@ from detection.dataset import canonical_frame
 from detection.ml import training
 from detection.ml.csv_io import write_csv
 from detection.ml.features import FEATURE_NAMES
-from detection.models import BacktestRun, BandSettings, ListEntry, Rule
+from detection.models import BacktestRun, BandSettings, ListEntry, Rule, ShadowVerdict
 from detection.serving import registry
 
 SCORES_COLUMNS = ("transaction_id", "score", "risk_score", "decision", "reasons")
@@ -42,6 +42,30 @@ def stored_history(*, label_delay, end=None, start=None) -> pd.DataFrame:
 def stored_decisions(*, start, end) -> pd.DataFrame:
     """What production decided for the transactions of [start, end) (conf.decisions_source_path)."""
     return import_string(conf.decisions_source_path())(start=start, end=end)
+
+
+def shadow_verdicts_record(*, transaction_id, occurred_at, verdicts) -> list[ShadowVerdict]:
+    """Store what the rules and challenger on trial would have decided for a transaction
+    (`DecisionResult.trials`), next to its decision: called by whoever stores the decision, in
+    the same database transaction."""
+    if not verdicts:
+        return []
+    return ShadowVerdict.objects.bulk_create(
+        ShadowVerdict(
+            transaction_id=transaction_id,
+            occurred_at=occurred_at,
+            source=verdict["source"],
+            rule_id=verdict.get("rule_id"),
+            model_version=verdict.get("model_version") or "",
+            mode=verdict["mode"],
+            applied=bool(verdict.get("applied")),
+            decision=verdict["decision"],
+            score=verdict.get("score"),
+            decided_by=verdict.get("decided_by") or "",
+            hit=(verdict.get("hit") or "")[:140],
+        )
+        for verdict in verdicts
+    )
 
 
 def train_and_register(frame, *, promote="auto", created_by=None, notes="", **options):
@@ -104,7 +128,19 @@ def band_settings_save(*, band_settings: BandSettings, actor) -> BandSettings:
     return band_settings
 
 
-RULE_FIELDS = ("name", "kind", "amount", "max_count", "window_minutes", "values", "action", "order", "active")
+RULE_FIELDS = (
+    "name",
+    "kind",
+    "amount",
+    "max_count",
+    "window_minutes",
+    "values",
+    "action",
+    "order",
+    "active",
+    "mode",
+    "rollout_percent",
+)
 LIST_ENTRY_FIELDS = ("list_type", "kind", "value", "reason", "expires_at")
 
 

@@ -41,7 +41,19 @@ from detection.serving import registry, rules, scoring
 FEATURE_WINDOW = timedelta(days=30)
 MAX_CHANGES_LISTED = 500
 CHANGE_KINDS = ("rule", "list_add", "list_remove", "bands", "model")
-RULE_FIELDS = ("name", "kind", "action", "amount", "max_count", "window_minutes", "values", "order", "active")
+RULE_FIELDS = (
+    "name",
+    "kind",
+    "action",
+    "amount",
+    "max_count",
+    "window_minutes",
+    "values",
+    "order",
+    "active",
+    "mode",
+    "rollout_percent",
+)
 ALERTS = (Decision.REVIEW.value, Decision.BLOCK.value)
 
 
@@ -240,7 +252,7 @@ def replay(
     report = progress or (lambda percent, stage: None)
     frame = frame.sort_values("occurred_at", kind="stable").reset_index(drop=True)
     times = frame["occurred_at"]
-    rows = ((times >= _moment(start)) & (times < _moment(end))).to_numpy()
+    rows = ((times >= moment(start)) & (times < moment(end))).to_numpy()
     period = frame[rows].reset_index(drop=True)
     out = period[
         ["transaction_id", "occurred_at", "card_id", "merchant_id", "amount", "is_fraud", "label_known_at"]
@@ -264,7 +276,7 @@ def replay(
     for name, config in configurations.items():
         checks = config.checks()
         # The rules read only their own windows: the features' month of look-back is left out.
-        near = (times >= _moment(start) - config.rules_look_back()).to_numpy()
+        near = (times >= moment(start) - config.rules_look_back()).to_numpy()
         near_frame = frame[near]
         listed, source, which = (
             array[rows[near]]
@@ -289,7 +301,7 @@ def replay(
     return out
 
 
-def _moment(value) -> pd.Timestamp:
+def moment(value) -> pd.Timestamp:
     moment = pd.Timestamp(value)
     return moment.tz_localize("UTC") if moment.tzinfo is None else moment.tz_convert("UTC")
 
@@ -306,7 +318,7 @@ def _hit_name(check) -> str:
 def known_frauds(result: pd.DataFrame, *, as_of: datetime) -> np.ndarray:
     """The transactions known to be fraud at `as_of` (every other one looked legitimate then)."""
     fraud = result["is_fraud"].fillna(0).to_numpy(dtype=int) == 1
-    known = (result["label_known_at"] < _moment(as_of)).fillna(False).to_numpy(dtype=bool)
+    known = (result["label_known_at"] < moment(as_of)).fillna(False).to_numpy(dtype=bool)
     return fraud & known
 
 
@@ -364,7 +376,7 @@ def build_report(result: pd.DataFrame, *, as_of: datetime, names=("baseline", "c
     days = result["occurred_at"].dt.tz_convert("UTC").dt.tz_localize(None).dt.floor("D").to_numpy()
     has_production = "production_decision" in result and result["production_decision"].notna().any()
     report = {
-        "as_of": _moment(as_of).isoformat(),
+        "as_of": moment(as_of).isoformat(),
         "transactions": len(result),
         "known_frauds": int(fraud.sum()),
         "days": int(pd.unique(days).size),
@@ -453,7 +465,7 @@ def backtest(
         progress=report,
     )
     summary = build_report(result, as_of=as_of or timezone.now())
-    summary["period"] = {"start": _moment(start).isoformat(), "end": _moment(end).isoformat()}
+    summary["period"] = {"start": moment(start).isoformat(), "end": moment(end).isoformat()}
     summary["baseline_model"], summary["candidate_model"] = baseline.model_version, candidate.model_version
     summary["change"] = change
     report(100, _("Done"))

@@ -30,7 +30,8 @@ from django.utils.translation import gettext as _
 from accounts.services import audit_record
 from detection import conf
 from detection.ml.thresholds import WITHOUT_THRESHOLDS
-from detection.models import ModelVersion
+from detection.models import Mode, ModelVersion
+from detection.serving import buckets
 
 logger = logging.getLogger(__name__)
 
@@ -575,10 +576,77 @@ def loaded_version(name: str) -> LoadedModel:
     return _champion.version(name)
 
 
+@dataclass(frozen=True)
+class TrialModel:
+    """The challenger on trial: in shadow (scored, recorded, never decides) or in rollout (decides
+    for its share of cards, `buckets`)."""
+
+    loaded: LoadedModel
+    mode: str
+    rollout_percent: int | None
+
+    def decides_for(self, card_id: str) -> bool:
+        return self.mode == Mode.ROLLOUT and buckets.in_rollout(
+            card_id, buckets.model_key(self.loaded.name), self.rollout_percent or 0
+        )
+
+
+class _TrialCache:
+    """The version on trial, looked up at most every DETECTION_CHAMPION_CHECK_SECONDS (and at once
+    when this process saves a version), its artifact loaded once per (row, checksum)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._checked_at = float("-inf")
+        self._marker = None
+        self._trial: TrialModel | None = None
+
+    def invalidate(self):
+        self._checked_at = float("-inf")
+
+    def clear(self):
+        with self._lock:
+            self._checked_at, self._marker, self._trial = float("-inf"), None, None
+
+    def get(self) -> TrialModel | None:
+        if time.monotonic() - self._checked_at < conf.champion_check_seconds():
+            return self._trial
+        with self._lock:
+            version = (
+                ModelVersion.objects.exclude(trial_mode=Mode.LIVE)
+                .exclude(status=ModelVersion.Status.CHAMPION)
+                .order_by("-updated_at")
+                .first()
+            )
+            marker = None if version is None else (version.pk, version.updated_at, version.sha256)
+            if marker != self._marker:
+                self._trial = None
+                if version is not None:
+                    try:
+                        loaded = LoadedModel(version=version, pipeline=load_model(version))
+                    except ArtifactError as error:
+                        # A trial must never cost a decision: the champion decides alone.
+                        logger.error("Model %s on trial refused: %s", version.version, error)
+                    else:
+                        self._trial = TrialModel(loaded, version.trial_mode, version.rollout_percent)
+                self._marker = marker
+            self._checked_at = time.monotonic()
+            return self._trial
+
+
+_trial = _TrialCache()
+
+
+def trial_model() -> TrialModel | None:
+    """The challenger in shadow or rollout, loaded, or None."""
+    return _trial.get()
+
+
 def clear_cache():
     # Not in core.cache.clear_all: the champion is checked against the database at every
     # DETECTION_CHAMPION_CHECK_SECONDS, so it cannot outlive its row; reloading it is costly.
     _champion.clear()
+    _trial.clear()
 
 
 def champion_changed(**kwargs):
@@ -586,3 +654,4 @@ def champion_changed(**kwargs):
     process looks at the champion again at once; others notice through the marker within
     DETECTION_CHAMPION_CHECK_SECONDS."""
     _champion.invalidate()
+    _trial.invalidate()

@@ -6,7 +6,10 @@ its evaluations side by side: `matches(tx, history)` for one transaction inside 
 row (`detection/tests/test_rule_parity.py`), so a change to one is a change to both.
 
 Order, the same on both paths: allow list, block list, then the active rules by their order;
-the first that matches decides.
+the first that matches decides. A rule in shadow never decides; a rule in rollout decides only
+for the cards of its share (`buckets`: one bucket function for both paths), and `applies` /
+`applies_mask` say so beside `matches` / `mask`. Online, `evaluate_with_trials` also tells what
+each rule on trial would have changed (`Trial`), for the shadow verdicts.
 
 Each process keeps the active lists and rules in memory for DETECTION_RULES_CACHE_SECONDS (and
 drops them at once when this process saves one), so `decide()` does not query them per call.
@@ -26,7 +29,8 @@ from django.utils import timezone
 from core.cache import on_clear_all
 from detection import conf
 from detection.contracts import Decision, HistorySource, TransactionInput
-from detection.models import ListEntry, Rule
+from detection.models import ListEntry, Mode, Rule
+from detection.serving import buckets
 
 ACTION_TO_DECISION = {
     Rule.Action.ALLOW: Decision.APPROVE,
@@ -95,6 +99,14 @@ class Check:
     def mask(self, frame: pd.DataFrame, *, now: datetime | None = None) -> np.ndarray:
         """A boolean array over the rows of `frame`: where `matches` would return a hit."""
         raise NotImplementedError
+
+    def applies(self, tx: TransactionInput) -> bool:
+        """Whether this check decides for the transaction's card at all (a rollout's share)."""
+        return True
+
+    def applies_mask(self, frame: pd.DataFrame) -> np.ndarray | None:
+        """`applies` for every row; None when it applies everywhere."""
+        return None
 
 
 # --- Lists ------------------------------------------------------------------------------------
@@ -232,8 +244,12 @@ class RuleCheck(Check):
         max_count: int | None = None,
         window_minutes: int | None = None,
         values=(),
+        mode: str = Mode.LIVE,
+        rollout_percent: int | None = None,
     ):
         self.id, self.name, self.action = id, name, action
+        self.mode, self.rollout_percent = mode, rollout_percent
+        self.key = buckets.rule_key(id)
         self.decision = ACTION_TO_DECISION[action]
         self.amount, self.max_count, self.window_minutes = amount, max_count, window_minutes
         self.values = frozenset(values)
@@ -248,7 +264,23 @@ class RuleCheck(Check):
             max_count=rule.max_count,
             window_minutes=rule.window_minutes,
             values=rule.value_set,
+            mode=rule.mode,
+            rollout_percent=rule.rollout_percent,
         )
+
+    @property
+    def on_trial(self) -> bool:
+        return self.mode != Mode.LIVE
+
+    def applies(self, tx):
+        if self.mode == Mode.ROLLOUT:
+            return buckets.in_rollout(tx.card_id, self.key, self.rollout_percent or 0)
+        return self.mode != Mode.SHADOW
+
+    def applies_mask(self, frame):
+        if self.mode == Mode.ROLLOUT:
+            return buckets.in_rollout_mask(frame["card_id"], self.key, self.rollout_percent or 0)
+        return _nowhere(frame) if self.mode == Mode.SHADOW else None
 
     def detail(self, tx: TransactionInput, history: HistorySource | None) -> dict | None:
         raise NotImplementedError
@@ -378,8 +410,14 @@ class Snapshot:
             if (list_type, kind.kind) in items
         ]
         # A rule of a kind this code no longer knows never matches.
-        checks += [RULE_KINDS[rule.kind].from_model(rule) for rule in rules if rule.kind in RULE_KINDS]
-        self.checks: tuple[Check, ...] = tuple(checks)
+        rule_checks = [RULE_KINDS[rule.kind].from_model(rule) for rule in rules if rule.kind in RULE_KINDS]
+        # Every check in the order it decides, rules in shadow included (for their verdicts).
+        self.ordered: tuple[Check, ...] = (*checks, *rule_checks)
+        # What decides: a rule in shadow never does, one in rollout for its cards (`applies`).
+        self.checks: tuple[Check, ...] = tuple(
+            c for c in self.ordered if getattr(c, "mode", "") != Mode.SHADOW
+        )
+        self.trials: tuple[RuleCheck, ...] = tuple(c for c in rule_checks if c.on_trial)
 
 
 class _Cache:
@@ -429,10 +467,52 @@ def evaluate_lists_and_rules(
     List entries expire against `now` (default: the current time)."""
     now = now if now is not None else timezone.now()
     for check in snapshot().checks:
+        if not check.applies(tx):
+            continue
         hit = check.matches(tx, history, now=now)
         if hit is not None:
             return hit
     return None
+
+
+@dataclass(frozen=True)
+class Trial:
+    """A rule on trial for one transaction: whether it decided for the card (a rollout's share),
+    and the first list or rule that decides under the other arm (None: the model's bands)."""
+
+    check: RuleCheck
+    applied: bool
+    hit: Hit | None
+
+
+def evaluate_with_trials(
+    tx: TransactionInput, *, history: HistorySource | None = None, now: datetime | None = None
+) -> tuple[Hit | None, list[Trial]]:
+    """`evaluate_lists_and_rules`, and for each rule in shadow or rollout what would have decided
+    with that rule switched to the other arm (applied where it was not, left out where it was).
+    Each list and rule is matched at most once."""
+    snap = snapshot()
+    if not snap.trials:
+        return evaluate_lists_and_rules(tx, history=history, now=now), []
+    now = now if now is not None else timezone.now()
+    matched: dict[int, Hit | None] = {}
+
+    def first(applied) -> Hit | None:
+        for check in snap.ordered:
+            if applied.get(id(check), True):
+                if id(check) not in matched:
+                    matched[id(check)] = check.matches(tx, history, now=now)
+                if matched[id(check)] is not None:
+                    return matched[id(check)]
+        return None
+
+    arms = {id(check): check.applies(tx) for check in snap.trials}
+    hit = first(arms)
+    trials = [
+        Trial(check, arms[id(check)], first({**arms, id(check): not arms[id(check)]}))
+        for check in snap.trials
+    ]
+    return hit, trials
 
 
 def evaluate_lists_and_rules_frame(frame: pd.DataFrame, *, now: datetime | None = None):
@@ -455,6 +535,9 @@ def evaluate_checks_frame(checks, frame: pd.DataFrame, *, now=None):
         if not open_rows.any():
             break
         hit = check.mask(frame, now=now) & open_rows
+        gate = check.applies_mask(frame)
+        if gate is not None:
+            hit &= gate
         decision[hit], source[hit], which[hit] = check.decision.value, check.source, index
         open_rows &= ~hit
     return decision, source, which

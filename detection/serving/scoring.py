@@ -9,6 +9,7 @@ still run and everything else goes to review with the reason `no_model`.
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from functools import cache
 
 import numpy as np
@@ -72,14 +73,25 @@ def _online_features(tx, history):
 
 
 def decide(tx: TransactionInput, *, history: HistorySource | None = None) -> DecisionResult:
-    """Decide one transaction: allow list, block list, rules in order, then the model's bands."""
+    """Decide one transaction: allow list, block list, rules in order, then the model's bands.
+
+    Rules and a challenger on trial (shadow, or rollout to a share of cards) take part as their
+    mode says; what each would have decided under the arm that did not decide is returned in
+    `trials`, for recording. A trial never costs a decision: the challenger failing to score
+    leaves the champion deciding."""
     history = history if history is not None else default_history()
-    hit = rules.evaluate_lists_and_rules(tx, history=history)
+    hit, rule_trials = rules.evaluate_with_trials(tx, history=history)
     hits = [hit.as_dict()] if hit else []
 
     loaded = registry.serving_model()
+    trial = registry.trial_model() if loaded is not None else None
+    challenger_decides = trial is not None and trial.decides_for(tx.card_id)
+    if challenger_decides:
+        loaded, other = trial.loaded, loaded
+    else:
+        other = trial.loaded if trial is not None else None
     feature_values: dict[str, float] = {}
-    score = None
+    score = other_score = None
     model_reasons: list[Reason] = []
     if loaded is not None:
         try:
@@ -89,12 +101,18 @@ def decide(tx: TransactionInput, *, history: HistorySource | None = None) -> Dec
             # A model that cannot score this input must not take the payment path down.
             logger.exception("Model %s failed on transaction %s", loaded.name, tx.transaction_id)
             loaded, score, model_reasons = None, None, []
+    if other is not None and score is not None:
+        try:
+            # The same feature row, one more predict (no reasons: nobody reads them).
+            other_score = _score_only(other, feature_values)
+        except Exception:
+            logger.exception("Model %s on trial failed on transaction %s", other.name, tx.transaction_id)
     features_out = {k: float(v) for k, v in feature_values.items()}
     version = loaded.name if loaded is not None else ""
     fallback_from = loaded.fallback_from if loaded is not None else ""
 
     if hit is not None:
-        return DecisionResult(
+        result = DecisionResult(
             decision=hit.decision,
             # The bank's list or rule decided, not a fraud risk: no risk score (the model's
             # `score` stays, for staff).
@@ -107,24 +125,102 @@ def decide(tx: TransactionInput, *, history: HistorySource | None = None) -> Dec
             reasons=[_list_or_rule_reason(hit), *model_reasons],
             features=features_out,
         )
-    if score is None:
-        return DecisionResult(
+    elif score is None:
+        result = DecisionResult(
             decision=Decision.REVIEW,
             risk_score=RISK_WITHOUT_SCORE[Decision.REVIEW],
             decided_by="fallback",
             reasons=[_no_model_reason()],
             features=features_out,
         )
-    return DecisionResult(
-        decision=band(score, loaded.thresholds),
-        risk_score=risk_score(score),
-        score=score,
-        model_version=version,
-        model_fallback_from=fallback_from,
-        decided_by="model",
-        reasons=model_reasons,
-        features=features_out,
+    else:
+        result = DecisionResult(
+            decision=band(score, loaded.thresholds),
+            risk_score=risk_score(score),
+            score=score,
+            model_version=version,
+            model_fallback_from=fallback_from,
+            decided_by="model",
+            reasons=model_reasons,
+            features=features_out,
+        )
+    trials = trial_verdicts(
+        result,
+        model_decision=band(score, loaded.thresholds) if score is not None else Decision.REVIEW,
+        rule_trials=rule_trials,
+        model_trial=trial if other_score is not None else None,
+        challenger_decides=challenger_decides,
+        other=other,
+        other_score=other_score,
+        hit=hit,
     )
+    return replace(result, trials=trials) if trials else result
+
+
+def _score_only(loaded: registry.LoadedModel, feature_values: dict) -> float:
+    row = np.array([[float(feature_values.get(name, np.nan)) for name in loaded.feature_names]])
+    return float(explainer_for_trial(loaded).predict(row)[0])
+
+
+_trial_explainers: dict[tuple[int, str], Explainer] = {}
+
+
+def explainer_for_trial(loaded: registry.LoadedModel) -> Explainer:
+    """The explainer of the model on trial, kept apart from the serving one so that neither
+    evicts the other."""
+    key = (loaded.version.pk, loaded.version.sha256)
+    explainer = _trial_explainers.get(key)
+    if explainer is None:
+        explainer = Explainer(loaded.pipeline, loaded.feature_names, loaded.version.typical_values)
+        _trial_explainers.clear()
+        _trial_explainers[key] = explainer
+    return explainer
+
+
+def _verdict(**fields) -> dict:
+    return {"rule_id": None, "model_version": "", "hit": "", **fields}
+
+
+def trial_verdicts(
+    result, *, model_decision, rule_trials, model_trial, challenger_decides, other, other_score, hit
+):
+    """Each trial's verdict under the arm that did not decide: a rule in shadow (or a rollout
+    rule for a card outside its share) applied; a rollout rule that decided, left out; the
+    challenger in shadow (or outside its share) deciding; the champion, where the challenger
+    decided. The rules' other arm keeps the model that decided, the model's keeps the rules."""
+    verdicts = []
+    for trial in rule_trials:
+        if trial.hit is not None:
+            decision, by, name = trial.hit.decision, trial.hit.source, trial.hit.name
+        else:
+            decision, by, name = model_decision, "model" if result.score is not None else "fallback", ""
+        verdicts.append(
+            _verdict(
+                source="rule",
+                rule_id=trial.check.id,
+                mode=trial.check.mode,
+                applied=trial.applied,
+                decision=Decision(decision).value,
+                score=result.score,
+                decided_by=by,
+                hit=name,
+            )
+        )
+    if model_trial is not None:
+        decision = hit.decision if hit is not None else band(other_score, other.thresholds)
+        verdicts.append(
+            _verdict(
+                source="model",
+                model_version=model_trial.loaded.name,
+                mode=model_trial.mode,
+                applied=challenger_decides,
+                decision=Decision(decision).value,
+                score=other_score,
+                decided_by=hit.source if hit is not None else "model",
+                hit=hit.name if hit is not None else "",
+            )
+        )
+    return verdicts
 
 
 # ---------------------------------------------------------------------------------------------

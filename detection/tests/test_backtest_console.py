@@ -127,6 +127,8 @@ def test_a_new_rule_is_backtested_from_its_page_read_and_enabled(
             "max_count": None,
             "window_minutes": None,
             "values": "",
+            "mode": "live",  # posted without a mode, as a page from before shadow and rollout
+            "rollout_percent": None,
         }
     }
     with django_capture_on_commit_callbacks(execute=True):

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from accounts.services import audit_record
 from core import plausible, rows
+from detection import services as detection_services
 from detection.contracts import Decision, Reason, TransactionInput
 from detection.serving import scoring
 from detection.serving.bands import RISK_WITHOUT_SCORE
@@ -124,6 +125,7 @@ class _Verdict:
     rule_hits: list
     features: dict
     reasons: list
+    trials: list  # what rules and a challenger on trial would have decided (detection records them)
 
 
 def transaction_submit(**arguments):
@@ -166,6 +168,10 @@ def transaction_submitting(
             target=tx,
             before={"card": card_before},
             after={**transaction_state(tx), "amount": str(fields.amount), "card": card_after},
+        )
+        # Beside the decision, in the same database transaction: no verdict without its payment.
+        detection_services.shadow_verdicts_record(
+            transaction_id=tx.external_id, occurred_at=tx.occurred_at, verdicts=verdict.trials
         )
         webhooks.transaction_decided(tx, card=card, merchant=merchant)
         yield tx
@@ -215,7 +221,16 @@ def _verdict(card, merchant, fields: _Fields) -> _Verdict:
     if decision is None:  # held for a person, never lost
         reason = Reason(DECISION_UNAVAILABLE)
         return _Verdict(
-            Decision.REVIEW, RISK_WITHOUT_SCORE[Decision.REVIEW], None, "", "fallback", "", [], {}, [reason]
+            Decision.REVIEW,
+            RISK_WITHOUT_SCORE[Decision.REVIEW],
+            None,
+            "",
+            "fallback",
+            "",
+            [],
+            {},
+            [reason],
+            [],
         )
     return _Verdict(
         decision.decision,
@@ -227,6 +242,7 @@ def _verdict(card, merchant, fields: _Fields) -> _Verdict:
         list(decision.rule_hits),
         decision.features,
         list(decision.reasons),
+        list(decision.trials),
     )
 
 
