@@ -10,6 +10,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -516,7 +517,10 @@ class BacktestRunAdmin(admin.ModelAdmin):
         }
 
     def backtest_apply(self, request, object_id):
-        run = get_object_or_404(BacktestRun, pk=unquote(object_id))
+        # get_object answers None for an id that is not one ('¹', 400 letters), never a 500.
+        run = self.get_object(request, unquote(object_id))
+        if run is None:
+            raise Http404
         if request.method != "POST":
             return redirect("admin:detection_backtestrun_change", run.pk)
         rule_change = (run.change or {}).get("rule")
