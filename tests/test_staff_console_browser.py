@@ -116,6 +116,9 @@ def test_an_analysts_day_in_every_language_on_every_screen(page, a_day, language
     fits(page, language, width, "transactions")
     page.get_by_test_id("autocomplete-filter").first.locator(".select2-selection").click()
     page.locator(".select2-search__field").fill("Crypto")
+    # Once the search for "Crypto" has answered (before it, the list of every merchant may show
+    # and be redrawn under the click).
+    expect(page.locator(".select2-results__option")).to_have_text(["QuickCrypto Exchange"])
     with page.expect_navigation():
         page.locator(".select2-results__option", has_text="QuickCrypto Exchange").click()
     assert f"merchant__id__exact={a_day['crypto'].pk}" in page.url
