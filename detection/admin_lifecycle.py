@@ -31,8 +31,32 @@ CHANGE = "detection.change_modelversion"
 PERIODS = (7, 30, 90)  # days, offered on the traffic dashboard
 
 
+class RunRecordAdmin(admin.ModelAdmin):
+    """A run (retraining, backtest) is a record: started from its pages, the command or the API,
+    never typed in, changed or deleted; read by whoever reads the models."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_staff and request.user.has_perm(VIEW)
+
+    def has_module_permission(self, request):
+        return self.has_view_permission(request)
+
+    @admin.display(description=gettext_lazy("progress"))
+    def progress_display(self, obj):
+        return f"{obj.progress}%"
+
+
 @admin.register(RetrainingRun)
-class RetrainingRunAdmin(admin.ModelAdmin):
+class RetrainingRunAdmin(RunRecordAdmin):
     list_display = [
         "id",
         "created_at",
@@ -69,26 +93,6 @@ class RetrainingRunAdmin(admin.ModelAdmin):
         "comparison",
     ]
     readonly_fields = fields
-
-    # Runs are history: started with "Train now", never typed in or deleted.
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def has_view_permission(self, request, obj=None):
-        return request.user.is_active and request.user.is_staff and request.user.has_perm(VIEW)
-
-    def has_module_permission(self, request):
-        return self.has_view_permission(request)
-
-    @admin.display(description=gettext_lazy("progress"))
-    def progress_display(self, obj):
-        return f"{obj.progress}%"
 
     @admin.display(description=gettext_lazy("error"))
     def error_short(self, obj):
@@ -319,7 +323,7 @@ def _changed_rows(rows):
 
 
 @admin.register(BacktestRun)
-class BacktestRunAdmin(admin.ModelAdmin):
+class BacktestRunAdmin(RunRecordAdmin):
     list_display = [
         "id",
         "created_at",
@@ -333,27 +337,6 @@ class BacktestRunAdmin(admin.ModelAdmin):
     ]
     list_filter = ["status"]
     list_select_related = ["requested_by"]
-
-    # Started from the rule, list and model pages, the command or the API, never typed in; kept
-    # as the record of a decision.
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def has_view_permission(self, request, obj=None):
-        return request.user.is_active and request.user.is_staff and request.user.has_perm(VIEW)
-
-    def has_module_permission(self, request):
-        return self.has_view_permission(request)
-
-    @admin.display(description=gettext_lazy("progress"))
-    def progress_display(self, obj):
-        return f"{obj.progress}%"
 
     def get_urls(self):
         def view(function):

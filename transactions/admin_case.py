@@ -10,11 +10,12 @@ from django.utils.translation import gettext as _
 
 from detection import services as detection_services
 from detection.models import ListEntry
-from transactions import services
+from transactions import admin_queue, services
 from transactions.case import transaction_case
 from transactions.models import Card, FraudReport, Transaction
 
-LABEL_PERMISSIONS = ("transactions.change_transaction", "transactions.change_fraudreport")
+# Labelling from a case needs what the review queue needs.
+LABEL_PERMISSIONS = admin_queue.PERMISSIONS
 FREEZE_PERMISSION = "transactions.freeze_card"
 LIST_PERMISSION = "detection.add_listentry"
 # What a case can put on a list: the card (by fingerprint when it has one, else by its key), or
