@@ -47,6 +47,10 @@ EPOCH_US_SQL = {
     " + CAST(substr({0} || '000000', 21, 6) AS INTEGER))",
 }
 MISSING_US = np.iinfo(np.int64).min
+# A whole-period read's times: integer microseconds from PostgreSQL; from SQLite its own text
+# (as an expression, which Django's converter leaves as text), parsed exactly by numpy (NULL
+# as NaT, MISSING_US) for less than SQLite's strftime per row costs.
+FRAME_TIME_SQL = {"postgresql": EPOCH_US_SQL["postgresql"], "sqlite": "({0} || '')"}
 # Rows a whole-period read holds in Python objects at a time (transactions_frame, decisions_frame).
 CHUNK_ROWS = 20_000
 
@@ -173,7 +177,7 @@ def transactions_frame(start: datetime | None = None, end: datetime | None = Non
     cents, each card's and merchant's id built once): the ORM's row objects read ~57k rows a
     second, too slow for a month of a million. `_orm_transactions_frame` is the same frame
     through the ORM, for databases without a microsecond expression, and the tests' reference."""
-    epoch_us = EPOCH_US_SQL.get(connection.vendor)
+    epoch_us = FRAME_TIME_SQL.get(connection.vendor)
     if epoch_us is None:
         return _orm_transactions_frame(start, end, progress=progress)
     where, params = _period(start, end)
@@ -196,7 +200,7 @@ def transactions_frame(start: datetime | None = None, end: datetime | None = Non
         chunks.append(
             (
                 np.array(ids, dtype=object),
-                np.array(occurred, dtype=np.int64),
+                _micros(occurred),
                 np.array(cards, dtype=np.int64),
                 np.array(merchants, dtype=np.int64),
                 np.array(cents, dtype=np.int64),
@@ -204,8 +208,7 @@ def transactions_frame(start: datetime | None = None, end: datetime | None = Non
                 np.array(channels, dtype=object),
                 np.array(countries, dtype=object),
                 np.array(fraud, dtype=np.int8),
-                # NULL is numpy's NaT: int64's minimum read as datetime64.
-                np.array([MISSING_US if k is None else k for k in known], dtype=np.int64),
+                _micros(known),
                 np.array(declined, dtype=np.int8),
             )
         )
@@ -226,13 +229,13 @@ def transactions_frame(start: datetime | None = None, end: datetime | None = Non
         {
             "transaction_id": ids,
             "occurred_at": _utc(occurred),
-            "card_id": card_keys[card_rows],
-            "merchant_id": merchant_keys[merchant_rows],
+            "card_id": _strings(card_keys, card_rows),
+            "merchant_id": _strings(merchant_keys, merchant_rows),
             # The nearest float to cents / 100, as float(Decimal) gives: IEEE division is exact
             # to the last bit.
             "amount": cents / 100,
             "currency": currencies,
-            "merchant_category": categories[merchant_rows],
+            "merchant_category": _strings(categories, merchant_rows),
             "channel": channels,
             "country": countries,
             "is_fraud": pd.arrays.IntegerArray(np.maximum(fraud, 0), fraud < 0),
@@ -241,6 +244,20 @@ def transactions_frame(start: datetime | None = None, end: datetime | None = Non
         },
         columns=CANONICAL_COLUMNS,
     )
+
+
+def _strings(values, rows):
+    """values[rows] as pandas' string array, each distinct string converted once (converting
+    a card's id once a row cost more than reading it)."""
+    return pd.array(values, dtype="str").take(rows)
+
+
+def _micros(values) -> np.ndarray:
+    """Times read by FRAME_TIME_SQL as integer microseconds since the epoch; NULL is
+    MISSING_US, numpy's NaT (int64's minimum read as datetime64)."""
+    if connection.vendor == "sqlite":
+        return np.array(values, dtype="datetime64[us]").view(np.int64)
+    return np.array([MISSING_US if v is None else v for v in values], dtype=np.int64)
 
 
 def _orm_transactions_frame(start=None, end=None, *, progress=False):

@@ -265,7 +265,7 @@ def replay(
             out[f"production_{column}"] = stored[column].to_numpy()
         account = stored["account_rule"].fillna(False).to_numpy(dtype=bool)
     report(10, _("Computing features"))
-    feature_rows = features.compute_features_frame(frame, label_delay=label_delay)[rows]
+    feature_rows = features.compute_features_frame(frame, label_delay=label_delay, rows=rows)
     report(50, _("Scoring"))
     scores = {}
     for config in configurations.values():

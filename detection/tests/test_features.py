@@ -212,6 +212,18 @@ def test_nothing_after_a_transaction_changes_its_features():
     assert not before[~upto].equals(after.iloc[: len(frame)][~upto])
 
 
+def test_features_of_some_rows_are_those_rows_features_read_from_every_row():
+    frame = busy_history()
+    frame.index = frame.index * 3 + 7  # not a range: the rows' own labels are kept
+    whole = compute_features_frame(frame, label_delay=7)
+    cut = frame["occurred_at"].sort_values().iloc[len(frame) * 2 // 3]
+    later = (frame["occurred_at"] >= cut).to_numpy()
+    some = compute_features_frame(frame, label_delay=7, rows=later)
+    pd.testing.assert_frame_equal(some, whole[later])
+    # The rows asked about still see the history before them.
+    assert some["card_count_30d"].gt(0).mean() > 0.9 and some["merchant_fraud_rate_30d"].gt(0).any()
+
+
 def test_online_values_equal_offline_values():
     frame = busy_history()
     offline = compute_features_frame(frame, label_delay=7)
