@@ -2,9 +2,13 @@
 the gate and promote (model managers). Training runs in the background and returns a job or a
 run to poll."""
 
+from datetime import timedelta
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import ValidationError
@@ -17,8 +21,8 @@ from api.pagination import NewestFirstPagination
 from api.permissions import IsModelManager, role_permission
 from api.schema import AUTH_ERRORS, errors
 from detection import jobs
-from detection.lifecycle import retraining
-from detection.models import BacktestRun, ModelVersion, RetrainingRun
+from detection.lifecycle import retraining, shadow
+from detection.models import BacktestRun, Mode, ModelVersion, RetrainingRun, Rule
 from detection.serving import registry
 
 ModelReaders = role_permission(Role.ANALYST, Role.MODEL_MANAGER)
@@ -433,3 +437,110 @@ class BacktestRunView(APIView):
     )
     def get(self, request, pk):
         return Response(BacktestRunSerializer(get_object_or_404(BacktestRun, pk=pk)).data)
+
+
+# --- Trials: rules and the challenger in shadow or rollout ---------------------------------------
+
+TRIAL_REPORT_DEFAULT_DAYS = 7
+TRIAL_REPORT_MAX_DAYS = 31  # computed while the caller waits: a month at most
+
+
+class TrialRuleSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Rule
+        fields = ["id", "name", "kind", "action", "active", "mode", "rollout_percent", "updated_at"]
+
+
+class TrialModelSerializer(serializers.ModelSerializer):
+    mode = serializers.CharField(source="trial_mode")
+
+    class Meta:
+        model = ModelVersion
+        fields = ["version", "algorithm", "status", "mode", "rollout_percent"]
+
+
+class TrialListSerializer(serializers.Serializer):
+    rules = TrialRuleSerializer(many=True)
+    models = TrialModelSerializer(many=True)
+
+
+class TrialReportQuerySerializer(serializers.Serializer):
+    rule = serializers.IntegerField(
+        required=False, min_value=1, max_value=2**31 - 1, help_text="The rule on trial (its id)."
+    )
+    model_version = serializers.CharField(required=False, max_length=64, help_text="The challenger on trial.")
+    start = serializers.DateTimeField(
+        required=False, help_text=f"Default: {TRIAL_REPORT_DEFAULT_DAYS} days before the end."
+    )
+    end = serializers.DateTimeField(required=False, help_text="Default: now (exclusive).")
+
+    def validate(self, attrs):
+        if ("rule" in attrs) == ("model_version" in attrs):
+            raise serializers.ValidationError(_("Give either a rule or a model version, not both."))
+        end = attrs.get("end") or timezone.now()
+        start = attrs.get("start") or end - timedelta(days=TRIAL_REPORT_DEFAULT_DAYS)
+        if end <= start:
+            raise serializers.ValidationError({"end": _("The period's end must be after its start.")})
+        if end - start > timedelta(days=TRIAL_REPORT_MAX_DAYS):
+            raise serializers.ValidationError(
+                {
+                    "start": _("A trial's report covers at most %(days)d days.")
+                    % {"days": TRIAL_REPORT_MAX_DAYS}
+                }
+            )
+        return attrs | {"start": start, "end": end}
+
+
+class TrialListView(APIView):
+    """What is on trial now: the rules and the challenger in shadow or rollout."""
+
+    permission_classes = [ModelReaders]
+    throttle_scope = "read"
+
+    @extend_schema(
+        operation_id="trials_list",
+        summary="Rules and models on trial",
+        description="The rules and the model version running in shadow (recorded, deciding nothing) "
+        "or rolled out to a share of cards. `GET /trials/report` compares each with production.",
+        responses={200: TrialListSerializer, **errors(*AUTH_ERRORS)},
+        tags=["backtests"],
+    )
+    def get(self, request):
+        return Response(
+            TrialListSerializer(
+                {
+                    "rules": Rule.objects.exclude(mode=Mode.LIVE).order_by("order", "id"),
+                    "models": ModelVersion.objects.exclude(trial_mode=Mode.LIVE).order_by("version"),
+                }
+            ).data
+        )
+
+
+class TrialReportView(APIView):
+    """A trial's report, as the rule and model pages of the staff console show it."""
+
+    permission_classes = [ModelReaders]
+    throttle_scope = "report"  # reads the period's history while the caller waits
+
+    @extend_schema(
+        operation_id="trials_report",
+        summary="Report of a rule or model on trial",
+        description="Production, without the trial (`baseline`) and with it (`candidate`) over the "
+        "period, with the labels known now, as a backtest reports them; for a rollout, production's "
+        f"figures on each arm too. At most {TRIAL_REPORT_MAX_DAYS} days.",
+        parameters=[TrialReportQuerySerializer],
+        responses={200: OpenApiTypes.OBJECT, **errors(400, *AUTH_ERRORS)},
+        tags=["backtests"],
+    )
+    def get(self, request):
+        query = TrialReportQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        # Nothing recorded for the trial: the service's ValidationError, answered as a 400.
+        report = shadow.trial_report(
+            start=data["start"],
+            end=data["end"],
+            rule_id=data.get("rule"),
+            model_version=data.get("model_version", ""),
+        )
+        return Response(report)

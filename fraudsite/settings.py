@@ -330,6 +330,7 @@ REST_FRAMEWORK = {
         "submit": env.str("API_RATE_SUBMIT", default="60000/min"),
         "read": env.str("API_RATE_READ", default="6000/min"),
         "batch": env.str("API_RATE_BATCH", default="30/hour"),
+        "report": env.str("API_RATE_REPORT", default="120/hour"),
         "train": env.str("API_RATE_TRAIN", default="10/hour"),
         # Failed authentications (401) per client address; over it, 429.
         "auth_failure": env.str("API_RATE_AUTH_FAILURE", default="60/min"),

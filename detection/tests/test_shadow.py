@@ -16,6 +16,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 
+from accounts.tests.api_clients import error_of, session_client
 from detection import services
 from detection.contracts import TransactionInput
 from detection.lifecycle import backtest, shadow
@@ -337,3 +338,48 @@ def test_the_rule_and_model_pages_show_the_trial_and_its_report(world, admin_cli
     assert b'data-testid="trial-report"' in page.content and b"rollout_percent" in page.content
     page = admin_client.get(f"/admin/detection/modelversion/{world['champion'].pk}/change/")
     assert page.status_code == 200 and b"trial_mode" in page.content
+
+
+def test_the_api_lists_what_is_on_trial_and_reports_it(world, analyst, customer, integrator):
+    rule = _rule(
+        name="Large", kind=Rule.Kind.AMOUNT_ABOVE, action="block", amount=Decimal("60"), mode=Mode.SHADOW
+    )
+    _rule(name="Live one", kind=Rule.Kind.AMOUNT_ABOVE, action="review", amount=Decimal("5000"))
+    challenger = register_feature_model(algorithm="logreg", promote="never")
+    _on_trial(challenger, Mode.ROLLOUT, 30)
+    _submit(world["period"])
+    client = session_client(analyst)
+    listed = client.get("/api/v1/trials/").json()
+    assert [(r["id"], r["mode"]) for r in listed["rules"]] == [(rule.pk, Mode.SHADOW)]
+    assert [(m["version"], m["mode"], m["rollout_percent"]) for m in listed["models"]] == [
+        (challenger.version, Mode.ROLLOUT, 30)
+    ]
+    period = {"start": PERIOD[0].isoformat(), "end": PERIOD[1].isoformat()}
+    answer = client.get("/api/v1/trials/report", {"rule": rule.pk} | period)
+    assert answer.status_code == 200
+    expected = shadow.trial_report(rule_id=rule.pk, start=PERIOD[0], end=PERIOD[1])
+    assert (
+        answer.json()["candidate"] == expected["candidate"] and answer.json()["trial"]["rule_id"] == rule.pk
+    )
+    model = client.get("/api/v1/trials/report", {"model_version": challenger.version} | period).json()
+    assert set(model["arms"]) == {"rollout", "control"}
+
+    def refused(query):
+        answer = client.get("/api/v1/trials/report", query)
+        assert answer.status_code == 400, (query, answer.content)
+        error = error_of(answer)
+        return " ".join([error["message"], *(m for messages in error["fields"].values() for m in messages)])
+
+    assert "either a rule or a model version" in refused(period)
+    assert "either a rule or a model version" in refused({"rule": rule.pk, "model_version": "x"} | period)
+    assert "Nothing was recorded" in refused({"rule": rule.pk, "start": "2025-01-01", "end": "2025-01-02"})
+    assert "after its start" in refused(
+        {"rule": rule.pk, "start": PERIOD[1].isoformat(), "end": PERIOD[0].isoformat()}
+    )
+    assert "at most 31 days" in refused({"rule": rule.pk, "start": "2025-01-01", "end": "2025-03-01"})
+    for junk in ("¹", "1;DROP", "٣", "9" * 40, "-1", "1\x00"):
+        refused({"rule": junk} | period)
+    refused({"model_version": "v\x00"} | period)
+    refused({"model_version": "v" * 400} | period)
+    assert session_client(customer).get("/api/v1/trials/").status_code == 403
+    assert session_client(integrator).get("/api/v1/trials/report", {"rule": rule.pk}).status_code == 403
