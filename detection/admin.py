@@ -95,9 +95,10 @@ def describe_options_in_force():
     }
 
 
-def warn_if_untested(request, target):
-    """Say so when a change saved here went live without a backtest (its audit entry says None)."""
-    if justification.went_live_untested(target):
+def warn_if_untested(request, target, *, since):
+    """Say so when the change saved here (audited at or after `since`) went live without a
+    backtest (its audit entry says None)."""
+    if justification.went_live_untested(target, since=since):
         messages.warning(
             request,
             _("No backtest of this change in the last %(days)d days.")
@@ -219,8 +220,9 @@ class ModelVersionAdmin(ShadowButtonMixin, admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         # Through the registry: a change of its trial is audited (and justified when it widens).
         fields = {name: getattr(obj, name) for name in ("notes", *registry.TRIAL_FIELDS)}
+        saving = timezone.now()
         registry.version_update(version=obj, fields=fields, actor=request.user)
-        warn_if_untested(request, obj)
+        warn_if_untested(request, obj, since=saving)
 
     def shadow(self, obj, *, actor):
         registry.version_shadow(version=obj, actor=actor)
@@ -475,12 +477,13 @@ class RuleAdmin(ShadowButtonMixin, admin.ModelAdmin):
         # Through the services, from the form and the changelist's order and active alike: audited,
         # with the backtest that justified the change when it goes live.
         fields = {name: getattr(obj, name) for name in services.RULE_FIELDS}
+        saving = timezone.now()
         if change:
             services.rule_update(actor=request.user, rule=obj, fields=fields)
         else:
             rule = services.rule_create(actor=request.user, **fields)
             obj.pk, obj.created_at, obj.updated_at = rule.pk, rule.created_at, rule.updated_at
-        warn_if_untested(request, obj)
+        warn_if_untested(request, obj, since=saving)
 
     def shadow(self, obj, *, actor):
         services.rule_shadow(rule=obj, actor=actor)
@@ -581,6 +584,7 @@ class ListEntryAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         # Through the services (audited, with the backtest that justified an entry going on or
         # off its list), as a case page adds one.
+        saving = timezone.now()
         if change:
             fields = {name: getattr(obj, name) for name in (*services.LIST_ENTRY_FIELDS, "active")}
             services.list_entry_update(entry=obj, fields=fields, actor=request.user)
@@ -594,7 +598,7 @@ class ListEntryAdmin(admin.ModelAdmin):
                 actor=request.user,
             )
             obj.pk = added.pk
-        warn_if_untested(request, obj)
+        warn_if_untested(request, obj, since=saving)
 
     def delete_model(self, request, obj):
         services.list_entry_delete(entry=obj, actor=request.user)

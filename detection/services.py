@@ -158,7 +158,7 @@ def rule_create(*, actor, name, kind, action, order=100, active=True, backtest=N
     after = _audit_state(rule, RULE_FIELDS)
     justified, note = (
         justification.justification({"rule": after}, backtest=backtest)
-        if _rule_goes_live(None, after)
+        if backtest is not None or _rule_goes_live(None, after)  # applied from its report: named
         else ({}, "")
     )
     audit_record(actor=actor, action="rule.create", target=rule, after=after | justified, note=note)
@@ -186,7 +186,7 @@ def rule_update(*, actor, rule: Rule, fields: dict, backtest=None) -> Rule:
         justification.justification(
             {"rule": after | {"id": rule.pk}}, backtest=backtest, before=before, since=stored.updated_at
         )
-        if _rule_goes_live(before, after)
+        if backtest is not None or _rule_goes_live(before, after)
         else ({}, "")
     )
     audit_record(

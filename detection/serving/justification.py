@@ -64,11 +64,13 @@ def justification(change: dict, *, backtest=None, before=None, since=None) -> tu
     return {"backtest": run.pk}, _("Justified by backtest #%(run)d.") % {"run": run.pk}
 
 
-def went_live_untested(target) -> bool:
-    """Whether the latest audit entry of `target` records a change that went live without a
-    backtest (for the page that made it to warn)."""
+def went_live_untested(target, *, since) -> bool:
+    """Whether the latest audit entry of `target` written at or after `since` records a change
+    that went live without a backtest (for the page that made it to warn)."""
     entry = (
-        AuditEntry.objects.filter(target_type=target._meta.label_lower, target_id=str(target.pk))
+        AuditEntry.objects.filter(
+            target_type=target._meta.label_lower, target_id=str(target.pk), created_at__gte=since
+        )
         .order_by("-created_at", "-id")
         .only("after")
         .first()

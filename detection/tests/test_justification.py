@@ -244,6 +244,12 @@ def test_a_rollout_set_in_the_admin_is_audited_and_justified(model_manager, cham
         "rollout_percent": 10,
         "backtest": None,
     }
+    notes = client.post(
+        page,
+        {"notes": "Watch it", "trial_mode": "rollout", "rollout_percent": "10", "_save": "Save"},
+        follow=True,
+    )
+    assert not any("No backtest" in message for message in _messages(notes))  # nothing went live
     run = _run({"model": challenger.version})
     client.post(page, {"notes": "", "trial_mode": "rollout", "rollout_percent": "30", "_save": "Save"})
     assert _last("model_version.trial").after["backtest"] == run.pk
@@ -464,3 +470,14 @@ def test_the_justification_window_is_a_setting(settings):
     assert justification.justifying_backtest({"model": "v9"}) is None
     settings.DETECTION_BACKTEST_JUSTIFICATION_DAYS = 4
     assert justification.justifying_backtest({"model": "v9"}) is not None
+
+
+def test_a_rule_backtested_in_shadow_is_applied_once_and_named(model_manager):
+    run = _finished_run({"rule": {"kind": "amount_above", "action": "block", "amount": 5, "mode": "shadow"}})
+    apply = reverse("admin:detection_backtest_apply", args=[run.pk])
+    _client(model_manager).post(apply)
+    rule = Rule.objects.get()
+    assert rule.mode == Mode.SHADOW
+    assert AuditEntry.objects.get(action="rule.create").after["backtest"] == run.pk
+    again = _client(model_manager).post(apply, follow=True)
+    assert "applied already" in again.content.decode() and Rule.objects.count() == 1
