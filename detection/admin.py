@@ -2,21 +2,23 @@ from datetime import timedelta
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.urls import path
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from core.cardnumbers import mask_card_numbers
 from core.validators import refuse_card_number
 from detection import conf, services
 from detection.lifecycle import shadow
 from detection.ml.evaluation import BLOCK_BY_PRECISION, BLOCK_BY_TOP_SHARE, BLOCK_UNPROVEN
 from detection.ml.options import REVIEW_BY_RATE
 from detection.models import BandSettings, ListEntry, Mode, ModelVersion, Rule
-from detection.serving import registry
+from detection.serving import justification, registry
 
 PERIOD_NAMES = {"test": _("test"), "validation": _("validation")}
 
@@ -93,8 +95,58 @@ def describe_options_in_force():
     }
 
 
+def warn_if_untested(request, target, *, since):
+    """Say so when the change saved here (audited at or after `since`) went live without a
+    backtest (its audit entry says None)."""
+    if justification.went_live_untested(target, since=since):
+        messages.warning(
+            request,
+            _("No backtest of this change in the last %(days)d days.")
+            % {"days": conf.backtest_justification_days()},
+        )
+
+
+class ShadowButtonMixin:
+    """The "Shadow" button of a rule's or a version's page: one POST (with its CSRF token) by
+    someone who may change it puts it in shadow through `shadow` (a service), then back to the
+    page, which shows its trial report."""
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        return [
+            path(
+                "<path:object_id>/shadow/",
+                self.admin_site.admin_view(self.shadow_view),
+                name="{}_{}_shadow".format(*info),
+            ),
+            *super().get_urls(),
+        ]
+
+    def shadow_view(self, request, object_id):
+        # get_object answers None for an id that is not one ('¹', 400 letters): a 404, never a 500.
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            raise Http404
+        page = redirect(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", obj.pk)
+        if request.method != "POST":
+            return page
+        if not self.has_change_permission(request, obj):
+            raise PermissionDenied
+        try:
+            self.shadow(obj, actor=request.user)
+        except ValidationError as error:
+            self.message_user(request, " ".join(error.messages), messages.ERROR)
+        else:
+            self.message_user(
+                request,
+                _("%(name)s runs in shadow: it decides nothing and records what it would have decided.")
+                % {"name": obj},
+            )
+        return page
+
+
 @admin.register(ModelVersion)
-class ModelVersionAdmin(admin.ModelAdmin):
+class ModelVersionAdmin(ShadowButtonMixin, admin.ModelAdmin):
     list_display = [
         "version",
         "status",
@@ -166,8 +218,14 @@ class ModelVersionAdmin(admin.ModelAdmin):
         return trial_report_html(model_version=obj.version if obj else "")
 
     def save_model(self, request, obj, form, change):
-        obj.notes = mask_card_numbers(obj.notes)  # free text: a card number is masked, never stored
-        super().save_model(request, obj, form, change)
+        # Through the registry: a change of its trial is audited (and justified when it widens).
+        fields = {name: getattr(obj, name) for name in ("notes", *registry.TRIAL_FIELDS)}
+        saving = timezone.now()
+        registry.version_update(version=obj, fields=fields, actor=request.user)
+        warn_if_untested(request, obj, since=saving)
+
+    def shadow(self, obj, *, actor):
+        registry.version_shadow(version=obj, actor=actor)
 
     def has_add_permission(self, request):
         return False  # versions come from training, never typed in
@@ -387,7 +445,7 @@ class RuleForm(forms.ModelForm):
 
 
 @admin.register(Rule)
-class RuleAdmin(admin.ModelAdmin):
+class RuleAdmin(ShadowButtonMixin, admin.ModelAdmin):
     form = RuleForm
     list_display = ["name", "kind", "summary", "action", "order", "active", "mode", "rollout_percent"]
     list_editable = ["order", "active"]
@@ -414,6 +472,21 @@ class RuleAdmin(admin.ModelAdmin):
             },
         ),
     )
+
+    def save_model(self, request, obj, form, change):
+        # Through the services, from the form and the changelist's order and active alike: audited,
+        # with the backtest that justified the change when it goes live.
+        fields = {name: getattr(obj, name) for name in services.RULE_FIELDS}
+        saving = timezone.now()
+        if change:
+            services.rule_update(actor=request.user, rule=obj, fields=fields)
+        else:
+            rule = services.rule_create(actor=request.user, **fields)
+            obj.pk, obj.created_at, obj.updated_at = rule.pk, rule.created_at, rule.updated_at
+        warn_if_untested(request, obj, since=saving)
+
+    def shadow(self, obj, *, actor):
+        services.rule_shadow(rule=obj, actor=actor)
 
     @admin.display(description=_("condition"))
     def summary(self, obj):
@@ -509,7 +582,13 @@ class ListEntryAdmin(admin.ModelAdmin):
     fields = ["list_type", "kind", "value", "reason", "expires_at", "active"]
 
     def save_model(self, request, obj, form, change):
-        if not change:  # a new entry through the service (audited), as a case page adds one
+        # Through the services (audited, with the backtest that justified an entry going on or
+        # off its list), as a case page adds one.
+        saving = timezone.now()
+        if change:
+            fields = {name: getattr(obj, name) for name in (*services.LIST_ENTRY_FIELDS, "active")}
+            services.list_entry_update(entry=obj, fields=fields, actor=request.user)
+        else:
             added = services.list_entry_add(
                 list_type=obj.list_type,
                 kind=obj.kind,
@@ -519,9 +598,14 @@ class ListEntryAdmin(admin.ModelAdmin):
                 actor=request.user,
             )
             obj.pk = added.pk
-            return
-        obj.reason = mask_card_numbers(obj.reason)  # free text: masked, never stored
-        super().save_model(request, obj, form, change)
+        warn_if_untested(request, obj, since=saving)
+
+    def delete_model(self, request, obj):
+        services.list_entry_delete(entry=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for entry in queryset:
+            services.list_entry_delete(entry=entry, actor=request.user)
 
 
 # The learning loop's pages (retraining runs, dashboards) live in their own module.

@@ -464,14 +464,8 @@ class BacktestRunAdmin(RunRecordAdmin):
         paginator = Paginator(changes["listed"], CHANGES_PER_PAGE)
         page = paginator.get_page(request.GET.get("p"))
         applied = services.backtest_applied(run)
-        rule_change = (run.change or {}).get("rule")
-        can_apply = (
-            isinstance(rule_change, dict)
-            and applied is None
-            and request.user.has_perm(
-                "detection.change_rule" if rule_change.get("id") is not None else "detection.add_rule"
-            )
-        )
+        needed = apply_permission(run.change)
+        can_apply = applied is None and needed is not None and request.user.has_perm(needed)
         return {
             "report": report,
             "as_of": parse_datetime(report.get("as_of") or ""),
@@ -490,13 +484,9 @@ class BacktestRunAdmin(RunRecordAdmin):
             "changed_rows": list(_changed_rows(page.object_list)),
             "more_changes": changes["count"] - len(changes["listed"]),
             "applied": applied,
-            "applied_url": reverse("admin:detection_rule_change", args=[applied.target_id])
-            if applied
-            else None,
+            "applied_link": _applied_link(request, applied) if applied else None,
             "can_apply": can_apply,
-            "apply_label": _("Apply this change")
-            if rule_change and rule_change.get("id")
-            else _("Enable this rule"),
+            "apply_label": apply_label(run.change) if can_apply else "",
         }
 
     def backtest_apply(self, request, object_id):
@@ -506,25 +496,73 @@ class BacktestRunAdmin(RunRecordAdmin):
             raise Http404
         if request.method != "POST":
             return redirect("admin:detection_backtestrun_change", run.pk)
-        rule_change = (run.change or {}).get("rule")
-        needed = (
-            "detection.change_rule"
-            if isinstance(rule_change, dict) and rule_change.get("id") is not None
-            else "detection.add_rule"
-        )
-        if not (self.has_view_permission(request, run) and request.user.has_perm(needed)):
+        needed = apply_permission(run.change)
+        if not (self.has_view_permission(request, run) and needed and request.user.has_perm(needed)):
             raise PermissionDenied
         try:
-            rule = services.backtest_apply(run=run, actor=request.user)
+            entry = services.backtest_apply(run=run, actor=request.user)
         except ValidationError as error:
             messages.error(request, " ".join(error.messages))
             return redirect("admin:detection_backtestrun_change", run.pk)
         messages.success(
-            request,
-            _("The rule “%(rule)s” is saved, justified by backtest #%(run)d in the audit trail.")
-            % {"rule": rule.name, "run": run.pk},
+            request, _("Applied, justified by backtest #%(run)d in the audit trail.") % {"run": run.pk}
         )
-        return redirect("admin:detection_rule_change", rule.pk)
+        return redirect(_target_url(entry) or reverse("admin:detection_backtestrun_change", args=[run.pk]))
+
+
+def _change_kind(change) -> tuple[str | None, object]:
+    if not isinstance(change, dict) or len(change) != 1:
+        return None, None
+    return next(iter(change.items()))
+
+
+def apply_permission(change) -> str | None:
+    """The permission that applying a backtest's change needs (that of making the change by
+    hand), or None when the change cannot be applied from its report."""
+    kind, value = _change_kind(change)
+    if kind == "rule":
+        if not isinstance(value, dict):
+            return None
+        return "detection.change_rule" if value.get("id") is not None else "detection.add_rule"
+    return {
+        "list_add": "detection.add_listentry",
+        "list_remove": "detection.change_listentry",
+        "bands": CHANGE,
+        "model": CHANGE,
+    }.get(kind)
+
+
+def apply_label(change) -> str:
+    kind, value = _change_kind(change)
+    if kind == "rule":
+        return _("Apply this change") if value.get("id") is not None else _("Enable this rule")
+    return {
+        "list_add": _("Add these list entries"),
+        "list_remove": _("Remove these list entries"),
+        "bands": _("Use these thresholds"),
+        "model": _("Promote this model"),
+    }[kind]
+
+
+# The page of what an audit entry changed, by its target's type.
+TARGET_PAGES = {
+    "detection.rule": "admin:detection_rule_change",
+    "detection.listentry": "admin:detection_listentry_change",
+    "detection.modelversion": "admin:detection_modelversion_change",
+}
+
+
+def _target_url(entry) -> str | None:
+    name = TARGET_PAGES.get(entry.target_type) if entry is not None else None
+    return reverse(name, args=[entry.target_id]) if name else None
+
+
+def _applied_link(request, entry) -> tuple[str, str]:
+    """(address, label): the audit entry of the application, or what it changed for a reader
+    who may not read the audit trail."""
+    if request.user.has_perm("accounts.view_auditentry"):
+        return reverse("admin:accounts_auditentry_change", args=[entry.pk]), _("See the audit entry")
+    return _target_url(entry) or "", _("See what changed")
 
 
 def _json_value(value):

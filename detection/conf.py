@@ -120,6 +120,13 @@ def rules_cache_seconds(value) -> float:
     return float(value)
 
 
+@setting("DETECTION_BACKTEST_JUSTIFICATION_DAYS", default=30, minimum=1)
+def backtest_justification_days(value) -> int:
+    """How recent a backtest must be to justify a change going live (the audit trail names it);
+    an older one measured a world that has moved on, and the change is recorded as untested."""
+    return int(value)
+
+
 # --- retraining (detection.lifecycle.retraining) ------------------------------------------------------------
 
 

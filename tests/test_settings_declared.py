@@ -46,6 +46,7 @@ def test_every_default_passes_its_own_check():
         ("PERIODIC_CHORES", {"core.chores.no_such_chore": 60}, "does not import"),
         ("DETECTION_BLOCK_PRECISION", 1.5, "at most 1"),
         ("DETECTION_LABEL_DELAY_DAYS", -1, "at least 0"),
+        ("DETECTION_BACKTEST_JUSTIFICATION_DAYS", 0, "at least 1"),
         ("TRANSACTIONS_MAX_AMOUNT", "a lot", "cannot be read"),
         ("TRANSACTIONS_EARLIEST_OCCURRED_AT", "last year", "cannot be read"),
     ],

@@ -15,7 +15,6 @@ the history as it happened (only blocks change features; approve and review both
 """
 
 import copy
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -32,9 +31,9 @@ from core.validators import refuse_card_number
 from detection import conf, services
 from detection.contracts import Decision
 from detection.ml import features
-from detection.ml.thresholds import normalise_thresholds, risk_scores
+from detection.ml.thresholds import risk_scores
 from detection.models import ListEntry, Rule
-from detection.serving import registry, rules, scoring
+from detection.serving import bands, registry, rules, scoring
 
 # The longest window a feature reads (30 days of the card, the merchant's 30 days ending one
 # label delay ago): the look-back is this plus the label delay and the longest velocity window.
@@ -204,22 +203,7 @@ def _with_entries_removed(config, items):
 
 
 def _with_bands(config, thresholds):
-    if not isinstance(thresholds, dict) or not thresholds or set(thresholds) - {"review", "block"}:
-        raise ValidationError(_('Bands are {"review": t, "block": t}, each a score between 0 and 1.'))
-    merged = dict(normalise_thresholds(config.thresholds))
-    for name, value in thresholds.items():
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            number = math.nan
-        if not 0 <= number <= 1:
-            raise ValidationError(
-                _("The %(band)s threshold must be a number between 0 and 1.") % {"band": name}
-            )
-        merged[name] = number
-    if merged["review"] > merged["block"]:
-        raise ValidationError(_("The review threshold cannot be above the block threshold."))
-    return replace(config, thresholds=merged)
+    return replace(config, thresholds=bands.merged_thresholds(config.thresholds, thresholds))
 
 
 def _with_model(config, version):

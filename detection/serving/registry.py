@@ -28,10 +28,11 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from accounts.services import audit_record
+from core.cardnumbers import mask_card_numbers
 from detection import conf
-from detection.ml.thresholds import WITHOUT_THRESHOLDS
+from detection.ml.thresholds import WITHOUT_THRESHOLDS, normalise_thresholds
 from detection.models import Mode, ModelVersion
-from detection.serving import buckets
+from detection.serving import bands, buckets, justification
 
 logger = logging.getLogger(__name__)
 
@@ -252,8 +253,9 @@ def get_version(version=None) -> ModelVersion:
     return champion
 
 
-def promote_version(version, *, actor, note="") -> ModelVersion:
-    """Make `version` the champion; the previous champion is retired."""
+def promote_version(version, *, actor, note="", backtest=None) -> ModelVersion:
+    """Make `version` the champion; the previous champion is retired. The audit entry names the
+    backtest that justified it (`backtest`, or the latest of this version), or None."""
     version = _resolve(version)
     with transaction.atomic():
         locked = ModelVersion.objects.select_for_update().get(pk=version.pk)
@@ -267,20 +269,108 @@ def promote_version(version, *, actor, note="") -> ModelVersion:
             previous.save(update_fields=["status", "updated_at"])
         locked.status = ModelVersion.Status.CHAMPION
         locked.promoted_at = timezone.now()
+        # The champion decides alone: a trial of the new champion ends with its promotion.
+        locked.trial_mode, locked.rollout_percent = Mode.LIVE, None
         try:
-            locked.save(update_fields=["status", "promoted_at", "updated_at"])
+            locked.save(
+                update_fields=["status", "promoted_at", "trial_mode", "rollout_percent", "updated_at"]
+            )
         except IntegrityError:
             # Another process promoted at the same moment; the constraint kept one champion.
             raise RegistryError(_("Another promotion happened at the same time; try again.")) from None
+        justified, justified_note = justification.justification(
+            {"model": locked.version},
+            backtest=backtest,
+            since=justification.thresholds_last_changed(locked),
+        )
         audit_record(
             actor=actor,
             action="model_version.promote",
             target=locked,
             before={"champion": previous.version if previous else None},
-            after={"champion": locked.version},
-            note=note,
+            after={"champion": locked.version} | justified,
+            note=" ".join(str(part) for part in (note, justified_note) if part),
         )
     return locked
+
+
+TRIAL_FIELDS = ("trial_mode", "rollout_percent")
+
+
+@transaction.atomic
+def version_update(*, version: ModelVersion, fields: dict, actor) -> ModelVersion:
+    """`version` with `fields` (notes, trial_mode, rollout_percent) changed and validated (one
+    challenger on trial, never the champion). A change of its trial is audited; one that lets it
+    decide for more cards (a rollout begun or widened) names the backtest that justified it."""
+    unknown = set(fields) - {"notes", *TRIAL_FIELDS}
+    if unknown:
+        raise ValueError(f"Only the notes and the trial of a version change, not {sorted(unknown)}.")
+    stored = ModelVersion.objects.select_for_update().get(pk=version.pk)
+    before = {name: getattr(stored, name) for name in TRIAL_FIELDS}
+    for name, value in fields.items():
+        setattr(version, name, value)
+    version.notes = mask_card_numbers(version.notes)  # free text: a card number is masked, never stored
+    version.full_clean(
+        exclude=[f.name for f in ModelVersion._meta.fields if f.name not in ("notes", *TRIAL_FIELDS)]
+    )
+    version.save(update_fields=["notes", *TRIAL_FIELDS, "updated_at"])
+    after = {name: getattr(version, name) for name in TRIAL_FIELDS}
+    if after != before:
+        widened = after["trial_mode"] == Mode.ROLLOUT and (
+            before["trial_mode"] != Mode.ROLLOUT
+            or (after["rollout_percent"] or 0) > (before["rollout_percent"] or 0)
+        )
+        justified, note = (
+            justification.justification(
+                {"model": version.version}, since=justification.thresholds_last_changed(version)
+            )
+            if widened
+            else ({}, "")
+        )
+        audit_record(
+            actor=actor,
+            action="model_version.trial",
+            target=version,
+            before=before,
+            after=after | justified,
+            note=note,
+        )
+    return version
+
+
+def version_shadow(*, version: ModelVersion, actor) -> ModelVersion:
+    """Put a challenger in shadow: scored and recorded beside every decision, deciding none."""
+    return version_update(
+        version=version, fields={"trial_mode": Mode.SHADOW, "rollout_percent": None}, actor=actor
+    )
+
+
+@transaction.atomic
+def thresholds_set(*, version, bands_changed: dict, actor, backtest=None) -> ModelVersion:
+    """The decision bands of `version` moved ({"review": t, "block": t}, either or both), validated
+    as a backtest's candidate bands are; audited with before and after and the backtest that
+    justified them. Every process picks them up with the version's next check (its `updated_at`
+    changes), this one at once."""
+    version = ModelVersion.objects.select_for_update().get(pk=_resolve(version).pk)
+    before = normalise_thresholds(version.thresholds or WITHOUT_THRESHOLDS)
+    merged = bands.merged_thresholds(before, bands_changed)
+    justified, note = justification.justification(
+        {"bands": merged},
+        backtest=backtest,
+        before={"model": version.version, "thresholds": before},
+        since=justification.thresholds_last_changed(version),
+    )
+    version.thresholds = {**(version.thresholds or {}), **merged}
+    version.save(update_fields=["thresholds", "updated_at"])
+    audit_record(
+        actor=actor,
+        action=justification.THRESHOLDS_CHANGED,
+        target=version,
+        before=before,
+        after=merged | justified,
+        note=note,
+    )
+    return version
 
 
 def rollback(*, actor, note="") -> ModelVersion:
@@ -533,6 +623,10 @@ class _ChampionCache:
         if cached is None:
             cached = LoadedModel(version=version, pipeline=load_model(version))
             self._by_version = {key: cached}  # keep one: batch jobs rarely alternate versions
+        elif cached.version.updated_at != version.updated_at:
+            # The same artifact, its row changed (its bands moved): the thresholds come from the row.
+            cached = LoadedModel(version=version, pipeline=cached.pipeline)
+            self._by_version = {key: cached}
         return cached
 
 

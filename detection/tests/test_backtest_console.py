@@ -282,7 +282,7 @@ def test_applying_an_edit_records_before_and_after_and_refuses_a_stale_one(model
     assert "backtest it again" in refused.content.decode()
     rule.refresh_from_db()
     assert str(rule.amount) == "300.00"
-    # Only a rule's change is enabled from a report.
+    # A change of another kind is applied from its report too, under its own label.
     bands = _finished_run({"bands": {"block": 0.5}})
     page = client.get(reverse("admin:detection_backtestrun_change", args=[bands.pk])).content.decode()
-    assert 'data-testid="backtest-apply"' not in page
+    assert 'data-testid="backtest-apply"' in page and "Use these thresholds" in page
