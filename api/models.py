@@ -132,8 +132,10 @@ class WebhookSubscription(models.Model):
     """Where events are sent, and which ones. `integrator` says whose cards' events it receives:
     an integrator's own cards (Card.issuer), or, when empty, the bank's own cards (a subscription
     staff make in the console). The signing secret is not stored: it is derived from
-    `secret_salt` and WEBHOOKS_SECRET_KEY (api/webhooks/secrets.py), so the table alone does not
-    give it away, yet it can be derived again to sign every delivery."""
+    `secret_salt` and WEBHOOKS_SECRET_KEY (api/webhooks/signing.py), so the table alone does not
+    give it away, yet it can be derived again to sign every delivery. After a rotation the
+    previous salt signs too, until `previous_secret_expires_at`, so receivers switch without
+    refusing a delivery."""
 
     public_id = models.UUIDField(_("id"), unique=True, default=uuid.uuid4, editable=False)
     integrator = models.ForeignKey(
@@ -150,6 +152,12 @@ class WebhookSubscription(models.Model):
     description = models.CharField(_("description"), max_length=100, blank=True)
     is_active = models.BooleanField(_("active"), default=True)
     secret_salt = models.CharField(_("secret salt"), max_length=64, editable=False)
+    previous_secret_salt = models.CharField(
+        _("previous secret salt"), max_length=64, blank=True, editable=False
+    )
+    previous_secret_expires_at = models.DateTimeField(
+        _("previous secret valid until"), null=True, blank=True, editable=False
+    )
     created_by = models.ForeignKey(
         "accounts.User",
         verbose_name=_("created by"),
@@ -168,6 +176,16 @@ class WebhookSubscription(models.Model):
 
     def __str__(self):
         return self.url
+
+    def previous_salt_at(self, moment):
+        """The salt of the secret rotated away, while it still signs at `moment`; else None."""
+        if (
+            self.previous_secret_salt
+            and self.previous_secret_expires_at
+            and moment < self.previous_secret_expires_at
+        ):
+            return self.previous_secret_salt
+        return None
 
 
 class WebhookEvent(models.Model):

@@ -1,8 +1,11 @@
 """The endpoints of webhooks, for integrators: their own subscriptions, a test event, recent
 deliveries with their attempts. Someone else's subscription is 404."""
 
+from datetime import datetime
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
@@ -23,6 +26,15 @@ class SubscriptionOutputSerializer(serializers.Serializer):
     description = serializers.CharField(allow_blank=True)
     is_active = serializers.BooleanField()
     created_at = serializers.DateTimeField()
+    rotation_ends_at = serializers.SerializerMethodField(
+        help_text="After a rotation: until when deliveries are signed with the previous secret too "
+        "(null when only the current secret signs)."
+    )
+
+    def get_rotation_ends_at(self, subscription) -> datetime | None:
+        if subscription.previous_salt_at(timezone.now()) is None:
+            return None
+        return serializers.DateTimeField().to_representation(subscription.previous_secret_expires_at)
 
 
 class SubscriptionCreatedSerializer(SubscriptionOutputSerializer):
@@ -153,6 +165,30 @@ class SubscriptionPingView(APIView):
     def post(self, request, id):
         event = services.subscription_ping(subscription=_own(request, id))
         return Response({"event_id": event.public_id}, status=status.HTTP_202_ACCEPTED)
+
+
+class SubscriptionRotateSecretView(APIView):
+    permission_classes = [IsIntegrator]
+    throttle_scope = "submit"
+
+    @extend_schema(
+        operation_id="webhooks_rotate_secret",
+        summary="Rotate the signing secret",
+        description="Returns a new signing secret once, in `secret`. Until `rotation_ends_at` "
+        "(WEBHOOKS_SECRET_GRACE_SECONDS, 24 hours by default) every delivery carries two signatures "
+        "in `webhook-signature`, with the new secret and the previous one, so your receiver verifies "
+        "with either while you switch; then with the new one only. Rotating again during that "
+        "time drops the oldest secret at once. Not idempotent by key: the answer carries the "
+        "secret, which is never stored.",
+        request=None,
+        responses={200: SubscriptionCreatedSerializer, **errors(404, *AUTH_ERRORS)},
+        tags=["webhooks"],
+    )
+    def post(self, request, id):
+        subscription, secret = services.subscription_rotate_secret(
+            subscription=_own(request, id), actor=request.user
+        )
+        return Response({**SubscriptionOutputSerializer(subscription).data, "secret": secret})
 
 
 class DeliveryListView(generics.ListAPIView):

@@ -1,7 +1,8 @@
-"""Writes of webhooks: subscriptions made, removed, switched on and off; events emitted; a
-delivery retried now."""
+"""Writes of webhooks: subscriptions made, removed, switched on and off, their secrets rotated;
+events emitted; a delivery retried now."""
 
 import secrets
+from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -10,7 +11,7 @@ from django.utils.translation import gettext as _
 
 from accounts.services import audit_record
 from api.models import WebhookDelivery, WebhookEvent, WebhookEventType, WebhookSubscription
-from api.webhooks import addresses, delivery, signing
+from api.webhooks import addresses, conf, delivery, signing
 from core.cardnumbers import mask_card_numbers
 
 # What a subscriber may ask for; `ping` is sent on request only.
@@ -55,6 +56,35 @@ def subscription_create(*, integrator, url, event_types, description="", actor=N
             action="webhook.create",
             target=subscription,
             after={"url": url, "event_types": event_types},
+        )
+    return subscription, signing.signing_secret(subscription.secret_salt)
+
+
+def subscription_rotate_secret(*, subscription, actor=None):
+    """A new signing secret for `subscription`, returned here and never again. Until the grace
+    period ends (WEBHOOKS_SECRET_GRACE_SECONDS) deliveries are signed with the secret it replaces
+    too, so the receiver can switch without refusing one; a secret rotated away earlier and still in
+    its grace stops at once (two signatures at most). Returns (subscription, secret)."""
+    with transaction.atomic():
+        # Locked: two rotations at once must not both keep the same salt as "previous".
+        subscription = WebhookSubscription.objects.select_for_update().get(pk=subscription.pk)
+        now = timezone.now()
+        grace = conf.secret_grace_seconds()
+        had_previous = subscription.previous_salt_at(now) is not None
+        subscription.previous_secret_salt = subscription.secret_salt if grace else ""
+        subscription.previous_secret_expires_at = now + timedelta(seconds=grace) if grace else None
+        subscription.secret_salt = signing.new_salt()
+        subscription.save(update_fields=["secret_salt", "previous_secret_salt", "previous_secret_expires_at"])
+        audit_record(  # when, by whom, and until when the old secret signs: never a secret nor a salt
+            actor=actor,
+            action="webhook.rotate_secret",
+            target=subscription,
+            after={
+                "rotation_ends_at": (
+                    subscription.previous_secret_expires_at.isoformat() if grace else None
+                ),
+                "dropped_an_older_secret": had_previous,
+            },
         )
     return subscription, signing.signing_secret(subscription.secret_salt)
 
