@@ -80,9 +80,7 @@ def subscription_rotate_secret(*, subscription, actor=None):
             action="webhook.rotate_secret",
             target=subscription,
             after={
-                "rotation_ends_at": (
-                    subscription.previous_secret_expires_at.isoformat() if grace else None
-                ),
+                "rotation_ends_at": (subscription.previous_secret_expires_at.isoformat() if grace else None),
                 "dropped_an_older_secret": had_previous,
             },
         )
