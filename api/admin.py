@@ -1,7 +1,6 @@
 from django import forms
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -185,11 +184,7 @@ class WebhookSubscriptionAdmin(admin.ModelAdmin):
             "subscription": subscription,
             "secret": secret,
             "rotated": True,
-            "previous_valid_until": (
-                subscription.previous_secret_expires_at
-                if subscription.previous_salt_at(timezone.now())
-                else None
-            ),
+            "previous_valid_until": subscription.rotation_ends_at,
         }
         return TemplateResponse(request, "admin/api/webhook_secret.html", context)
 

@@ -6,6 +6,7 @@ its own; each keeps its table name (`db_table`), so moving them touched no data.
 import uuid
 
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -176,6 +177,11 @@ class WebhookSubscription(models.Model):
 
     def __str__(self):
         return self.url
+
+    @property
+    def rotation_ends_at(self):
+        """Until when the previous secret signs too; None when only the current one does."""
+        return self.previous_secret_expires_at if self.previous_salt_at(timezone.now()) else None
 
     def previous_salt_at(self, moment):
         """The salt of the secret rotated away, while it still signs at `moment`; else None."""

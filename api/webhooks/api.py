@@ -1,11 +1,8 @@
 """The endpoints of webhooks, for integrators: their own subscriptions, a test event, recent
 deliveries with their attempts. Someone else's subscription is 404."""
 
-from datetime import datetime
-
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
@@ -26,15 +23,11 @@ class SubscriptionOutputSerializer(serializers.Serializer):
     description = serializers.CharField(allow_blank=True)
     is_active = serializers.BooleanField()
     created_at = serializers.DateTimeField()
-    rotation_ends_at = serializers.SerializerMethodField(
+    rotation_ends_at = serializers.DateTimeField(
+        allow_null=True,
         help_text="After a rotation: until when deliveries are signed with the previous secret too "
-        "(null when only the current secret signs)."
+        "(null when only the current secret signs).",
     )
-
-    def get_rotation_ends_at(self, subscription) -> datetime | None:
-        if subscription.previous_salt_at(timezone.now()) is None:
-            return None
-        return serializers.DateTimeField().to_representation(subscription.previous_secret_expires_at)
 
 
 class SubscriptionCreatedSerializer(SubscriptionOutputSerializer):
