@@ -10,8 +10,9 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
-from django.db import transaction
+from django.db import connection, transaction
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 from standardwebhooks import Webhook, WebhookVerificationError
@@ -735,3 +736,40 @@ def test_no_budget_when_the_limit_is_zero(settings, receiver, on_commit):
     for _ in range(8):
         services.subscription_ping(subscription=subscription)
     assert len(receiver.requests) == 8 and not ThrottleCount.objects.exists()
+
+
+# --- the decision's path ------------------------------------------------------------------------
+
+
+def _subscription_queries(captured):
+    return [q["sql"] for q in captured.captured_queries if "api_webhooksubscription" in q["sql"]]
+
+
+def test_a_decision_nobody_listens_to_asks_the_database_once_in_a_while_not_each_time(db):
+    integrator = users.integrator()
+    client = key_client(integrator)
+    services.subscription_create(
+        integrator=integrator, url="http://127.0.0.1:9/", event_types=["card.status_changed"]
+    )
+    _submit(client, amount="1.00")  # learns that nobody listens to this integrator's decisions
+    with CaptureQueriesContext(connection) as captured:
+        _submit(client, amount="2.00")
+        _submit(client, amount="3.00")
+    assert _subscription_queries(captured) == []
+    assert not WebhookEvent.objects.exists()
+
+
+def test_a_new_or_reactivated_subscription_hears_the_very_next_decision(receiver, on_commit):
+    integrator = users.integrator()
+    client = key_client(integrator)
+    _submit(client, amount="1.00")  # nobody listens yet, and this process remembers it
+    created = _subscribe(client, receiver.url, types=["transaction.decided"])
+    _submit(client, amount="2.00")
+    assert [json.loads(body)["data"]["amount"] for _, _, body in receiver.requests] == ["2.00"]
+
+    subscription = WebhookSubscription.objects.get(public_id=created["id"])
+    services.subscription_set_active(subscription=subscription, is_active=False, actor=None)
+    _submit(client, amount="3.00")
+    services.subscription_set_active(subscription=subscription, is_active=True, actor=None)
+    _submit(client, amount="4.00")
+    assert [json.loads(body)["data"]["amount"] for _, _, body in receiver.requests] == ["2.00", "4.00"]

@@ -271,14 +271,15 @@ def webhook_deliver(*, delivery_id, attempts):
     return delivery_attempt(delivery_id=delivery_id, attempts=attempts)
 
 
-def queue(deliveries):
-    """Queue an attempt of each delivery (id, attempts); reserve it for a lease first, so the sweep
-    leaves it to this task unless the task is lost."""
+def queue(deliveries, *, reserved=False):
+    """Queue an attempt of each delivery (id, attempts); reserve it for a lease first (unless the
+    caller did), so the sweep leaves it to this task unless the task is lost."""
     reserved_until = timezone.now() + timedelta(seconds=conf.lease_seconds())
     for delivery_id, attempts in deliveries:
-        WebhookDelivery.objects.filter(pk=delivery_id, status=_Status.PENDING, attempts=attempts).update(
-            next_attempt_at=reserved_until
-        )
+        if not reserved:
+            WebhookDelivery.objects.filter(pk=delivery_id, status=_Status.PENDING, attempts=attempts).update(
+                next_attempt_at=reserved_until
+            )
         try:
             webhook_deliver.enqueue(delivery_id=delivery_id, attempts=attempts)
         except Exception:  # the queue is down: the sweep queues it again once the lease lapses

@@ -3,6 +3,7 @@ events emitted; a delivery retried now."""
 
 import secrets
 from datetime import timedelta
+from itertools import chain
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -12,6 +13,7 @@ from django.utils.translation import gettext as _
 from accounts.services import audit_record
 from api.models import WebhookDelivery, WebhookEvent, WebhookEventType, WebhookSubscription
 from api.webhooks import addresses, conf, delivery, signing
+from core.cache import TTLCache
 from core.cardnumbers import mask_card_numbers
 
 # What a subscriber may ask for; `ping` is sent on request only.
@@ -120,14 +122,44 @@ def _new_event(type, integrator_id, data):
 
 
 def _fan_out(event, subscriptions):
-    reserved = timezone.now()
+    # Reserved for the task queued below from the start (the sweep leaves it to that task unless
+    # the task is lost), so queueing it writes nothing more to the delivery.
+    reserved = timezone.now() + timedelta(seconds=conf.lease_seconds())
     deliveries = WebhookDelivery.objects.bulk_create(
         [WebhookDelivery(event=event, subscription=s, next_attempt_at=reserved) for s in subscriptions]
     )
     pending = [(d.pk, 0) for d in deliveries]
     # Queued once committed: a worker must find the rows (and a rollback leaves nothing to send).
-    transaction.on_commit(lambda: delivery.queue(pending))
+    transaction.on_commit(lambda: delivery.queue(pending, reserved=True))
     return deliveries
+
+
+# Which event types anyone listens to, per owner of cards (None: the bank). Nearly every decision
+# concerns an owner with no subscription for it; remembering that saves a query inside the
+# payment's transaction, where the card is locked. A change of a subscription forgets it in this
+# process at once (and again on commit, so that no read in between brings the old state back);
+# other processes notice within LISTENING_CACHE_SECONDS.
+LISTENING_CACHE_SECONDS = 5
+_listening = TTLCache(ttl=LISTENING_CACHE_SECONDS, max_entries=10_000)
+
+
+def _listened_types(integrator_id) -> frozenset:
+    return _listening.get_or_load(
+        integrator_id,
+        lambda: frozenset(
+            chain.from_iterable(
+                WebhookSubscription.objects.filter(integrator_id=integrator_id, is_active=True).values_list(
+                    "event_types", flat=True
+                )
+            )
+        ),
+    )
+
+
+def forget_listeners(**kwargs):
+    """A subscription was saved or deleted (a signal receiver, connected in ApiConfig.ready)."""
+    _listening.clear()
+    transaction.on_commit(_listening.clear)
 
 
 def event_emit(*, type, integrator_id, data):
@@ -136,6 +168,8 @@ def event_emit(*, type, integrator_id, data):
     writer's database transaction: the event is stored, and its deliveries queued, only if that
     transaction commits. `data` may be a callable, called only when someone subscribed. Returns
     the event, or None when nobody listens."""
+    if type not in _listened_types(integrator_id):
+        return None
     subscriptions = [
         s
         for s in WebhookSubscription.objects.filter(integrator_id=integrator_id, is_active=True)
