@@ -3,6 +3,7 @@ services on commit, delivered to a real HTTP receiver on 127.0.0.1, signed, retr
 
 import json
 import logging
+import subprocess
 import time
 from datetime import datetime, timedelta
 
@@ -691,6 +692,40 @@ def test_a_receiver_that_drips_its_answer_is_cut_off_at_the_deadline(settings, o
         assert row.next_attempt_at > _later(delivery.RETRY_DELAYS[0] - 5)
     finally:
         server.close()
+
+
+def _self_signed(directory):
+    """A certificate for 127.0.0.1, made by the openssl command, and its key."""
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+def test_over_https_a_delivery_verifies_the_receiver_and_a_dripping_one_is_cut_off(
+    settings, monkeypatch, tmp_path, on_commit
+):
+    cert, key = _self_signed(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # trusted as a public CA's would be
+    settings.WEBHOOKS_TIMEOUT_SECONDS = 1
+    for drip_every, expected in ((0.0, ("succeeded", 200, "")), (0.25, ("pending", None, "timeout"))):
+        server = Receiver(drip_every=drip_every, tls=(cert, key))
+        try:
+            WebhookSubscription.objects.all().delete()
+            subscription, _secret = services.subscription_create(
+                integrator=None, url=server.url, event_types=["card.status_changed"]
+            )
+            started = time.monotonic()
+            services.subscription_ping(subscription=subscription)
+            row = WebhookDelivery.objects.get()
+            attempt = row.attempt_log.get()
+            assert (row.status, attempt.status_code, attempt.error) == expected
+            assert time.monotonic() - started < 4 and len(server.requests) == 1
+        finally:
+            server.close()
 
 
 # --- each endpoint's budget ---------------------------------------------------------------------

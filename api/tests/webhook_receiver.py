@@ -3,16 +3,18 @@ request and answers with the status codes it is given, in turn (the last one rep
 
 `hang_first` holds the first request that many seconds before answering (a worker killed while
 it waits); `drip_every` answers every request one byte at a time, that many seconds apart (a
-receiver that never lets a single read time out, yet never finishes)."""
+receiver that never lets a single read time out, yet never finishes); `tls` = (certificate file,
+key file) serves https instead of http."""
 
 import contextlib
+import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class Receiver:
-    def __init__(self, statuses=(200,), *, hang_first=0.0, drip_every=0.0):
+    def __init__(self, statuses=(200,), *, hang_first=0.0, drip_every=0.0, tls=None):
         self.statuses = list(statuses)
         self.hang_first = hang_first  # seconds the first request waits before its answer
         self.drip_every = drip_every
@@ -49,12 +51,17 @@ class Receiver:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.scheme = "https" if tls else "http"
+        if tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
     @property
     def url(self):
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        return f"{self.scheme}://127.0.0.1:{self.server.server_address[1]}/hook"
 
     def close(self):
         self.server.shutdown()
