@@ -86,7 +86,7 @@ class WebhookSubscriptionAdmin(admin.ModelAdmin):
     list_filter = ["is_active"]
     search_fields = ["url", "integrator__email", "description"]
     raw_id_fields = ["integrator"]
-    actions = ["activate", "deactivate"]
+    actions = ["activate", "deactivate", "rotate_secret"]
 
     @admin.display(description=_("event types"))
     def types(self, obj):
@@ -95,7 +95,16 @@ class WebhookSubscriptionAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return []
-        return ["public_id", "integrator", "url", "types", "description", "created_by", "created_at"]
+        return [
+            "public_id",
+            "integrator",
+            "url",
+            "types",
+            "description",
+            "previous_secret_expires_at",
+            "created_by",
+            "created_at",
+        ]
 
     def get_fields(self, request, obj=None):
         if obj is None:
@@ -107,6 +116,7 @@ class WebhookSubscriptionAdmin(admin.ModelAdmin):
             "types",
             "description",
             "is_active",
+            "previous_secret_expires_at",
             "created_by",
             "created_at",
         ]
@@ -154,6 +164,29 @@ class WebhookSubscriptionAdmin(admin.ModelAdmin):
     def deactivate(self, request, queryset):
         for subscription in queryset:
             services.subscription_set_active(subscription=subscription, is_active=False, actor=request.user)
+
+    @admin.action(description=_("Rotate the signing secret"), permissions=["change"])
+    def rotate_secret(self, request, queryset):
+        # One at a time: each new secret must reach its own receiver, and a page of several is
+        # one copy-and-paste away from a mix-up.
+        if queryset.count() != 1:
+            self.message_user(
+                request, _("Rotate the secret of one subscription at a time."), messages.WARNING
+            )
+            return None
+        subscription, secret = services.subscription_rotate_secret(
+            subscription=queryset.get(), actor=request.user
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Signing secret"),
+            "subscription": subscription,
+            "secret": secret,
+            "rotated": True,
+            "previous_valid_until": subscription.rotation_ends_at,
+        }
+        return TemplateResponse(request, "admin/api/webhook_secret.html", context)
 
 
 @admin.register(WebhookEvent)

@@ -14,7 +14,9 @@ class ApiConfig(AppConfig):
         from accounts.signals import users_changed_in_bulk
         from api import parsers, unavailable  # noqa: F401 - declare their settings (core.conf)
         from api.auth import forget_verified_keys
+        from api.models import WebhookSubscription
         from api.webhooks import conf as webhooks_conf  # noqa: F401 - declares its settings
+        from api.webhooks.services import forget_listeners
 
         # A key, a user or their roles changed: this process forgets every verified key at once
         # (other processes within KEY_CACHE_SECONDS).
@@ -30,3 +32,8 @@ class ApiConfig(AppConfig):
             forget_verified_keys, sender=user.groups.through, dispatch_uid="forget-keys-roles"
         )
         users_changed_in_bulk.connect(forget_verified_keys, dispatch_uid="forget-keys-bulk")
+        # Who listens to which events is remembered for a few seconds (api/webhooks/services.py).
+        post_save.connect(forget_listeners, sender=WebhookSubscription, dispatch_uid="webhook-listeners-save")
+        post_delete.connect(
+            forget_listeners, sender=WebhookSubscription, dispatch_uid="webhook-listeners-del"
+        )

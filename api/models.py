@@ -6,6 +6,7 @@ its own; each keeps its table name (`db_table`), so moving them touched no data.
 import uuid
 
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -132,8 +133,10 @@ class WebhookSubscription(models.Model):
     """Where events are sent, and which ones. `integrator` says whose cards' events it receives:
     an integrator's own cards (Card.issuer), or, when empty, the bank's own cards (a subscription
     staff make in the console). The signing secret is not stored: it is derived from
-    `secret_salt` and WEBHOOKS_SECRET_KEY (api/webhooks/secrets.py), so the table alone does not
-    give it away, yet it can be derived again to sign every delivery."""
+    `secret_salt` and WEBHOOKS_SECRET_KEY (api/webhooks/signing.py), so the table alone does not
+    give it away, yet it can be derived again to sign every delivery. After a rotation the
+    previous salt signs too, until `previous_secret_expires_at`, so receivers switch without
+    refusing a delivery."""
 
     public_id = models.UUIDField(_("id"), unique=True, default=uuid.uuid4, editable=False)
     integrator = models.ForeignKey(
@@ -150,6 +153,12 @@ class WebhookSubscription(models.Model):
     description = models.CharField(_("description"), max_length=100, blank=True)
     is_active = models.BooleanField(_("active"), default=True)
     secret_salt = models.CharField(_("secret salt"), max_length=64, editable=False)
+    previous_secret_salt = models.CharField(
+        _("previous secret salt"), max_length=64, blank=True, editable=False
+    )
+    previous_secret_expires_at = models.DateTimeField(
+        _("previous secret valid until"), null=True, blank=True, editable=False
+    )
     created_by = models.ForeignKey(
         "accounts.User",
         verbose_name=_("created by"),
@@ -168,6 +177,21 @@ class WebhookSubscription(models.Model):
 
     def __str__(self):
         return self.url
+
+    @property
+    def rotation_ends_at(self):
+        """Until when the previous secret signs too; None when only the current one does."""
+        return self.previous_secret_expires_at if self.previous_salt_at(timezone.now()) else None
+
+    def previous_salt_at(self, moment):
+        """The salt of the secret rotated away, while it still signs at `moment`; else None."""
+        if (
+            self.previous_secret_salt
+            and self.previous_secret_expires_at
+            and moment < self.previous_secret_expires_at
+        ):
+            return self.previous_secret_salt
+        return None
 
 
 class WebhookEvent(models.Model):

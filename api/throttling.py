@@ -229,3 +229,12 @@ class AuthFailureThrottle(SimpleRateThrottle):
 def forget_throttle_state():
     """The addresses this process saw blocked (core.cache.clear_all; the counts are TTLCaches)."""
     AuthFailureThrottle._blocked_until.clear()
+
+
+def rate_limit_wait(*, key: str, num_requests: int, duration: float) -> float | None:
+    """Count one event of `key` against `num_requests` per `duration` seconds (sliding, in the
+    store every process shares: Redis or the database). None when it is within the limit, and
+    counted; otherwise the seconds until it would be (not counted). Used outside requests, e.g.
+    by the webhook worker to spread one endpoint's deliveries."""
+    window = _SlidingWindow(key=key, num_requests=num_requests, duration=duration, now=time.time())
+    return None if window.allow() else max(window.wait_seconds or 0.0, 0.0)

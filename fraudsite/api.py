@@ -44,6 +44,11 @@ urlpatterns = [
     path("webhooks/<uuid:id>/", webhooks_api.SubscriptionDetailView.as_view(), name="webhook-detail"),
     path("webhooks/<uuid:id>/test/", webhooks_api.SubscriptionPingView.as_view(), name="webhook-test"),
     path(
+        "webhooks/<uuid:id>/rotate-secret/",
+        webhooks_api.SubscriptionRotateSecretView.as_view(),
+        name="webhook-rotate-secret",
+    ),
+    path(
         "webhooks/<uuid:id>/deliveries/", webhooks_api.DeliveryListView.as_view(), name="webhook-deliveries"
     ),
 ]

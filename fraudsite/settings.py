@@ -244,8 +244,15 @@ for _name in (
         globals()[_name] = env.str(_name)
 MEDIA_URL = "media/"
 # Webhooks (api/webhooks/conf.py): the key signing secrets are derived from (default SECRET_KEY),
-# the request timeout, and loopback URLs for development.
-for _name in ("WEBHOOKS_SECRET_KEY", "WEBHOOKS_TIMEOUT_SECONDS", "WEBHOOKS_ALLOW_LOOPBACK"):
+# an attempt's deadline, loopback URLs for development, how long a rotated secret still signs, and
+# each endpoint's budget of attempts per minute.
+for _name in (
+    "WEBHOOKS_SECRET_KEY",
+    "WEBHOOKS_TIMEOUT_SECONDS",
+    "WEBHOOKS_ALLOW_LOOPBACK",
+    "WEBHOOKS_SECRET_GRACE_SECONDS",
+    "WEBHOOKS_MAX_PER_MINUTE",
+):
     if _name in env:
         globals()[_name] = env.str(_name)
 

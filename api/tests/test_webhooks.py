@@ -3,21 +3,31 @@ services on commit, delivered to a real HTTP receiver on 127.0.0.1, signed, retr
 
 import json
 import logging
-from datetime import timedelta
+import subprocess
+import time
+from datetime import datetime, timedelta
 
 import pytest
-from django.db import transaction
+from django.contrib.auth.models import Permission
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+from django.db import connection, transaction
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from rest_framework.test import APIClient
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from accounts.models import AuditEntry
+from accounts.services import user_set_roles
 from accounts.tests import factories as users
 from accounts.tests.api_clients import error_of, key_client, session_client
-from api.models import IdempotencyRecord, WebhookDelivery, WebhookEvent, WebhookSubscription
+from api.models import IdempotencyRecord, ThrottleCount, WebhookDelivery, WebhookEvent, WebhookSubscription
 from api.tests.webhook_receiver import Receiver
 from api.webhooks import delivery, services
+from core.cache import clear_all
 from core.cardnumbers import contains_card_number
+from core.conf import check_declared_settings
 from transactions import services as tx_services
 from transactions.tests.factories import CardFactory, MerchantFactory, TransactionFactory, integrator_card
 
@@ -454,3 +464,347 @@ def test_the_console_lists_subscriptions_events_and_deliveries(receiver, on_comm
         {"action": "deactivate", "_selected_action": [row.subscription_id]},
     )
     assert response.status_code == 302 and not WebhookSubscription.objects.get().is_active
+
+
+# --- secret rotation ----------------------------------------------------------------------------
+
+
+def _signatures(headers):
+    return headers["webhook-signature"].split(" ")
+
+
+def _ping_and_take(client, subscription_id, receiver):
+    assert client.post(f"/api/v1/webhooks/{subscription_id}/test/").status_code == 202
+    _path, headers, body = receiver.requests[-1]
+    return headers, body
+
+
+def test_a_rotated_secret_signs_beside_the_old_one_during_the_grace_then_alone(receiver, on_commit):
+    integrator = users.integrator()
+    client = key_client(integrator)
+    created = _subscribe(client, receiver.url)
+    old = created["secret"]
+    assert created["rotation_ends_at"] is None
+
+    response = client.post(f"/api/v1/webhooks/{created['id']}/rotate-secret/")
+    assert response.status_code == 200, response.content
+    rotated = response.json()
+    new = rotated["secret"]
+    assert new.startswith("whsec_") and new != old and rotated["id"] == created["id"]
+    until = datetime.fromisoformat(rotated["rotation_ends_at"])
+    assert _later(24 * 3600 - 60) < until <= _later(24 * 3600)
+
+    headers, body = _ping_and_take(client, created["id"], receiver)
+    assert len(_signatures(headers)) == 2 and all(s.startswith("v1,") for s in _signatures(headers))
+    # Both a receiver still on the old secret and one already on the new accept it, with the
+    # reference library, from the one header.
+    assert Webhook(old).verify(body, headers)["type"] == "ping"
+    assert Webhook(new).verify(body, headers)["type"] == "ping"
+
+    listed = client.get("/api/v1/webhooks/").content.decode()
+    assert new not in listed and old not in listed and rotated["rotation_ends_at"] in listed
+    entry = AuditEntry.objects.get(action="webhook.rotate_secret")
+    assert entry.actor == integrator and entry.after["rotation_ends_at"]
+    salts = WebhookSubscription.objects.values_list("secret_salt", "previous_secret_salt").get()
+    trail = json.dumps(list(AuditEntry.objects.values_list("before", "after", "note")))
+    assert all(secret not in trail for secret in (old, new, *salts))
+
+    # The grace is over: the new secret alone signs; the old one no longer verifies anything.
+    WebhookSubscription.objects.update(previous_secret_expires_at=_later(-1))
+    headers, body = _ping_and_take(client, created["id"], receiver)
+    assert len(_signatures(headers)) == 1
+    assert Webhook(new).verify(body, headers)["type"] == "ping"
+    with pytest.raises(WebhookVerificationError):
+        Webhook(old).verify(body, headers)
+    assert client.get("/api/v1/webhooks/").json()["results"][0]["rotation_ends_at"] is None
+
+
+def test_rotating_again_during_the_grace_drops_the_oldest_secret(receiver, on_commit):
+    client = key_client(users.integrator())
+    created = _subscribe(client, receiver.url)
+    first = created["secret"]
+    second = client.post(f"/api/v1/webhooks/{created['id']}/rotate-secret/").json()["secret"]
+    third = client.post(f"/api/v1/webhooks/{created['id']}/rotate-secret/").json()["secret"]
+    assert len({first, second, third}) == 3
+
+    headers, body = _ping_and_take(client, created["id"], receiver)
+    assert len(_signatures(headers)) == 2
+    assert Webhook(third).verify(body, headers) and Webhook(second).verify(body, headers)
+    with pytest.raises(WebhookVerificationError):
+        Webhook(first).verify(body, headers)
+    assert AuditEntry.objects.get(action="webhook.rotate_secret", after__dropped_an_older_secret=True)
+
+
+def test_without_a_grace_the_old_secret_stops_at_once(settings, receiver, on_commit):
+    settings.WEBHOOKS_SECRET_GRACE_SECONDS = 0
+    client = key_client(users.integrator())
+    created = _subscribe(client, receiver.url)
+    rotated = client.post(f"/api/v1/webhooks/{created['id']}/rotate-secret/").json()
+    assert rotated["rotation_ends_at"] is None
+    headers, body = _ping_and_take(client, created["id"], receiver)
+    assert len(_signatures(headers)) == 1 and Webhook(rotated["secret"]).verify(body, headers)
+    with pytest.raises(WebhookVerificationError):
+        Webhook(created["secret"]).verify(body, headers)
+
+
+def test_a_retry_after_a_rotation_is_signed_with_both_secrets(on_commit):
+    """A delivery that failed before the rotation is signed again, at its retry, as of then."""
+    server = Receiver(statuses=[500, 200])
+    try:
+        subscription, old = services.subscription_create(
+            integrator=None, url=server.url, event_types=["card.status_changed"]
+        )
+        tx_services.card_set_status(card=CardFactory(), status="frozen", actor=None)
+        _subscription, new = services.subscription_rotate_secret(subscription=subscription, actor=None)
+        assert delivery.webhook_deliveries_sweep(now=_later(delivery.RETRY_DELAYS[0] + 1)) == 1
+        (_, first, first_body), (_, retried, body) = server.requests
+        assert len(_signatures(first)) == 1 and Webhook(old).verify(first_body, first)
+        assert Webhook(old).verify(body, retried) and Webhook(new).verify(body, retried)
+    finally:
+        server.close()
+
+
+JUNK_IDS = ["%C2%B9", "1;DROP", "a" * 400, "..%2F", "00000000-0000-0000-0000-000000000000"]
+
+
+def test_nobody_rotates_a_secret_that_is_not_theirs(db, receiver):
+    owner, stranger = users.integrator(), users.integrator()
+    owner_client = key_client(owner)
+    created = _subscribe(owner_client, receiver.url)
+    salt = WebhookSubscription.objects.get().secret_salt
+    path = f"/api/v1/webhooks/{created['id']}/rotate-secret/"
+
+    response = key_client(stranger).post(path)
+    assert response.status_code == 404 and error_of(response)["code"] == "not_found"
+    for junk in JUNK_IDS:
+        response = owner_client.post(f"/api/v1/webhooks/{junk}/rotate-secret/")
+        assert response.status_code == 404, junk
+        assert error_of(response)["code"] == "not_found"
+    nul = owner_client.post("/api/v1/webhooks/%00/rotate-secret/")  # refused before routing
+    assert nul.status_code == 400 and error_of(nul)["code"]
+    assert session_client(users.customer()).post(path).status_code == 403
+    assert session_client(users.analyst()).post(path).status_code == 403
+    assert APIClient().post(path).status_code == 401
+    # A key whose owner is no longer an integrator rotates nothing either.
+    tx_key = key_client(owner)
+    user_set_roles(user=owner, roles=[])
+    assert tx_key.post(path).status_code == 403
+    assert owner_client.post(path).status_code == 403
+    subscription = WebhookSubscription.objects.get()
+    assert subscription.secret_salt == salt and not subscription.previous_secret_salt
+    assert not AuditEntry.objects.filter(action="webhook.rotate_secret").exists()
+
+
+def test_the_console_rotates_one_secret_and_shows_it_once(receiver, on_commit):
+    client = _console()
+    subscription, old = services.subscription_create(
+        integrator=None, url=receiver.url, event_types=["card.status_changed"]
+    )
+    other, _other_secret = services.subscription_create(
+        integrator=None, url=receiver.url, event_types=["card.status_changed"]
+    )
+    changelist = "/admin/api/webhooksubscription/"
+    response = client.post(
+        changelist, {"action": "rotate_secret", "_selected_action": [subscription.pk, other.pk]}
+    )
+    assert response.status_code == 302  # one at a time: nothing rotated
+    assert not WebhookSubscription.objects.exclude(previous_secret_salt="").exists()
+
+    response = client.post(changelist, {"action": "rotate_secret", "_selected_action": [subscription.pk]})
+    assert response.status_code == 200
+    page = response.content.decode()
+    new = page.split('<code class="webhook-secret">')[1].split("<")[0]
+    assert new.startswith("whsec_") and new != old and "previous secret too" in page
+    assert new not in client.get(f"/admin/api/webhooksubscription/{subscription.pk}/change/").content.decode()
+    services.subscription_ping(subscription=subscription)
+    _, headers, body = receiver.requests[-1]
+    assert Webhook(old).verify(body, headers) and Webhook(new).verify(body, headers)
+    entry = AuditEntry.objects.get(action="webhook.rotate_secret")
+    assert entry.actor.is_superuser and entry.target_id == str(subscription.pk)
+
+
+def test_staff_without_the_change_permission_cannot_rotate(db, receiver):
+    subscription, _secret = services.subscription_create(
+        integrator=None, url=receiver.url, event_types=["card.status_changed"]
+    )
+    viewer = users.UserFactory(is_staff=True, roles=[])
+    viewer.user_permissions.add(Permission.objects.get(codename="view_webhooksubscription"))
+    client = Client()
+    client.force_login(viewer)
+    response = client.post(
+        "/admin/api/webhooksubscription/", {"action": "rotate_secret", "_selected_action": [subscription.pk]}
+    )
+    assert response.status_code in (302, 403)
+    subscription.refresh_from_db()
+    assert not subscription.previous_secret_salt
+    assert not AuditEntry.objects.filter(action="webhook.rotate_secret").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("WEBHOOKS_SECRET_GRACE_SECONDS", -1, "at least 0"),
+        ("WEBHOOKS_SECRET_GRACE_SECONDS", 8 * 24 * 3600, "at most"),
+        ("WEBHOOKS_SECRET_GRACE_SECONDS", "a day", "cannot be read"),
+        ("WEBHOOKS_MAX_PER_MINUTE", -5, "at least 0"),
+        ("WEBHOOKS_MAX_PER_MINUTE", "many", "cannot be read"),
+    ],
+)
+def test_a_wrong_webhook_setting_stops_the_startup(db, settings, name, value, says):
+    setattr(settings, name, value)
+    (error,) = check_declared_settings()
+    assert error.id == "core.E001" and name in error.msg and says in error.msg
+    with pytest.raises(SystemCheckError, match=name):
+        call_command("check")
+
+
+def test_a_lease_no_longer_than_an_attempt_stops_the_startup(db, settings):
+    settings.WEBHOOKS_TIMEOUT_SECONDS, settings.WEBHOOKS_LEASE_SECONDS = 10, 10
+    with pytest.raises(SystemCheckError, match=r"api\.E001"):
+        call_command("check")
+    settings.WEBHOOKS_LEASE_SECONDS = 11
+    call_command("check")
+
+
+# --- the attempt's deadline ---------------------------------------------------------------------
+
+
+def test_a_receiver_that_drips_its_answer_is_cut_off_at_the_deadline(settings, on_commit):
+    """Each byte comes well within a read's timeout; the whole answer would take 12 seconds."""
+    settings.WEBHOOKS_TIMEOUT_SECONDS = 1
+    server = Receiver(drip_every=0.25)
+    try:
+        subscription, _secret = services.subscription_create(
+            integrator=None, url=server.url, event_types=["card.status_changed"]
+        )
+        started = time.monotonic()
+        services.subscription_ping(subscription=subscription)
+        elapsed = time.monotonic() - started
+        row = WebhookDelivery.objects.get()
+        attempt = row.attempt_log.get()
+        assert (row.status, row.attempts, attempt.error, attempt.status_code) == (
+            "pending",
+            1,
+            "timeout",
+            None,
+        )
+        assert 900 <= attempt.duration_ms < 2500 and elapsed < 4
+        assert row.next_attempt_at > _later(delivery.RETRY_DELAYS[0] - 5)
+    finally:
+        server.close()
+
+
+def _self_signed(directory):
+    """A certificate for 127.0.0.1, made by the openssl command, and its key."""
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+def test_over_https_a_delivery_verifies_the_receiver_and_a_dripping_one_is_cut_off(
+    settings, monkeypatch, tmp_path, on_commit
+):
+    cert, key = _self_signed(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # trusted as a public CA's would be
+    settings.WEBHOOKS_TIMEOUT_SECONDS = 1
+    for drip_every, expected in ((0.0, ("succeeded", 200, "")), (0.25, ("pending", None, "timeout"))):
+        server = Receiver(drip_every=drip_every, tls=(cert, key))
+        try:
+            WebhookSubscription.objects.all().delete()
+            subscription, _secret = services.subscription_create(
+                integrator=None, url=server.url, event_types=["card.status_changed"]
+            )
+            started = time.monotonic()
+            services.subscription_ping(subscription=subscription)
+            row = WebhookDelivery.objects.get()
+            attempt = row.attempt_log.get()
+            assert (row.status, attempt.status_code, attempt.error) == expected
+            assert time.monotonic() - started < 4 and len(server.requests) == 1
+        finally:
+            server.close()
+
+
+# --- each endpoint's budget ---------------------------------------------------------------------
+
+
+def test_a_burst_to_one_endpoint_is_spread_out_not_failed_nor_dropped(
+    settings, receiver, other_receiver, on_commit
+):
+    settings.WEBHOOKS_MAX_PER_MINUTE = 3
+    busy, _secret = services.subscription_create(
+        integrator=None, url=receiver.url, event_types=["card.status_changed"]
+    )
+    quiet, _secret = services.subscription_create(
+        integrator=None, url=other_receiver.url, event_types=["card.status_changed"]
+    )
+    for _ in range(5):
+        services.subscription_ping(subscription=busy)
+    services.subscription_ping(subscription=quiet)
+
+    assert len(receiver.requests) == 3 and len(other_receiver.requests) == 1  # its own budget
+    waiting = WebhookDelivery.objects.filter(subscription=busy, status="pending")
+    assert waiting.count() == 2
+    for row in waiting:  # not an attempt, not a failure: waiting for room
+        assert row.attempts == 0 and not row.attempt_log.exists() and row.lease_expires_at is None
+        assert _later(0) < row.next_attempt_at <= _later(61)
+    assert delivery.webhook_deliveries_sweep(now=_later(61)) == 2  # due, but the budget is spent
+    assert len(receiver.requests) == 3 and waiting.count() == 2
+
+    # A minute later the counts have slid out of the window.
+    ThrottleCount.objects.all().delete()
+    clear_all()
+    assert delivery.webhook_deliveries_sweep(now=_later(61)) == 2
+    assert len(receiver.requests) == 5
+    assert WebhookDelivery.objects.filter(status="succeeded").count() == 6
+    assert {row.attempts for row in WebhookDelivery.objects.all()} == {1}
+
+
+def test_no_budget_when_the_limit_is_zero(settings, receiver, on_commit):
+    settings.WEBHOOKS_MAX_PER_MINUTE = 0
+    subscription, _secret = services.subscription_create(
+        integrator=None, url=receiver.url, event_types=["card.status_changed"]
+    )
+    for _ in range(8):
+        services.subscription_ping(subscription=subscription)
+    assert len(receiver.requests) == 8 and not ThrottleCount.objects.exists()
+
+
+# --- the decision's path ------------------------------------------------------------------------
+
+
+def _subscription_queries(captured):
+    return [q["sql"] for q in captured.captured_queries if "api_webhooksubscription" in q["sql"]]
+
+
+def test_a_decision_nobody_listens_to_asks_the_database_once_in_a_while_not_each_time(db):
+    integrator = users.integrator()
+    client = key_client(integrator)
+    services.subscription_create(
+        integrator=integrator, url="http://127.0.0.1:9/", event_types=["card.status_changed"]
+    )
+    _submit(client, amount="1.00")  # learns that nobody listens to this integrator's decisions
+    with CaptureQueriesContext(connection) as captured:
+        _submit(client, amount="2.00")
+        _submit(client, amount="3.00")
+    assert _subscription_queries(captured) == []
+    assert not WebhookEvent.objects.exists()
+
+
+def test_a_new_or_reactivated_subscription_hears_the_very_next_decision(receiver, on_commit):
+    integrator = users.integrator()
+    client = key_client(integrator)
+    _submit(client, amount="1.00")  # nobody listens yet, and this process remembers it
+    created = _subscribe(client, receiver.url, types=["transaction.decided"])
+    _submit(client, amount="2.00")
+    assert [json.loads(body)["data"]["amount"] for _, _, body in receiver.requests] == ["2.00"]
+
+    subscription = WebhookSubscription.objects.get(public_id=created["id"])
+    services.subscription_set_active(subscription=subscription, is_active=False, actor=None)
+    _submit(client, amount="3.00")
+    services.subscription_set_active(subscription=subscription, is_active=True, actor=None)
+    _submit(client, amount="4.00")
+    assert [json.loads(body)["data"]["amount"] for _, _, body in receiver.requests] == ["2.00", "4.00"]

@@ -23,6 +23,11 @@ class SubscriptionOutputSerializer(serializers.Serializer):
     description = serializers.CharField(allow_blank=True)
     is_active = serializers.BooleanField()
     created_at = serializers.DateTimeField()
+    rotation_ends_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="After a rotation: until when deliveries are signed with the previous secret too "
+        "(null when only the current secret signs).",
+    )
 
 
 class SubscriptionCreatedSerializer(SubscriptionOutputSerializer):
@@ -153,6 +158,30 @@ class SubscriptionPingView(APIView):
     def post(self, request, id):
         event = services.subscription_ping(subscription=_own(request, id))
         return Response({"event_id": event.public_id}, status=status.HTTP_202_ACCEPTED)
+
+
+class SubscriptionRotateSecretView(APIView):
+    permission_classes = [IsIntegrator]
+    throttle_scope = "submit"
+
+    @extend_schema(
+        operation_id="webhooks_rotate_secret",
+        summary="Rotate the signing secret",
+        description="Returns a new signing secret once, in `secret`. Until `rotation_ends_at` "
+        "(WEBHOOKS_SECRET_GRACE_SECONDS, 24 hours by default) every delivery carries two signatures "
+        "in `webhook-signature`, with the new secret and the previous one, so your receiver verifies "
+        "with either while you switch; then with the new one only. Rotating again during that "
+        "time drops the oldest secret at once. Not idempotent by key: the answer carries the "
+        "secret, which is never stored.",
+        request=None,
+        responses={200: SubscriptionCreatedSerializer, **errors(404, *AUTH_ERRORS)},
+        tags=["webhooks"],
+    )
+    def post(self, request, id):
+        subscription, secret = services.subscription_rotate_secret(
+            subscription=_own(request, id), actor=request.user
+        )
+        return Response({**SubscriptionOutputSerializer(subscription).data, "secret": secret})
 
 
 class DeliveryListView(generics.ListAPIView):
