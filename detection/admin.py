@@ -485,6 +485,13 @@ class RuleAdmin(ShadowButtonMixin, admin.ModelAdmin):
             obj.pk, obj.created_at, obj.updated_at = rule.pk, rule.created_at, rule.updated_at
         warn_if_untested(request, obj, since=saving)
 
+    def delete_model(self, request, obj):
+        services.rule_delete(rule=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for rule in queryset:
+            services.rule_delete(rule=rule, actor=request.user)
+
     def shadow(self, obj, *, actor):
         services.rule_shadow(rule=obj, actor=actor)
 

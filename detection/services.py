@@ -195,6 +195,33 @@ def rule_update(*, actor, rule: Rule, fields: dict, backtest=None) -> Rule:
     return rule
 
 
+@transaction.atomic
+def rule_delete(*, rule: Rule, actor) -> None:
+    """Delete a rule, audited. Taking out a rule that decided changes decisions as much as adding
+    one, so its audit entry names the backtest of taking it out ({"rule": {"id", "active":
+    false}}), or None; a rule that decided nothing (inactive, in shadow) names none."""
+    stored = Rule.objects.select_for_update().filter(pk=rule.pk).first()
+    if stored is None:
+        return
+    before = _audit_state(stored, RULE_FIELDS)
+    justified, note = (
+        justification.justification(
+            {"rule": before | {"id": stored.pk, "active": False}}, before=before, since=stored.updated_at
+        )
+        if stored.active and stored.mode != Mode.SHADOW
+        else ({}, "")
+    )
+    audit_record(
+        actor=actor,
+        action="rule.delete",
+        target=stored,
+        before=before,
+        after={"deleted": True} | justified,
+        note=note,
+    )
+    stored.delete()
+
+
 def rule_shadow(*, rule: Rule, actor) -> Rule:
     """Put a rule in shadow: it runs on every payment and is recorded, deciding none."""
     return rule_update(

@@ -481,3 +481,34 @@ def test_a_rule_backtested_in_shadow_is_applied_once_and_named(model_manager):
     assert AuditEntry.objects.get(action="rule.create").after["backtest"] == run.pk
     again = _client(model_manager).post(apply, follow=True)
     assert "applied already" in again.content.decode() and Rule.objects.count() == 1
+
+
+def test_a_rule_deleted_in_the_admin_names_the_backtest_of_taking_it_out(model_manager):
+    client = _client(model_manager)
+    blocking = services.rule_create(actor=None, name="Big", kind="amount_above", action="block", amount=700)
+    untested = services.rule_create(actor=None, name="Other", kind="amount_above", action="block", amount=900)
+    shadow = services.rule_create(
+        actor=None, name="Trial", kind="amount_above", action="block", amount=50, mode=Mode.SHADOW
+    )
+    # The backtest of taking the first out, and one of editing the second (which is not its deletion).
+    run = _run({"rule": {"id": blocking.pk, "active": False}})
+    _run({"rule": {"id": untested.pk, "amount": "950"}})
+    delete = reverse("admin:detection_rule_delete", args=[blocking.pk])
+    client.post(delete, {"post": "yes"})
+    assert not Rule.objects.filter(pk=blocking.pk).exists()
+    entry = AuditEntry.objects.get(action="rule.delete", target_id=str(blocking.pk))
+    assert entry.actor == model_manager and entry.before["amount"] == "700.00"
+    assert entry.after == {"deleted": True, "backtest": run.pk}
+    assert entry.note == f"Justified by backtest #{run.pk}."
+
+    # Several at once from the list: each audited; untested says so, a shadow decided nothing.
+    client.post(
+        reverse("admin:detection_rule_changelist"),
+        {"action": "delete_selected", "_selected_action": [untested.pk, shadow.pk], "post": "yes"},
+    )
+    assert not Rule.objects.filter(pk__in=[untested.pk, shadow.pk]).exists()
+    assert AuditEntry.objects.get(action="rule.delete", target_id=str(untested.pk)).after == {
+        "deleted": True,
+        "backtest": None,
+    }
+    assert AuditEntry.objects.get(action="rule.delete", target_id=str(shadow.pk)).after == {"deleted": True}
