@@ -173,20 +173,20 @@ def transactions_frame(start: datetime | None = None, end: datetime | None = Non
     """Every transaction with start <= occurred_at < end (either bound optional), oldest first,
     in the canonical columns: the training data when no CSV is given.
 
-    Plain SQL read in chunks straight into arrays (times as integer microseconds, amounts as
-    cents, each card's and merchant's id built once): the ORM's row objects read ~57k rows a
-    second, too slow for a month of a million. `_orm_transactions_frame` is the same frame
-    through the ORM, for databases without a microsecond expression, and the tests' reference."""
-    epoch_us = FRAME_TIME_SQL.get(connection.vendor)
-    if epoch_us is None:
+    Plain SQL read in chunks straight into arrays (times as integer microseconds, FRAME_TIME_SQL,
+    amounts as cents, each card's and merchant's id built once): the ORM's row objects read ~57k
+    rows a second, too slow for a month of a million. `_orm_transactions_frame` is the same frame
+    through the ORM, for databases without FRAME_TIME_SQL, and the tests' reference."""
+    time_sql = FRAME_TIME_SQL.get(connection.vendor)
+    if time_sql is None:
         return _orm_transactions_frame(start, end, progress=progress)
     where, params = _period(start, end)
     tx = Transaction._meta.db_table
     sql = (
-        f"SELECT t.external_id, {epoch_us.format('t.occurred_at')}, t.card_id, t.merchant_id, "  # noqa: S608 - names from our models, values as parameters
+        f"SELECT t.external_id, {time_sql.format('t.occurred_at')}, t.card_id, t.merchant_id, "  # noqa: S608 - names from our models, values as parameters
         "CAST(ROUND(t.amount * 100) AS BIGINT), t.currency, t.channel, t.country, "
         "CASE WHEN t.is_fraud IS NULL THEN -1 WHEN t.is_fraud THEN 1 ELSE 0 END, "
-        f"{epoch_us.format('t.label_known_at')}, CASE WHEN t.decision = %s THEN 1 ELSE 0 END "
+        f"{time_sql.format('t.label_known_at')}, CASE WHEN t.decision = %s THEN 1 ELSE 0 END "
         f"FROM {tx} t{where} ORDER BY t.occurred_at, t.id"
     )
     bar = None
