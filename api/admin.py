@@ -87,6 +87,18 @@ class WebhookSubscriptionAdmin(admin.ModelAdmin):
     search_fields = ["url", "integrator__email", "description"]
     raw_id_fields = ["integrator"]
     actions = ["activate", "deactivate", "rotate_secret"]
+    # A subscription's page once made: what it is, with only `is_active` to change.
+    CHANGE_FIELDS = [
+        "public_id",
+        "integrator",
+        "url",
+        "types",
+        "description",
+        "is_active",
+        "previous_secret_expires_at",
+        "created_by",
+        "created_at",
+    ]
 
     @admin.display(description=_("event types"))
     def types(self, obj):
@@ -95,31 +107,10 @@ class WebhookSubscriptionAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return []
-        return [
-            "public_id",
-            "integrator",
-            "url",
-            "types",
-            "description",
-            "previous_secret_expires_at",
-            "created_by",
-            "created_at",
-        ]
+        return [name for name in self.CHANGE_FIELDS if name != "is_active"]  # only is_active changes
 
     def get_fields(self, request, obj=None):
-        if obj is None:
-            return ["integrator", "url", "event_types", "description"]
-        return [
-            "public_id",
-            "integrator",
-            "url",
-            "types",
-            "description",
-            "is_active",
-            "previous_secret_expires_at",
-            "created_by",
-            "created_at",
-        ]
+        return ["integrator", "url", "event_types", "description"] if obj is None else self.CHANGE_FIELDS
 
     def save_model(self, request, obj, form, change):
         if change:  # only `is_active` is editable

@@ -106,6 +106,18 @@ def warn_if_untested(request, target, *, since):
         )
 
 
+class DeletedThroughService:
+    """Deleting, one on its page or several with the list's action, through `delete_through` (an
+    audited service), never a bare delete."""
+
+    def delete_model(self, request, obj):
+        self.delete_through(obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.delete_through(obj, actor=request.user)
+
+
 class ShadowButtonMixin:
     """The "Shadow" button of a rule's or a version's page: one POST (with its CSRF token) by
     someone who may change it puts it in shadow through `shadow` (a service), then back to the
@@ -445,7 +457,7 @@ class RuleForm(forms.ModelForm):
 
 
 @admin.register(Rule)
-class RuleAdmin(ShadowButtonMixin, admin.ModelAdmin):
+class RuleAdmin(ShadowButtonMixin, DeletedThroughService, admin.ModelAdmin):
     form = RuleForm
     list_display = ["name", "kind", "summary", "action", "order", "active", "mode", "rollout_percent"]
     list_editable = ["order", "active"]
@@ -485,12 +497,8 @@ class RuleAdmin(ShadowButtonMixin, admin.ModelAdmin):
             obj.pk, obj.created_at, obj.updated_at = rule.pk, rule.created_at, rule.updated_at
         warn_if_untested(request, obj, since=saving)
 
-    def delete_model(self, request, obj):
-        services.rule_delete(rule=obj, actor=request.user)
-
-    def delete_queryset(self, request, queryset):
-        for rule in queryset:
-            services.rule_delete(rule=rule, actor=request.user)
+    def delete_through(self, obj, *, actor):
+        services.rule_delete(rule=obj, actor=actor)
 
     def shadow(self, obj, *, actor):
         services.rule_shadow(rule=obj, actor=actor)
@@ -581,7 +589,7 @@ class ListEntryForm(forms.ModelForm):
 
 
 @admin.register(ListEntry)
-class ListEntryAdmin(admin.ModelAdmin):
+class ListEntryAdmin(DeletedThroughService, admin.ModelAdmin):
     form = ListEntryForm
     list_display = ["value", "kind", "list_type", "reason", "expires_at", "active", "created_at"]
     list_filter = ["list_type", "kind", "active"]
@@ -607,12 +615,8 @@ class ListEntryAdmin(admin.ModelAdmin):
             obj.pk = added.pk
         warn_if_untested(request, obj, since=saving)
 
-    def delete_model(self, request, obj):
-        services.list_entry_delete(entry=obj, actor=request.user)
-
-    def delete_queryset(self, request, queryset):
-        for entry in queryset:
-            services.list_entry_delete(entry=entry, actor=request.user)
+    def delete_through(self, obj, *, actor):
+        services.list_entry_delete(entry=obj, actor=actor)
 
 
 # The learning loop's pages (retraining runs, dashboards) live in their own module.

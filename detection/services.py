@@ -156,10 +156,8 @@ def rule_create(*, actor, name, kind, action, order=100, active=True, backtest=N
     rule.save()
     rule.refresh_from_db()  # the values as stored (an amount with its two decimals)
     after = _audit_state(rule, RULE_FIELDS)
-    justified, note = (
-        justification.justification({"rule": after}, backtest=backtest)
-        if backtest is not None or _rule_goes_live(None, after)  # applied from its report: named
-        else ({}, "")
+    justified, note = justification.justification(
+        {"rule": after}, backtest=backtest, goes_live=_rule_goes_live(None, after)
     )
     audit_record(actor=actor, action="rule.create", target=rule, after=after | justified, note=note)
     return rule
@@ -182,12 +180,12 @@ def rule_update(*, actor, rule: Rule, fields: dict, backtest=None) -> Rule:
     rule.save()
     rule.refresh_from_db()  # the values as stored (an amount with its two decimals)
     after = _audit_state(rule, RULE_FIELDS)
-    justified, note = (
-        justification.justification(
-            {"rule": after | {"id": rule.pk}}, backtest=backtest, before=before, since=stored.updated_at
-        )
-        if backtest is not None or _rule_goes_live(before, after)
-        else ({}, "")
+    justified, note = justification.justification(
+        {"rule": after | {"id": rule.pk}},
+        backtest=backtest,
+        before=before,
+        since=stored.updated_at,
+        goes_live=_rule_goes_live(before, after),
     )
     audit_record(
         actor=actor, action="rule.change", target=rule, before=before, after=after | justified, note=note
@@ -204,12 +202,11 @@ def rule_delete(*, rule: Rule, actor) -> None:
     if stored is None:
         return
     before = _audit_state(stored, RULE_FIELDS)
-    justified, note = (
-        justification.justification(
-            {"rule": before | {"id": stored.pk, "active": False}}, before=before, since=stored.updated_at
-        )
-        if stored.active and stored.mode != Mode.SHADOW
-        else ({}, "")
+    justified, note = justification.justification(
+        {"rule": before | {"id": stored.pk, "active": False}},
+        before=before,
+        since=stored.updated_at,
+        goes_live=stored.active and stored.mode != Mode.SHADOW,
     )
     audit_record(
         actor=actor,
@@ -471,12 +468,10 @@ def list_entry_delete(*, entry: ListEntry, actor) -> None:
     stored = ListEntry.objects.select_for_update().filter(pk=entry.pk).first()
     if stored is None:
         return
-    justified, note = (
-        justification.justification(
-            {"list_remove": [_entry_item(stored)]}, since=justification.entry_last_changed(stored)
-        )
-        if stored.active
-        else ({}, "")
+    justified, note = justification.justification(
+        {"list_remove": [_entry_item(stored)]},
+        since=justification.entry_last_changed(stored),
+        goes_live=stored.active,
     )
     audit_record(
         actor=actor,

@@ -54,10 +54,15 @@ def justifying_backtest(change: dict, *, before: dict | None = None, since=None)
     return None
 
 
-def justification(change: dict, *, backtest=None, before=None, since=None) -> tuple[dict, str]:
+def justification(
+    change: dict, *, backtest=None, before=None, since=None, goes_live=True
+) -> tuple[dict, str]:
     """What the audit entry of a change going live records: {"backtest": id or None} for its
     `after` (None: it went live untested, and the trail says so), and its note. `backtest` when
-    the caller knows it (applied from its report)."""
+    the caller knows it (applied from its report: always named). A change that makes nothing
+    decide more (`goes_live` false) records neither."""
+    if backtest is None and not goes_live:
+        return {}, ""
     run = backtest if backtest is not None else justifying_backtest(change, before=before, since=since)
     if run is None:
         return {"backtest": None}, ""

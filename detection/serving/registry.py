@@ -320,12 +320,10 @@ def version_update(*, version: ModelVersion, fields: dict, actor) -> ModelVersio
             before["trial_mode"] != Mode.ROLLOUT
             or (after["rollout_percent"] or 0) > (before["rollout_percent"] or 0)
         )
-        justified, note = (
-            justification.justification(
-                {"model": version.version}, since=justification.thresholds_last_changed(version)
-            )
-            if widened
-            else ({}, "")
+        justified, note = justification.justification(
+            {"model": version.version},
+            since=justification.thresholds_last_changed(version),
+            goes_live=widened,
         )
         audit_record(
             actor=actor,
